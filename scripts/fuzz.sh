@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the fuzz targets on the stable toolchain (no sanitizer).
+#   scripts/fuzz.sh                 every target, 20 s each (the CI smoke run)
+#   scripts/fuzz.sh TARGET SECONDS  one target for as long as you like
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh --fuzz
+targets=(frame_decoder response_decoder request_roundtrip)
+if [ $# -ge 1 ]; then targets=("$1"); fi
+seconds=${2:-${FUZZ_SECONDS:-20}}
+mkdir -p target
+for t in "${targets[@]}"; do
+  echo "fuzz: $t for ${seconds}s"
+  log=target/fuzz-$t.log
+  rc=0
+  cargo fuzz run --sanitizer none "$t" -- -max_total_time="$seconds" >"$log" 2>&1 || rc=$?
+  grep -E '^#[0-9]+\s+DONE' "$log" || true
+  if [ "$rc" -ne 0 ]; then
+    tail -n 40 "$log" >&2
+    echo "fuzz: $t failed (exit $rc); the input is under fuzz/artifacts/$t" >&2
+    exit 1
+  fi
+done

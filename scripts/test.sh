@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole check, from a fresh machine: installs what is missing, then
+# format, lints, docs, every test (real ZooKeeper servers included, started
+# and stopped by the tests themselves), the dependency rule, and a fuzz smoke run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+step() { echo; echo "== $* ($(( $(date +%s) - start ))s)"; }
+
+step deps
+scripts/deps.sh
+
+step fmt
+cargo fmt --all -- --check
+
+step clippy
+cargo clippy --workspace --all-targets --all-features -- -D warnings
+
+step doc
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
+
+step test
+cargo test --workspace --all-features --all-targets
+cargo test --workspace --all-features --doc
+
+step "dependency rule: the core pulls in no runtime or I/O crate"
+if cargo tree -p kazoo -e normal --prefix none | grep -Ei '^(tokio|mio|async-std|smol|socket2|libc) '; then
+  echo "the core crate depends on an I/O crate" >&2; exit 1
+fi
+
+step "fuzz smoke"
+scripts/fuzz.sh
+
+step "done"

@@ -1,0 +1,337 @@
+//! One error type for everything the client can report: ZooKeeper's error
+//! codes (PROTOCOL.md §8), plus what goes wrong on the client's side.
+
+use crate::path::PathError;
+use crate::proto::{DecodeError, MultiResult, RequestTooLarge};
+
+/// Declares [`Error`]: one unit variant per ZooKeeper code, then the client's own.
+macro_rules! error_enum {
+    (
+        server { $( $(#[$sm:meta])* $sv:ident = $code:literal => $msg:literal, )* }
+        client { $($client:tt)* }
+    ) => {
+        /// Everything an operation can fail with.
+        ///
+        /// Server errors keep their ZooKeeper code ([`Error::code`],
+        /// [`Error::from_code`]); a code this client does not know becomes
+        /// [`Error::Unknown`]. [`is_retryable`](Error::is_retryable) and
+        /// [`is_session_fatal`](Error::is_session_fatal) tell callers what to do next.
+        ///
+        /// ```
+        /// use kazoo::Error;
+        /// assert_eq!(Error::from_code(-101), Error::NoNode);
+        /// assert_eq!(Error::NoNode.code(), Some(-101));
+        /// assert!(Error::ConnectionLoss.is_retryable());
+        /// assert!(Error::SessionExpired.is_session_fatal());
+        /// ```
+        #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+        #[non_exhaustive]
+        pub enum Error {
+            $( $(#[$sm])* #[error($msg)] $sv, )*
+            $($client)*
+        }
+
+        impl Error {
+            /// Every code with its own variant (0 included: a rolled-back multi entry).
+            pub const KNOWN_CODES: &'static [i32] = &[$($code),*];
+
+            /// The error for a ZooKeeper code; unknown codes become [`Error::Unknown`].
+            pub fn from_code(code: i32) -> Error {
+                match code {
+                    $( $code => Error::$sv, )*
+                    other => Error::Unknown(other),
+                }
+            }
+
+            fn own_code(&self) -> Option<i32> {
+                match self {
+                    $( Error::$sv => Some($code), )*
+                    _ => None,
+                }
+            }
+        }
+    };
+}
+
+error_enum! {
+    server {
+        /// 0 in a failed multi: this entry was fine but rolled back with the rest.
+        RolledBack = 0 => "rolled back: another operation of the transaction failed",
+        /// -1: start of the system error range; servers do not send it.
+        SystemError = -1 => "ZooKeeper system error",
+        /// -2: in a failed multi, an entry after the failing one.
+        RuntimeInconsistency = -2 => "runtime inconsistency",
+        /// -3.
+        DataInconsistency = -3 => "data inconsistency",
+        /// -4: the connection dropped before the reply; the request may or may not have applied.
+        ConnectionLoss = -4 => "connection lost",
+        /// -5: the server could not parse the request (e.g. a multi mixing reads and writes).
+        MarshallingError = -5 => "marshalling error",
+        /// -6: the server does not know the operation (too old, or TTL disabled).
+        Unimplemented = -6 => "operation not implemented by the server",
+        /// -7: the operation timed out.
+        OperationTimeout = -7 => "operation timed out",
+        /// -8: the server rejected an argument (path, flags, TTL).
+        BadArguments = -8 => "bad arguments",
+        /// -12: server-internal.
+        UnknownSession = -12 => "unknown session",
+        /// -13: reconfig: the new configuration has no quorum.
+        NewConfigNoQuorum = -13 => "new configuration has no quorum",
+        /// -14: reconfig: another reconfiguration is running.
+        ReconfigInProgress = -14 => "reconfiguration in progress",
+        /// -100: start of the API error range; servers do not send it.
+        ApiError = -100 => "API error",
+        /// -101: the node does not exist.
+        NoNode = -101 => "node does not exist",
+        /// -102: the ACL does not allow it.
+        NoAuth = -102 => "not authorized",
+        /// -103: the version did not match.
+        BadVersion = -103 => "version mismatch",
+        /// -108: ephemeral nodes cannot have children.
+        NoChildrenForEphemerals = -108 => "ephemeral nodes cannot have children",
+        /// -110: the node already exists.
+        NodeExists = -110 => "node already exists",
+        /// -111: the node has children.
+        NotEmpty = -111 => "node has children",
+        /// -112: the session expired; its ephemerals and watches are gone.
+        SessionExpired = -112 => "session expired",
+        /// -113: invalid callback.
+        InvalidCallback = -113 => "invalid callback",
+        /// -114: the ACL is empty or invalid.
+        InvalidAcl = -114 => "invalid ACL",
+        /// -115: authentication failed; the server closes the connection.
+        AuthFailed = -115 => "authentication failed",
+        /// -118: the session moved to another server.
+        SessionMoved = -118 => "session moved to another server",
+        /// -119: a write on a read-only server.
+        NotReadOnly = -119 => "server is read-only",
+        /// -120: ephemeral create on a local session.
+        EphemeralOnLocalSession = -120 => "ephemeral node on a local session",
+        /// -121: no such watch.
+        NoWatcher = -121 => "no such watcher",
+        /// -122: the request took too long.
+        RequestTimeout = -122 => "request timed out",
+        /// -123: reconfig is disabled on the server.
+        ReconfigDisabled = -123 => "reconfig is disabled",
+        /// -124: the server requires SASL authentication; it closes the connection.
+        SessionClosedRequireSaslAuth = -124 => "session closed: SASL authentication required",
+        /// -125: quota exceeded.
+        QuotaExceeded = -125 => "quota exceeded",
+        /// -127: the server is overloaded; retry with backoff.
+        Throttled = -127 => "request throttled by the server",
+    }
+    client {
+        /// A ZooKeeper code this client has no variant for.
+        #[error("ZooKeeper error code {0}")]
+        Unknown(i32),
+        /// A transaction failed: nothing was applied. `results` holds every
+        /// entry's result; `error` is the failing entry's error.
+        #[error("transaction failed at operation {index}: {error}")]
+        MultiFailed {
+            /// Position of the failing operation.
+            index: usize,
+            /// Why it failed.
+            error: Box<Error>,
+            /// One result per operation, as the server sent them.
+            results: Vec<MultiResult>,
+        },
+        /// The client was closed; no more requests are accepted.
+        #[error("the client is closed")]
+        Closed,
+        /// The caller cancelled the operation.
+        #[error("cancelled")]
+        Cancelled,
+        /// A caller's wait ran out (the request itself may still complete).
+        #[error("timed out")]
+        Timeout,
+        /// A lock was not acquired in time.
+        #[error("lock not acquired in time")]
+        LockTimeout,
+        /// A path was rejected before sending.
+        #[error("invalid path: {0}")]
+        InvalidPath(#[from] PathError),
+        /// An argument was rejected before sending.
+        #[error("invalid argument: {0}")]
+        InvalidArgument(#[from] ArgumentError),
+        /// The client configuration is invalid.
+        #[error("invalid configuration: {0}")]
+        Config(#[from] ConfigError),
+        /// The API was used in a way it does not allow.
+        #[error("misuse: {0}")]
+        Misuse(#[from] Misuse),
+        /// The request is larger than the server accepts; it was not sent.
+        #[error("{0}")]
+        RequestTooLarge(#[from] RequestTooLarge),
+        /// The server sent bytes that do not decode.
+        #[error("malformed data from the server: {0}")]
+        Malformed(#[from] DecodeError),
+    }
+}
+
+impl Error {
+    /// The ZooKeeper code, for server errors (a failed transaction reports its failing entry's).
+    pub fn code(&self) -> Option<i32> {
+        match self {
+            Error::Unknown(code) => Some(*code),
+            Error::MultiFailed { error, .. } => error.code(),
+            other => other.own_code(),
+        }
+    }
+
+    /// True if the same request may succeed when simply tried again: the
+    /// connection dropped or the server was busy (kazoo retries the same set).
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::ConnectionLoss
+                | Error::OperationTimeout
+                | Error::RequestTimeout
+                | Error::Throttled
+        )
+    }
+
+    /// True if the session is over: its ephemerals, watches and
+    /// authentication are gone, and retrying on it cannot help.
+    pub fn is_session_fatal(&self) -> bool {
+        matches!(
+            self,
+            Error::SessionExpired
+                | Error::AuthFailed
+                | Error::SessionClosedRequireSaslAuth
+                | Error::Closed
+        )
+    }
+
+    /// Turns the results of a transaction (multi) into `Ok(results)` or, if
+    /// an entry failed, [`Error::MultiFailed`] with all of them.
+    pub fn check_multi(results: Vec<MultiResult>) -> Result<Vec<MultiResult>, Error> {
+        // Entries before the failing one carry 0 (rolled back), after it -2.
+        let failed = results
+            .iter()
+            .enumerate()
+            .find_map(|(i, r)| r.error_code().filter(|&c| c != 0).map(|c| (i, c)));
+        match failed {
+            None => Ok(results),
+            Some((index, code)) => Err(Error::MultiFailed {
+                index,
+                error: Box::new(Error::from_code(code)),
+                results,
+            }),
+        }
+    }
+}
+
+/// An argument rejected before anything was sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ArgumentError {
+    /// An ACL list must hold at least one entry.
+    #[error("the ACL list is empty")]
+    EmptyAcl,
+    /// TTLs run from 1 ms to 2^40-1 ms (PROTOCOL.md §5.5).
+    #[error("TTL {0} ms is outside 1..=1099511627775")]
+    TtlOutOfRange(i64),
+    /// A TTL was given with a non-TTL mode, or a TTL mode without a TTL.
+    #[error("TTL and create mode do not match")]
+    TtlModeMismatch,
+}
+
+/// A configuration the client cannot run with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The connect string names no host.
+    #[error("no host in the connect string")]
+    EmptyHostList,
+    /// A host entry that cannot be parsed.
+    #[error("bad host entry {0:?}")]
+    InvalidHost(String),
+    /// A port that is not a number from 1 to 65535.
+    #[error("bad port in host entry {0:?}")]
+    InvalidPort(String),
+    /// The chroot is not a valid path.
+    #[error("bad chroot: {0}")]
+    InvalidChroot(PathError),
+}
+
+/// The API was used in a way it does not allow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// A transaction may be committed once.
+    #[error("transaction already committed")]
+    AlreadyCommitted,
+    /// `close` did not finish in time (kazoo's WriterNotClosed).
+    #[error("the connection did not close in time")]
+    NotClosed,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::ErrorResponse;
+
+    #[test]
+    fn every_known_code_round_trips() {
+        // PROTOCOL.md §8, plus 0 for a rolled-back multi entry.
+        let expected = [
+            0, -1, -2, -3, -4, -5, -6, -7, -8, -12, -13, -14, -100, -101, -102, -103, -108, -110,
+            -111, -112, -113, -114, -115, -118, -119, -120, -121, -122, -123, -124, -125, -127,
+        ];
+        assert_eq!(Error::KNOWN_CODES, &expected[..]);
+        for &code in &expected {
+            let e = Error::from_code(code);
+            assert!(!matches!(e, Error::Unknown(_)), "{code} has no variant");
+            assert_eq!(e.code(), Some(code));
+        }
+    }
+
+    #[test]
+    fn unknown_codes_are_kept() {
+        for code in [-9, -15, -116, -117, -126, 1, i32::MIN] {
+            assert_eq!(Error::from_code(code), Error::Unknown(code));
+            assert_eq!(Error::from_code(code).code(), Some(code));
+        }
+    }
+
+    #[test]
+    fn client_errors_have_no_code() {
+        assert_eq!(Error::Closed.code(), None);
+        assert_eq!(Error::Malformed(DecodeError::InvalidUtf8).code(), None);
+    }
+
+    #[test]
+    fn classification() {
+        assert!(Error::ConnectionLoss.is_retryable());
+        assert!(Error::OperationTimeout.is_retryable());
+        assert!(!Error::SessionExpired.is_retryable());
+        assert!(!Error::NoNode.is_retryable());
+        assert!(Error::SessionExpired.is_session_fatal());
+        assert!(Error::AuthFailed.is_session_fatal());
+        assert!(!Error::ConnectionLoss.is_session_fatal());
+    }
+
+    #[test]
+    fn failed_multi_reports_every_result() {
+        // The 3.8.0 answer to create OK, setData with a bad version, create (PROTOCOL.md §6.3).
+        let err = |err| MultiResult::Error(ErrorResponse { err });
+        let results = vec![err(0), err(-103), err(-2)];
+        let e = Error::check_multi(results.clone()).unwrap_err();
+        assert_eq!(
+            e,
+            Error::MultiFailed {
+                index: 1,
+                error: Box::new(Error::BadVersion),
+                results
+            }
+        );
+        assert_eq!(e.code(), Some(-103));
+        assert_eq!(
+            e.to_string(),
+            "transaction failed at operation 1: version mismatch"
+        );
+
+        let ok = vec![MultiResult::Delete, MultiResult::Check];
+        assert_eq!(Error::check_multi(ok.clone()), Ok(ok));
+    }
+}

@@ -1,0 +1,246 @@
+//! Starting and stopping a real standalone ZooKeeper server.
+
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+use std::{fs, thread};
+
+use super::{RawConnection, TestingError};
+
+const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
+const CLASSPATH: &str = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
+
+/// How to start a server. The defaults suit the integration suite.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// `tickTime` in ms; sessions negotiate between 2 and 20 ticks.
+    pub tick_time: u32,
+    /// Enable TTL nodes (`extendedTypesEnabled`).
+    pub extended_types: bool,
+    /// How often containers and TTL nodes are swept, in ms (the server's default is 60 s).
+    pub container_check_interval_ms: u32,
+    /// Extra `zoo.cfg` lines.
+    pub extra_config: Vec<String>,
+    /// How long to wait for the first session.
+    pub start_timeout: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            tick_time: 2000,
+            extended_types: true,
+            container_check_interval_ms: 500,
+            extra_config: Vec::new(),
+            start_timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A standalone ZooKeeper server on 127.0.0.1, stopped on drop.
+///
+/// The JVM runs under a small `sh` guard that holds the other end of a pipe
+/// from this process: when the test process exits, however it exits, the
+/// pipe closes and the guard kills the JVM by its process id.
+#[derive(Debug)]
+pub struct ZkServer {
+    addr: SocketAddr,
+    dir: PathBuf,
+    java_pid: u32,
+    guard: Child,
+    guard_stdin: Option<ChildStdin>,
+}
+
+impl ZkServer {
+    /// Starts a server with the default options.
+    pub fn start() -> Result<ZkServer, TestingError> {
+        Self::start_with(&ServerOptions::default())
+    }
+
+    /// One server for the whole test binary, started on first use.
+    pub fn shared() -> Result<&'static ZkServer, TestingError> {
+        static SHARED: OnceLock<Result<ZkServer, String>> = OnceLock::new();
+        SHARED
+            .get_or_init(|| ZkServer::start().map_err(|e| e.to_string()))
+            .as_ref()
+            .map_err(|e| TestingError::StartFailed(e.clone()))
+    }
+
+    /// Starts a server; retries on a fresh port if the chosen one was taken meanwhile.
+    pub fn start_with(options: &ServerOptions) -> Result<ZkServer, TestingError> {
+        ensure_installed()?;
+        let mut last = None;
+        for _ in 0..3 {
+            match Self::launch(options) {
+                Ok(server) => return Ok(server),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| TestingError::StartFailed("no attempt".into())))
+    }
+
+    fn launch(options: &ServerOptions) -> Result<ZkServer, TestingError> {
+        let port = free_port()?;
+        let dir = temp_dir()?;
+        let data = dir.join("data");
+        fs::create_dir_all(&data)?;
+        let mut cfg = format!(
+            "tickTime={}\ndataDir={}\nclientPort={port}\nclientPortAddress=127.0.0.1\n\
+             admin.enableServer=false\n4lw.commands.whitelist=*\nmaxClientCnxns=0\n\
+             extendedTypesEnabled={}\n",
+            options.tick_time,
+            data.display(),
+            options.extended_types,
+        );
+        for line in &options.extra_config {
+            cfg.push_str(line);
+            cfg.push('\n');
+        }
+        let cfg_path = dir.join("zoo.cfg");
+        fs::write(&cfg_path, cfg)?;
+
+        let mut guard = Command::new("sh")
+            .arg("-c")
+            // Start the JVM, report its pid, then wait for our end of stdin to close.
+            .arg(r#"java "$@" >"$ZK_DIR/server.log" 2>&1 & echo $!; read _ignored; kill -9 $! 2>/dev/null; wait; rm -rf "$ZK_DIR""#)
+            .arg("zk-guard")
+            .args([
+                "-Xmx256m".to_string(),
+                "-XX:+UseSerialGC".to_string(),
+                "-Dzookeeper.admin.enableServer=false".to_string(),
+                format!("-Dznode.container.checkIntervalMs={}", options.container_check_interval_ms),
+                "-cp".to_string(),
+                CLASSPATH.to_string(),
+                "org.apache.zookeeper.server.quorum.QuorumPeerMain".to_string(),
+                cfg_path.display().to_string(),
+            ])
+            .env("ZK_DIR", &dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let guard_stdin = guard.stdin.take();
+        let mut line = String::new();
+        if let Some(out) = guard.stdout.take() {
+            BufReader::new(out).read_line(&mut line)?;
+        }
+        let java_pid = line
+            .trim()
+            .parse()
+            .map_err(|_| TestingError::StartFailed(format!("no pid from the guard: {line:?}")))?;
+        let server = ZkServer {
+            addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            dir,
+            java_pid,
+            guard,
+            guard_stdin,
+        };
+        server.wait_ready(options.start_timeout)?;
+        Ok(server)
+    }
+
+    /// Polls with real handshakes: `ruok` answers before sessions work (PROTOCOL.md §14.3).
+    fn wait_ready(&self, timeout: Duration) -> Result<(), TestingError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let probe = RawConnection::open_timeout(self.addr, Duration::from_secs(1))
+                .and_then(|mut c| c.call(crate::proto::Request::CloseSession));
+            if probe.is_ok() {
+                return Ok(());
+            }
+            if !self.is_running() {
+                return Err(TestingError::StartFailed(format!(
+                    "the JVM exited; log:\n{}",
+                    self.log_tail()
+                )));
+            }
+            if Instant::now() > deadline {
+                return Err(TestingError::StartFailed(format!(
+                    "no session after {timeout:?}; log:\n{}",
+                    self.log_tail()
+                )));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The client address, 127.0.0.1 and the server's port.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `127.0.0.1:port`, for a connect string.
+    pub fn connect_string(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The JVM's process id.
+    pub fn pid(&self) -> u32 {
+        self.java_pid
+    }
+
+    /// The server's working directory (config, data, log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn is_running(&self) -> bool {
+        Path::new(&format!("/proc/{}", self.java_pid)).exists()
+    }
+
+    fn log_tail(&self) -> String {
+        let log = fs::read_to_string(self.dir.join("server.log")).unwrap_or_default();
+        let start = log.len().saturating_sub(2000);
+        log.get(start..).unwrap_or_default().to_string()
+    }
+}
+
+impl Drop for ZkServer {
+    fn drop(&mut self) {
+        // Closing the guard's stdin makes it kill the JVM by pid and exit.
+        drop(self.guard_stdin.take());
+        let _ = self.guard.wait();
+    }
+}
+
+/// Installs the Debian package if it is missing and `KAZOO_INSTALL_ZOOKEEPER=1`.
+fn ensure_installed() -> Result<(), TestingError> {
+    if Path::new(ZOOKEEPER_JAR).exists() {
+        return Ok(());
+    }
+    if std::env::var_os("KAZOO_INSTALL_ZOOKEEPER").as_deref() != Some("1".as_ref()) {
+        return Err(TestingError::NotInstalled(ZOOKEEPER_JAR));
+    }
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper",
+        )
+        .status()?;
+    if !status.success() || !Path::new(ZOOKEEPER_JAR).exists() {
+        return Err(TestingError::InstallFailed(format!(
+            "apt-get exited with {status}"
+        )));
+    }
+    Ok(())
+}
+
+/// A port nothing listens on right now (the OS picks it).
+fn free_port() -> Result<u16, TestingError> {
+    Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
+        .local_addr()?
+        .port())
+}
+
+fn temp_dir() -> Result<PathBuf, TestingError> {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("kazoo-zk-{}-{n}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
