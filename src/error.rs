@@ -225,9 +225,12 @@ impl Error {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ArgumentError {
-    /// An ACL list must hold at least one entry.
-    #[error("the ACL list is empty")]
-    EmptyAcl,
+    /// `check` is only valid inside a transaction (PROTOCOL.md §0.1).
+    #[error("check can only be sent inside a transaction")]
+    CheckOutsideMulti,
+    /// Pings, SetWatches, SASL and closeSession are the session's own business.
+    #[error("{0:?} is sent by the session itself")]
+    SessionInternal(crate::proto::OpCode),
     /// TTLs run from 1 ms to 2^40-1 ms (PROTOCOL.md §5.5).
     #[error("TTL {0} ms is outside 1..=1099511627775")]
     TtlOutOfRange(i64),

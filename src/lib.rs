@@ -39,6 +39,8 @@ pub mod acl;
 mod error;
 pub mod path;
 pub mod proto;
+pub mod session;
+pub mod drive;
 
 #[cfg(feature = "testing")]
 pub mod testing;

@@ -110,6 +110,17 @@ pub enum DecodeError {
     /// A multi sub-operation or result of a type that cannot appear there.
     #[error("unexpected multi entry type {0}")]
     UnexpectedMultiType(i32),
+    /// A reply whose xid matches no request in flight.
+    #[error("reply xid {got} does not match the request in flight ({expected:?})")]
+    UnexpectedXid {
+        /// The xid received.
+        got: i32,
+        /// The xid expected, if any request was in flight.
+        expected: Option<i32>,
+    },
+    /// A path returned by the server lies outside the session's chroot.
+    #[error("path {0:?} is outside the chroot")]
+    PathOutsideChroot(String),
     /// A handshake reply too short to be a ConnectResponse or a ReplyHeader.
     #[error("handshake reply of {0} bytes")]
     BadHandshake(usize),

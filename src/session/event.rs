@@ -1,0 +1,127 @@
+//! What comes out of a session: commands for the driver, events for the client.
+
+use super::HostPort;
+use crate::proto::{DecodeError, EventType, KeeperState, Response};
+use crate::Error;
+
+/// Identifies a submitted request, and the watch that request leaves, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestId(pub(crate) u64);
+
+impl RequestId {
+    /// The raw number (unique within one session, increasing).
+    pub fn as_u64(self) -> u64 {
+        self.0
+    }
+}
+
+/// An instruction for the driver (the adapter), from [`poll_command`](super::Session::poll_command).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Open a TCP connection to this server (resolve its name now), then call
+    /// `handle_connected`, or `handle_disconnected` if it fails.
+    Connect(HostPort),
+    /// Close the current connection. Do not report it with `handle_disconnected`.
+    Disconnect,
+}
+
+/// What the session tells the client layer, from [`poll_event`](super::Session::poll_event).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A request completed; each submitted request gets exactly one.
+    /// Paths in the response are client paths (chroot stripped).
+    Response {
+        /// The request.
+        id: RequestId,
+        /// Its outcome.
+        result: Result<Response, Error>,
+    },
+    /// A watch fired. `watcher` is the request that left it (a getData,
+    /// exists or getChildren with `watch`, or an addWatch).
+    Watch {
+        /// The request that left the watch.
+        watcher: RequestId,
+        /// What happened.
+        event: WatchedEvent,
+    },
+    /// The session changed state. Emitted in order; none is dropped.
+    State {
+        /// The high-level state, as kazoo and Curator users know it.
+        state: SessionState,
+        /// The low-level state, as ZooKeeper names it.
+        keeper: KeeperState,
+    },
+    /// A connection or connection attempt ended (diagnostics; the session
+    /// already decided what to do next).
+    Disconnected {
+        /// The server.
+        host: HostPort,
+        /// Why.
+        reason: DisconnectReason,
+    },
+}
+
+/// A watch notification, with the path relative to the chroot.
+///
+/// Besides ZooKeeper's node events, two session signals reach watchers with
+/// `event_type: EventType::None`:
+/// - `state: SyncConnected` ("resumed, re-read"): the connection came back
+///   to the same session. Persistent and recursive watches were re-armed, but
+///   the server sends them no catch-up for what changed meanwhile, so re-read.
+///   One-shot watches served locally on such paths fire and end with it too.
+/// - `state: Expired` or `Closed`: the session ended and the watch with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedEvent {
+    /// What happened.
+    pub event_type: EventType,
+    /// The session state when it happened.
+    pub state: KeeperState,
+    /// The node (for recursive watches, the descendant that changed).
+    pub path: String,
+}
+
+/// The high-level session state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionState {
+    /// Connected to a read/write server.
+    Connected {
+        /// The session id.
+        session_id: i64,
+        /// True for a new session: ephemerals and watches of an earlier one are gone.
+        new_session: bool,
+    },
+    /// Connected to a read-only server: reads work, writes fail with `NotReadOnly`.
+    ReadOnly,
+    /// The connection dropped; the session may still be alive. Requests in
+    /// flight failed with `ConnectionLoss`; new ones wait for a connection.
+    Suspended,
+    /// The session is gone (expired, timed out while disconnected, or auth
+    /// failed). Unless auth failed, the next connection starts a new session.
+    Lost,
+    /// `close` finished; the session will not reconnect.
+    Closed,
+}
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DisconnectReason {
+    /// The server or the network closed it (the driver called `handle_disconnected`).
+    Closed,
+    /// TCP connect plus handshake took longer than session timeout / hosts.
+    ConnectTimeout,
+    /// Nothing received for 2/3 of the session timeout.
+    ReadTimeout,
+    /// The server sent bytes that make no sense here.
+    Malformed(DecodeError),
+    /// The server refused the handshake (for example a read-only server, -119).
+    Refused(Error),
+    /// The server said the session expired.
+    Expired,
+    /// The client closed the session.
+    ClientClosed,
+    /// Authentication failed (-115).
+    AuthFailed,
+}

@@ -1,0 +1,896 @@
+//! The sans-IO session: a deterministic state machine that turns submitted
+//! requests, received bytes and the passing of time into frames to send,
+//! commands for the driver and events for the client.
+//!
+//! It follows quinn-proto's `Connection`: every input takes `now`, every
+//! output comes from a `poll_*` call. After any `handle_*`, `submit` or
+//! `close`, drain [`poll_transmit`](Session::poll_transmit), then
+//! [`poll_command`](Session::poll_command), then
+//! [`poll_event`](Session::poll_event), then read
+//! [`poll_timeout`](Session::poll_timeout) and call
+//! [`handle_timeout`](Session::handle_timeout) when it passes. The crate docs
+//! show the whole loop over a `std::net::TcpStream`; [`crate::drive::pump`]
+//! does the first half for adapters.
+//!
+//! What it decides, following the Java client (PROTOCOL.md §9): host order
+//! and rotation, connect timeout (session timeout / hosts), read timeout
+//! (2/3), pings (after 1/3 idle), backoff between rounds, when the session
+//! is lost (the whole timeout without server contact), what to replay after
+//! a reconnect (auth, then SetWatches batches), and the chroot.
+
+mod config;
+mod event;
+mod request;
+mod rng;
+mod stats;
+mod timer;
+mod watches;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+
+pub use config::{parse_connect_string, Config, HostPort};
+pub use event::{Command, DisconnectReason, Event, RequestId, SessionState, WatchedEvent};
+pub use stats::SessionStats;
+
+use crate::proto::jute::{Reader, Record};
+use crate::proto::{
+    encode_frame, encode_request, xid, AuthPacket, ConnectRequest, DecodeError, EventType,
+    FrameDecoder, HandshakeReply, KeeperState, OpCode, ReplyHeader, Request, Response, SetWatches,
+    SetWatches2, WatcherEvent,
+};
+use crate::{ConfigError, Error};
+use request::Registration;
+use rng::Rng;
+use timer::{Timer, TimerTable};
+use watches::{Kind, WatchRegistry};
+
+/// SetWatches batches close once their path lengths reach this (ZOOKEEPER-706).
+const SET_WATCHES_BATCH: usize = 128 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Waiting for the backoff timer before the next attempt.
+    Waiting,
+    /// `Command::Connect` issued; waiting for `handle_connected`.
+    Connecting,
+    /// Connected; the ConnectRequest is about to go out (`sent: false`) or is out.
+    Handshaking { sent: bool },
+    /// The session is established on this connection.
+    Connected { read_only: bool },
+    /// Terminal: closed, or authentication failed.
+    Closed,
+}
+
+#[derive(Debug)]
+struct Queued {
+    /// `None` for the session's own closeSession.
+    id: Option<RequestId>,
+    request: Request,
+    registration: Option<Registration>,
+    at: Instant,
+}
+
+#[derive(Debug)]
+struct Pending {
+    xid: i32,
+    id: Option<RequestId>,
+    op: OpCode,
+    registration: Option<Registration>,
+}
+
+/// One ZooKeeper session, across any number of connections. See the module docs.
+#[derive(Debug)]
+pub struct Session {
+    config: Config,
+    /// `config.hosts`, shuffled once.
+    hosts: Vec<HostPort>,
+    next_host: usize,
+    current_host: usize,
+    failed_attempts: usize,
+    failed_rounds: u32,
+    rng: Rng,
+    phase: Phase,
+    closing: bool,
+    /// Why new requests fail at once, after the session became terminal.
+    terminal: Option<Error>,
+    timers: TimerTable,
+    frames: FrameDecoder,
+
+    session_id: i64,
+    passwd: Bytes,
+    /// Negotiated session timeout (the requested one until the first handshake).
+    timeout: Duration,
+    last_zxid: i64,
+    seen_rw: bool,
+    state: Option<SessionState>,
+    handshakes: u64,
+
+    next_id: u64,
+    next_xid: i32,
+    queue: VecDeque<Queued>,
+    pending: VecDeque<Pending>,
+    /// Auth replies (xid -4) come out of band, in order among themselves.
+    auth_pending: VecDeque<Option<RequestId>>,
+    set_watches_pending: usize,
+    replay_due: bool,
+    ping_due: bool,
+    ping_sent_at: Option<Instant>,
+    auth: Vec<AuthPacket>,
+    watches: WatchRegistry,
+
+    commands: VecDeque<Command>,
+    events: VecDeque<Event>,
+    last_send: Instant,
+    last_recv: Instant,
+    stats: SessionStats,
+    /// Reused by [`crate::drive::pump`].
+    pub(crate) scratch: BytesMut,
+}
+
+impl Session {
+    /// A session that starts connecting at once (the first command is a `Connect`).
+    pub fn new(config: Config, now: Instant) -> Session {
+        let mut rng = Rng::new(config.rng_seed);
+        let mut hosts = config.hosts.clone();
+        rng.shuffle(&mut hosts);
+        let (session_id, passwd) = config
+            .resume
+            .clone()
+            .unwrap_or((0, Bytes::from_static(&[0; 16])));
+        let auth = config
+            .auth
+            .iter()
+            .map(|(scheme, auth)| AuthPacket {
+                auth_type: 0,
+                scheme: scheme.clone(),
+                auth: auth.clone(),
+            })
+            .collect();
+        let mut s = Session {
+            hosts,
+            next_host: 0,
+            current_host: 0,
+            failed_attempts: 0,
+            failed_rounds: 0,
+            rng,
+            phase: Phase::Waiting,
+            closing: false,
+            terminal: None,
+            timers: TimerTable::default(),
+            frames: FrameDecoder::new(config.max_frame_len),
+            session_id,
+            passwd,
+            timeout: config.session_timeout,
+            last_zxid: 0,
+            seen_rw: session_id != 0,
+            state: None,
+            handshakes: 0,
+            next_id: 0,
+            next_xid: 0,
+            queue: VecDeque::new(),
+            pending: VecDeque::new(),
+            auth_pending: VecDeque::new(),
+            set_watches_pending: 0,
+            replay_due: false,
+            ping_due: false,
+            ping_sent_at: None,
+            auth,
+            watches: WatchRegistry::default(),
+            commands: VecDeque::new(),
+            events: VecDeque::new(),
+            last_send: now,
+            last_recv: now,
+            stats: SessionStats::default(),
+            scratch: BytesMut::new(),
+            config,
+        };
+        if s.hosts.is_empty() {
+            s.phase = Phase::Closed;
+            s.terminal = Some(ConfigError::EmptyHostList.into());
+        } else {
+            s.start_attempt(now);
+        }
+        s
+    }
+
+    // ----- inputs ---------------------------------------------------------
+
+    /// Queues a request; its [`Event::Response`] comes exactly once. Paths
+    /// are client paths (the chroot is prepended here). Requests wait while
+    /// disconnected, up to [`Config::queue_timeout`].
+    pub fn submit(&mut self, mut request: Request, now: Instant) -> RequestId {
+        self.next_id += 1;
+        let id = RequestId(self.next_id);
+        if let Some(err) = &self.terminal {
+            let err = err.clone();
+            self.complete(Some(id), Err(err));
+            return id;
+        }
+        if self.closing {
+            self.complete(Some(id), Err(Error::Closed));
+            return id;
+        }
+        match request::prepare(&mut request, &self.config.chroot) {
+            Err(e) => self.complete(Some(id), Err(e)),
+            Ok(registration) => {
+                self.queue.push_back(Queued {
+                    id: Some(id),
+                    request,
+                    registration,
+                    at: now,
+                });
+                self.arm_queue_deadline();
+            }
+        }
+        id
+    }
+
+    /// The driver's connection (from the last `Command::Connect`) is open.
+    pub fn handle_connected(&mut self, now: Instant) {
+        if self.phase == Phase::Connecting {
+            self.phase = Phase::Handshaking { sent: false };
+            self.frames.reset();
+            let _ = now; // the Connect timer, armed with the command, covers the handshake too
+        }
+    }
+
+    /// The driver's connection failed or was closed by the peer.
+    pub fn handle_disconnected(&mut self, now: Instant) {
+        if matches!(
+            self.phase,
+            Phase::Connecting | Phase::Handshaking { .. } | Phase::Connected { .. }
+        ) {
+            self.connection_ended(now, DisconnectReason::Closed);
+        }
+    }
+
+    /// Bytes read from the connection, split anywhere.
+    pub fn handle_input(&mut self, bytes: &[u8], now: Instant) {
+        if !matches!(self.phase, Phase::Handshaking { sent: true } | Phase::Connected { .. }) {
+            return; // stale bytes of a connection already given up
+        }
+        self.stats.bytes_received += bytes.len() as u64;
+        self.frames.push(bytes);
+        loop {
+            let frame = match self.frames.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return,
+                Err(e) => return self.drop_connection(now, DisconnectReason::Malformed(e)),
+            };
+            self.stats.frames_received += 1;
+            self.last_recv = now;
+            match self.phase {
+                Phase::Handshaking { .. } => self.handle_handshake(frame, now),
+                Phase::Connected { .. } => self.handle_frame(frame, now),
+                _ => return,
+            }
+        }
+    }
+
+    /// Fires every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(timer) = self.timers.take_expired(now) {
+            match timer {
+                Timer::Connect => self.drop_connection(now, DisconnectReason::ConnectTimeout),
+                Timer::Read => self.drop_connection(now, DisconnectReason::ReadTimeout),
+                Timer::Ping => self.ping_due = true,
+                Timer::Lost => self.end_session(KeeperState::Expired),
+                Timer::Backoff => self.start_attempt(now),
+                Timer::CloseLinger => {
+                    if matches!(self.phase, Phase::Handshaking { .. } | Phase::Connected { .. }) {
+                        self.commands.push_back(Command::Disconnect);
+                    }
+                    self.finish_close();
+                }
+                Timer::QueueDeadline => self.expire_queue(now),
+            }
+        }
+    }
+
+    /// Ends the session: closeSession is sent after what is already queued,
+    /// then the connection closes (after the reply or [`Config::close_linger`]).
+    /// Requests still open then complete with [`Error::Closed`].
+    pub fn close(&mut self, now: Instant) {
+        if self.closing || self.phase == Phase::Closed {
+            return;
+        }
+        self.closing = true;
+        match self.phase {
+            Phase::Connected { .. } => {
+                self.queue.push_back(Queued {
+                    id: None,
+                    request: Request::CloseSession,
+                    registration: None,
+                    at: now,
+                });
+                self.timers.set(Timer::CloseLinger, now + self.config.close_linger);
+            }
+            Phase::Connecting | Phase::Handshaking { .. } => {
+                self.commands.push_back(Command::Disconnect);
+                self.finish_close();
+            }
+            Phase::Waiting | Phase::Closed => self.finish_close(),
+        }
+    }
+
+    // ----- outputs --------------------------------------------------------
+
+    /// Appends every frame ready to send to `out` (coalesced); true if any.
+    #[must_use]
+    pub fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) -> bool {
+        let start = out.len();
+        match self.phase {
+            Phase::Handshaking { sent: false } => {
+                self.write_handshake(out);
+                self.phase = Phase::Handshaking { sent: true };
+            }
+            Phase::Connected { .. } => {
+                if self.replay_due {
+                    self.replay_due = false;
+                    self.write_replay(out);
+                }
+                while self.pending.len() < self.config.max_pending.max(1) {
+                    let Some(queued) = self.queue.pop_front() else { break };
+                    self.write_request(queued, out);
+                }
+                if self.ping_due && out.len() == start {
+                    self.write_frame(out, xid::PING, &Request::Ping);
+                    self.stats.pings_sent += 1;
+                    self.ping_sent_at = Some(now);
+                }
+                self.ping_due = false;
+            }
+            _ => {}
+        }
+        if out.len() == start {
+            return false;
+        }
+        self.stats.bytes_sent += (out.len() - start) as u64;
+        self.last_send = now;
+        if let Phase::Connected { .. } = self.phase {
+            self.timers.set(Timer::Ping, now + self.ping_interval());
+        }
+        true
+    }
+
+    /// The next instruction for the driver.
+    #[must_use]
+    pub fn poll_command(&mut self) -> Option<Command> {
+        self.commands.pop_front()
+    }
+
+    /// The next event for the client layer.
+    #[must_use]
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called;
+    /// valid after draining the other `poll_*` calls.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.next()
+    }
+
+    // ----- getters --------------------------------------------------------
+
+    /// Counters since creation.
+    pub fn stats(&self) -> SessionStats {
+        SessionStats {
+            pending: self.pending.len() + self.auth_pending.len(),
+            queued: self.queue.len(),
+            ..self.stats
+        }
+    }
+
+    /// The last state emitted, if any.
+    pub fn state(&self) -> Option<SessionState> {
+        self.state
+    }
+
+    /// The session id and password (for resuming elsewhere); id 0 if none.
+    pub fn session(&self) -> (i64, &Bytes) {
+        (self.session_id, &self.passwd)
+    }
+
+    /// The negotiated session timeout (the requested one before the first handshake).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The zxid of the last normal reply.
+    pub fn last_zxid(&self) -> i64 {
+        self.last_zxid
+    }
+
+    /// True once closed or failed for good: no more events will come.
+    pub fn is_closed(&self) -> bool {
+        self.phase == Phase::Closed
+    }
+
+    // ----- connection lifecycle -------------------------------------------
+
+    fn start_attempt(&mut self, now: Instant) {
+        self.current_host = self.next_host;
+        self.next_host = (self.next_host + 1) % self.hosts.len();
+        self.commands
+            .push_back(Command::Connect(self.hosts[self.current_host].clone()));
+        self.phase = Phase::Connecting;
+        let per_host = self.timeout / self.hosts.len().max(1) as u32;
+        self.timers
+            .set(Timer::Connect, now + per_host.max(Duration::from_millis(1)));
+    }
+
+    /// Next host, or a pause once a whole round has failed.
+    fn next_attempt(&mut self, now: Instant) {
+        if self.failed_attempts < self.hosts.len() {
+            return self.start_attempt(now);
+        }
+        self.failed_attempts = 0;
+        self.failed_rounds = self.failed_rounds.saturating_add(1);
+        self.phase = Phase::Waiting;
+        let exp = self.failed_rounds.saturating_sub(1).min(16);
+        let base = self
+            .config
+            .backoff_initial
+            .saturating_mul(1 << exp)
+            .min(self.config.backoff_max);
+        // Jitter: uniformly in [base/2, base].
+        let half = base / 2;
+        let jitter = Duration::from_nanos(self.rng.below(half.as_nanos() as u64 + 1));
+        self.timers.set(Timer::Backoff, now + half + jitter);
+    }
+
+    /// The session gives up the connection itself.
+    fn drop_connection(&mut self, now: Instant, reason: DisconnectReason) {
+        self.commands.push_back(Command::Disconnect);
+        self.connection_ended(now, reason);
+    }
+
+    fn connection_ended(&mut self, now: Instant, reason: DisconnectReason) {
+        let was_connected = matches!(self.phase, Phase::Connected { .. });
+        let malformed = matches!(reason, DisconnectReason::Malformed(_));
+        let reachable = matches!(reason, DisconnectReason::Expired);
+        self.events.push_back(Event::Disconnected {
+            host: self.hosts[self.current_host].clone(),
+            reason,
+        });
+        self.frames.reset();
+        self.replay_due = false;
+        self.ping_due = false;
+        self.ping_sent_at = None;
+        self.set_watches_pending = 0;
+        for t in [Timer::Connect, Timer::Read, Timer::Ping] {
+            self.timers.stop(t);
+        }
+        let lost = if self.closing { Error::Closed } else { Error::ConnectionLoss };
+        self.fail_in_flight(&lost);
+        if self.closing {
+            return self.finish_close();
+        }
+        if was_connected {
+            self.set_state(SessionState::Suspended, KeeperState::Disconnected);
+            if self.session_id != 0 {
+                self.timers.set(Timer::Lost, self.last_recv + self.timeout);
+            }
+        }
+        if (!was_connected && !reachable) || malformed {
+            self.failed_attempts += 1;
+        }
+        self.phase = Phase::Waiting;
+        self.arm_queue_deadline();
+        self.next_attempt(now);
+    }
+
+    fn write_handshake(&mut self, out: &mut BytesMut) {
+        // Until a read/write server was seen, a session id is only valid on
+        // the read-only server that issued it (PROTOCOL.md §2.6).
+        let resume = self.session_id != 0 && self.seen_rw;
+        let request = ConnectRequest {
+            protocol_version: 0,
+            last_zxid_seen: self.last_zxid,
+            timeout: i32::try_from(self.config.session_timeout.as_millis()).unwrap_or(i32::MAX),
+            session_id: if resume { self.session_id } else { 0 },
+            passwd: if resume {
+                self.passwd.clone()
+            } else {
+                Bytes::from_static(&[0; 16])
+            },
+            read_only: Some(self.config.read_only),
+        };
+        encode_frame(out, |o| request.encode(o));
+        self.stats.frames_sent += 1;
+    }
+
+    fn handle_handshake(&mut self, frame: Bytes, now: Instant) {
+        let response = match HandshakeReply::decode(frame) {
+            Err(e) => return self.drop_connection(now, DisconnectReason::Malformed(e)),
+            Ok(HandshakeReply::Refused { err, .. }) => {
+                return self.drop_connection(now, DisconnectReason::Refused(Error::from_code(err)))
+            }
+            Ok(HandshakeReply::Expired) => {
+                self.end_session(KeeperState::Expired);
+                return self.drop_connection(now, DisconnectReason::Expired);
+            }
+            Ok(HandshakeReply::Accepted(r)) => r,
+        };
+        let new_session = response.session_id != self.session_id || self.state.is_none();
+        if new_session && self.session_id != 0 {
+            // A read-only session replaced by a real one: the old one is over.
+            self.end_session(KeeperState::Expired);
+        }
+        let read_only = response.read_only == Some(true);
+        self.session_id = response.session_id;
+        self.passwd = response.passwd;
+        self.timeout = Duration::from_millis(u64::try_from(response.timeout).unwrap_or(1));
+        self.seen_rw |= !read_only;
+        self.failed_attempts = 0;
+        self.failed_rounds = 0;
+        self.handshakes += 1;
+        if self.handshakes > 1 {
+            self.stats.reconnects += 1;
+        }
+        self.phase = Phase::Connected { read_only };
+        for t in [Timer::Connect, Timer::Lost, Timer::Backoff, Timer::QueueDeadline] {
+            self.timers.stop(t);
+        }
+        self.timers.set(Timer::Read, now + self.read_timeout());
+        self.timers.set(Timer::Ping, self.last_send + self.ping_interval());
+        self.replay_due = true;
+        if read_only {
+            self.set_state(SessionState::ReadOnly, KeeperState::ConnectedReadOnly);
+        } else {
+            let session_id = self.session_id;
+            self.set_state(
+                SessionState::Connected { session_id, new_session },
+                KeeperState::SyncConnected,
+            );
+        }
+        if !new_session {
+            for (watcher, path) in self.watches.resumed() {
+                self.push_watch(watcher, EventType::None, KeeperState::SyncConnected, path);
+            }
+        }
+    }
+
+    // ----- requests and replies -------------------------------------------
+
+    fn write_frame(&mut self, out: &mut BytesMut, xid: i32, request: &Request) -> bool {
+        match encode_request(out, xid, request, self.config.max_request_len) {
+            Ok(_) => {
+                self.stats.frames_sent += 1;
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    fn write_request(&mut self, mut queued: Queued, out: &mut BytesMut) {
+        let op = queued.request.op_code();
+        let xid = if op == OpCode::Auth {
+            xid::AUTH
+        } else {
+            self.next_xid = xid::next(self.next_xid);
+            self.next_xid
+        };
+        if let Some(path) = queued.registration.as_ref().and_then(Registration::one_shot_path) {
+            if self.watches.serves_locally(path) {
+                request::clear_watch_flag(&mut queued.request);
+            }
+        }
+        if let Err(e) = encode_request(out, xid, &queued.request, self.config.max_request_len) {
+            return self.complete(queued.id, Err(e.into()));
+        }
+        self.stats.frames_sent += 1;
+        if let Request::Auth(packet) = queued.request {
+            // Kept for replay on every later connection.
+            self.auth.push(packet);
+            self.auth_pending.push_back(queued.id);
+        } else {
+            self.pending.push_back(Pending {
+                xid,
+                id: queued.id,
+                op,
+                registration: queued.registration,
+            });
+        }
+    }
+
+    /// Auth first, then the watches, as SetWatches / SetWatches2 batches.
+    fn write_replay(&mut self, out: &mut BytesMut) {
+        for packet in std::mem::take(&mut self.auth) {
+            self.write_frame(out, xid::AUTH, &Request::Auth(packet.clone()));
+            self.auth_pending.push_back(None);
+            self.auth.push(packet);
+        }
+        for batch in self.set_watches_batches() {
+            if self.write_frame(out, xid::SET_WATCHES, &batch) {
+                self.set_watches_pending += 1;
+            }
+        }
+    }
+
+    fn set_watches_batches(&self) -> Vec<Request> {
+        let lists = self.watches.armed();
+        let mut batches = Vec::new();
+        let mut batch: [Vec<String>; 5] = Default::default();
+        let mut size = 0;
+        for (kind, list) in lists.iter().enumerate() {
+            for path in list {
+                let server_path = self.config.chroot.prepend(path).into_owned();
+                size += server_path.chars().count();
+                batch[kind].push(server_path);
+                if size >= SET_WATCHES_BATCH {
+                    batches.push(set_watches(self.last_zxid, std::mem::take(&mut batch)));
+                    size = 0;
+                }
+            }
+        }
+        if batch.iter().any(|l| !l.is_empty()) {
+            batches.push(set_watches(self.last_zxid, batch));
+        }
+        batches
+    }
+
+    fn handle_frame(&mut self, frame: Bytes, now: Instant) {
+        self.timers.set(Timer::Read, now + self.read_timeout());
+        let mut r = Reader::new(frame);
+        let header = match ReplyHeader::decode(&mut r) {
+            Ok(h) => h,
+            Err(e) => return self.drop_connection(now, DisconnectReason::Malformed(e)),
+        };
+        match header.xid {
+            xid::NOTIFICATION => match WatcherEvent::decode(&mut r) {
+                Ok(event) => self.handle_notification(event),
+                Err(e) => self.drop_connection(now, DisconnectReason::Malformed(e)),
+            },
+            xid::PING => {
+                if let Some(sent) = self.ping_sent_at.take() {
+                    self.stats.last_rtt = Some(now.saturating_duration_since(sent));
+                }
+            }
+            xid::AUTH => match self.auth_pending.pop_front() {
+                None => self.unexpected_xid(now, header.xid),
+                Some(_) if Error::from_code(header.err) == Error::AuthFailed => self.auth_failed(),
+                Some(id) => {
+                    let result = match header.err {
+                        0 => Ok(Response::Empty),
+                        err => Err(Error::from_code(err)),
+                    };
+                    self.complete(id, result);
+                }
+            },
+            xid::SET_WATCHES => {
+                if self.set_watches_pending == 0 {
+                    return self.unexpected_xid(now, header.xid);
+                }
+                self.set_watches_pending -= 1;
+                self.note_zxid(header.zxid);
+            }
+            got => match self.pending.front() {
+                Some(p) if p.xid == got => {
+                    let Some(p) = self.pending.pop_front() else { return };
+                    self.note_zxid(header.zxid);
+                    self.handle_reply(p, header.err, r.into_rest(), now);
+                }
+                _ => self.unexpected_xid(now, got),
+            },
+        }
+    }
+
+    fn unexpected_xid(&mut self, now: Instant, got: i32) {
+        let expected = self.pending.front().map(|p| p.xid);
+        self.drop_connection(
+            now,
+            DisconnectReason::Malformed(DecodeError::UnexpectedXid { got, expected }),
+        );
+    }
+
+    /// lastZxid comes from replies only, never from notifications (PROTOCOL.md §3.4).
+    fn note_zxid(&mut self, zxid: i64) {
+        if zxid > 0 {
+            self.last_zxid = zxid;
+        }
+    }
+
+    fn handle_reply(&mut self, p: Pending, err: i32, body: Bytes, now: Instant) {
+        if p.op == OpCode::CloseSession {
+            self.commands.push_back(Command::Disconnect);
+            return self.finish_close();
+        }
+        let mut result = if err == 0 {
+            match Response::decode(p.op, body) {
+                Ok(r) => Ok(r),
+                Err(e) => {
+                    // It may have been applied: the caller sees ConnectionLoss.
+                    self.complete(p.id, Err(Error::ConnectionLoss));
+                    return self.drop_connection(now, DisconnectReason::Malformed(e));
+                }
+            }
+        } else {
+            Err(Error::from_code(err))
+        };
+        if let Ok(response) = &mut result {
+            if let Err(e) = request::strip_chroot(response, p.op, &self.config.chroot) {
+                result = Err(Error::Malformed(e));
+            }
+        }
+        if let (Some(id), Some(registration)) = (p.id, p.registration) {
+            self.register(id, registration, &result);
+        }
+        self.complete(p.id, result);
+    }
+
+    fn register(&mut self, id: RequestId, registration: Registration, result: &Result<Response, Error>) {
+        let ok = result.is_ok();
+        match registration {
+            Registration::Exists(path) if ok => self.watches.add(path, Kind::Data, id),
+            Registration::Exists(path) if result == &Err(Error::NoNode) => {
+                self.watches.add(path, Kind::Exist, id)
+            }
+            Registration::Data(path) if ok => self.watches.add(path, Kind::Data, id),
+            Registration::Child(path) if ok => self.watches.add(path, Kind::Child, id),
+            Registration::Add(path, mode) if ok => self.watches.add(path, mode.into(), id),
+            Registration::Remove(path, which) if ok => {
+                for (watcher, event) in self.watches.remove(&path, which) {
+                    self.push_watch(watcher, event, KeeperState::SyncConnected, path.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn handle_notification(&mut self, event: WatcherEvent) {
+        let path = self.config.chroot.strip(&event.path);
+        if self.config.chroot.as_str().is_some() && path.len() == event.path.len() {
+            return; // not under the chroot: no watch of ours can be on it
+        }
+        let mut fired = Vec::new();
+        self.watches.dispatch(event.event_type, path, &mut fired);
+        for (watcher, event_type, path) in fired {
+            self.events.push_back(Event::Watch {
+                watcher,
+                event: WatchedEvent {
+                    event_type,
+                    state: event.state,
+                    path: path.to_owned(),
+                },
+            });
+        }
+    }
+
+    fn push_watch(&mut self, watcher: RequestId, event_type: EventType, state: KeeperState, path: String) {
+        self.events.push_back(Event::Watch {
+            watcher,
+            event: WatchedEvent { event_type, state, path },
+        });
+    }
+
+    fn complete(&mut self, id: Option<RequestId>, result: Result<Response, Error>) {
+        if let Some(id) = id {
+            self.events.push_back(Event::Response { id, result });
+        }
+    }
+
+    fn fail_in_flight(&mut self, err: &Error) {
+        while let Some(p) = self.pending.pop_front() {
+            self.complete(p.id, Err(err.clone()));
+        }
+        while let Some(id) = self.auth_pending.pop_front() {
+            self.complete(id, Err(err.clone()));
+        }
+    }
+
+    fn fail_queued(&mut self, err: &Error) {
+        while let Some(q) = self.queue.pop_front() {
+            self.complete(q.id, Err(err.clone()));
+        }
+    }
+
+    fn arm_queue_deadline(&mut self) {
+        if matches!(self.phase, Phase::Connected { .. }) {
+            return;
+        }
+        match (self.queue.front(), self.config.queue_timeout) {
+            (Some(q), Some(limit)) => self.timers.set(Timer::QueueDeadline, q.at + limit),
+            _ => self.timers.stop(Timer::QueueDeadline),
+        }
+    }
+
+    fn expire_queue(&mut self, now: Instant) {
+        let Some(limit) = self.config.queue_timeout else { return };
+        while self.queue.front().is_some_and(|q| q.at + limit <= now) {
+            if let Some(q) = self.queue.pop_front() {
+                self.complete(q.id, Err(Error::ConnectionLoss));
+            }
+        }
+        self.arm_queue_deadline();
+    }
+
+    // ----- states ---------------------------------------------------------
+
+    fn set_state(&mut self, state: SessionState, keeper: KeeperState) {
+        self.state = Some(state);
+        self.events.push_back(Event::State { state, keeper });
+    }
+
+    /// The session is over: tell its watchers, forget its id. The next
+    /// handshake creates a new one.
+    fn end_session(&mut self, keeper: KeeperState) {
+        self.timers.stop(Timer::Lost);
+        if self.state != Some(SessionState::Lost) {
+            self.set_state(SessionState::Lost, keeper);
+        }
+        self.tell_watchers_and_forget(keeper);
+        self.session_id = 0;
+        self.passwd = Bytes::from_static(&[0; 16]);
+    }
+
+    fn tell_watchers_and_forget(&mut self, keeper: KeeperState) {
+        for (watcher, path) in self.watches.drain_all() {
+            self.push_watch(watcher, EventType::None, keeper, path);
+        }
+    }
+
+    fn auth_failed(&mut self) {
+        self.commands.push_back(Command::Disconnect);
+        self.events.push_back(Event::Disconnected {
+            host: self.hosts[self.current_host].clone(),
+            reason: DisconnectReason::AuthFailed,
+        });
+        self.terminate(Error::AuthFailed, SessionState::Lost, KeeperState::AuthFailed);
+    }
+
+    fn finish_close(&mut self) {
+        self.terminate(Error::Closed, SessionState::Closed, KeeperState::Closed);
+    }
+
+    fn terminate(&mut self, err: Error, state: SessionState, keeper: KeeperState) {
+        self.phase = Phase::Closed;
+        self.timers.clear();
+        self.fail_in_flight(&err);
+        self.fail_queued(&err);
+        self.tell_watchers_and_forget(keeper);
+        self.set_state(state, keeper);
+        self.terminal = Some(err);
+    }
+
+    // ----- timing rules (PROTOCOL.md §9) ----------------------------------
+
+    fn read_timeout(&self) -> Duration {
+        self.timeout * 2 / 3
+    }
+
+    fn ping_interval(&self) -> Duration {
+        self.timeout / 3
+    }
+}
+
+fn set_watches(relative_zxid: i64, lists: [Vec<String>; 5]) -> Request {
+    let [data_watches, exist_watches, child_watches, persistent_watches, persistent_recursive_watches] =
+        lists;
+    // Opcode 101 unless persistent watches are in the batch: 3.4/3.5 servers lack 105.
+    if persistent_watches.is_empty() && persistent_recursive_watches.is_empty() {
+        Request::SetWatches(SetWatches {
+            relative_zxid,
+            data_watches,
+            exist_watches,
+            child_watches,
+        })
+    } else {
+        Request::SetWatches2(SetWatches2 {
+            relative_zxid,
+            data_watches,
+            exist_watches,
+            child_watches,
+            persistent_watches,
+            persistent_recursive_watches,
+        })
+    }
+}

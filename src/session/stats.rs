@@ -1,0 +1,27 @@
+//! Counters for diagnostics and benchmarks.
+
+use std::time::Duration;
+
+/// Counters of one session since it was created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SessionStats {
+    /// Frames written (handshakes and pings included).
+    pub frames_sent: u64,
+    /// Frames read.
+    pub frames_received: u64,
+    /// Bytes written.
+    pub bytes_sent: u64,
+    /// Bytes read.
+    pub bytes_received: u64,
+    /// Pings sent.
+    pub pings_sent: u64,
+    /// Successful handshakes after the first.
+    pub reconnects: u64,
+    /// Requests sent and not yet answered.
+    pub pending: usize,
+    /// Requests waiting to be sent.
+    pub queued: usize,
+    /// Round-trip time of the last answered ping.
+    pub last_rtt: Option<Duration>,
+}
