@@ -22,7 +22,11 @@ pub trait Transport {
 /// next deadline for `Session::handle_timeout`.
 ///
 /// Events are left in the session for the client layer (`Session::poll_event`).
-pub fn pump(session: &mut Session, now: Instant, transport: &mut impl Transport) -> Option<Instant> {
+pub fn pump(
+    session: &mut Session,
+    now: Instant,
+    transport: &mut impl Transport,
+) -> Option<Instant> {
     let mut out = std::mem::take(&mut session.scratch);
     loop {
         out.clear();

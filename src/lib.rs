@@ -36,11 +36,11 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod acl;
+pub mod drive;
 mod error;
 pub mod path;
 pub mod proto;
 pub mod session;
-pub mod drive;
 
 #[cfg(feature = "testing")]
 pub mod testing;

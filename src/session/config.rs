@@ -100,7 +100,10 @@ impl Config {
 /// Splits `h1:p1,h2,[v6]:p3/chroot` into hosts and chroot (PROTOCOL.md §10).
 pub fn parse_connect_string(s: &str) -> Result<(Vec<HostPort>, Chroot), ConfigError> {
     let (hosts_part, chroot) = match s.find('/') {
-        Some(i) => (&s[..i], Chroot::new(&s[i..]).map_err(ConfigError::InvalidChroot)?),
+        Some(i) => (
+            &s[..i],
+            Chroot::new(&s[i..]).map_err(ConfigError::InvalidChroot)?,
+        ),
         None => (s, Chroot::default()),
     };
     let hosts = hosts_part
@@ -152,13 +155,19 @@ mod tests {
     use super::*;
 
     fn hp(host: &str, port: u16) -> HostPort {
-        HostPort { host: host.into(), port }
+        HostPort {
+            host: host.into(),
+            port,
+        }
     }
 
     #[test]
     fn connect_strings() {
         let (h, c) = parse_connect_string("a:1, b ,[::1]:3,[fe80::1]/app/x").unwrap();
-        assert_eq!(h, [hp("a", 1), hp("b", 2181), hp("::1", 3), hp("fe80::1", 2181)]);
+        assert_eq!(
+            h,
+            [hp("a", 1), hp("b", 2181), hp("::1", 3), hp("fe80::1", 2181)]
+        );
         assert_eq!(c.as_str(), Some("/app/x"));
         assert_eq!(parse_connect_string("a/").unwrap().1.as_str(), None);
         assert_eq!(hp("::1", 3).to_string(), "[::1]:3");
@@ -167,13 +176,37 @@ mod tests {
     #[test]
     fn bad_connect_strings() {
         assert_eq!(parse_connect_string(""), Err(ConfigError::EmptyHostList));
-        assert_eq!(parse_connect_string(" , /x"), Err(ConfigError::EmptyHostList));
-        assert_eq!(parse_connect_string("a:x"), Err(ConfigError::InvalidPort("a:x".into())));
-        assert_eq!(parse_connect_string("a:0"), Err(ConfigError::InvalidPort("a:0".into())));
-        assert_eq!(parse_connect_string("a:70000"), Err(ConfigError::InvalidPort("a:70000".into())));
-        assert_eq!(parse_connect_string("::1"), Err(ConfigError::InvalidHost("::1".into())));
-        assert_eq!(parse_connect_string("[::1"), Err(ConfigError::InvalidHost("[::1".into())));
-        assert_eq!(parse_connect_string(":1"), Err(ConfigError::InvalidHost(":1".into())));
-        assert!(matches!(parse_connect_string("a/b/"), Err(ConfigError::InvalidChroot(_))));
+        assert_eq!(
+            parse_connect_string(" , /x"),
+            Err(ConfigError::EmptyHostList)
+        );
+        assert_eq!(
+            parse_connect_string("a:x"),
+            Err(ConfigError::InvalidPort("a:x".into()))
+        );
+        assert_eq!(
+            parse_connect_string("a:0"),
+            Err(ConfigError::InvalidPort("a:0".into()))
+        );
+        assert_eq!(
+            parse_connect_string("a:70000"),
+            Err(ConfigError::InvalidPort("a:70000".into()))
+        );
+        assert_eq!(
+            parse_connect_string("::1"),
+            Err(ConfigError::InvalidHost("::1".into()))
+        );
+        assert_eq!(
+            parse_connect_string("[::1"),
+            Err(ConfigError::InvalidHost("[::1".into()))
+        );
+        assert_eq!(
+            parse_connect_string(":1"),
+            Err(ConfigError::InvalidHost(":1".into()))
+        );
+        assert!(matches!(
+            parse_connect_string("a/b/"),
+            Err(ConfigError::InvalidChroot(_))
+        ));
     }
 }

@@ -252,7 +252,10 @@ impl Session {
 
     /// Bytes read from the connection, split anywhere.
     pub fn handle_input(&mut self, bytes: &[u8], now: Instant) {
-        if !matches!(self.phase, Phase::Handshaking { sent: true } | Phase::Connected { .. }) {
+        if !matches!(
+            self.phase,
+            Phase::Handshaking { sent: true } | Phase::Connected { .. }
+        ) {
             return; // stale bytes of a connection already given up
         }
         self.stats.bytes_received += bytes.len() as u64;
@@ -283,7 +286,10 @@ impl Session {
                 Timer::Lost => self.end_session(KeeperState::Expired),
                 Timer::Backoff => self.start_attempt(now),
                 Timer::CloseLinger => {
-                    if matches!(self.phase, Phase::Handshaking { .. } | Phase::Connected { .. }) {
+                    if matches!(
+                        self.phase,
+                        Phase::Handshaking { .. } | Phase::Connected { .. }
+                    ) {
                         self.commands.push_back(Command::Disconnect);
                     }
                     self.finish_close();
@@ -309,7 +315,8 @@ impl Session {
                     registration: None,
                     at: now,
                 });
-                self.timers.set(Timer::CloseLinger, now + self.config.close_linger);
+                self.timers
+                    .set(Timer::CloseLinger, now + self.config.close_linger);
             }
             Phase::Connecting | Phase::Handshaking { .. } => {
                 self.commands.push_back(Command::Disconnect);
@@ -336,7 +343,9 @@ impl Session {
                     self.write_replay(out);
                 }
                 while self.pending.len() < self.config.max_pending.max(1) {
-                    let Some(queued) = self.queue.pop_front() else { break };
+                    let Some(queued) = self.queue.pop_front() else {
+                        break;
+                    };
                     self.write_request(queued, out);
                 }
                 if self.ping_due && out.len() == start {
@@ -469,7 +478,11 @@ impl Session {
         for t in [Timer::Connect, Timer::Read, Timer::Ping] {
             self.timers.stop(t);
         }
-        let lost = if self.closing { Error::Closed } else { Error::ConnectionLoss };
+        let lost = if self.closing {
+            Error::Closed
+        } else {
+            Error::ConnectionLoss
+        };
         self.fail_in_flight(&lost);
         if self.closing {
             return self.finish_close();
@@ -537,18 +550,27 @@ impl Session {
             self.stats.reconnects += 1;
         }
         self.phase = Phase::Connected { read_only };
-        for t in [Timer::Connect, Timer::Lost, Timer::Backoff, Timer::QueueDeadline] {
+        for t in [
+            Timer::Connect,
+            Timer::Lost,
+            Timer::Backoff,
+            Timer::QueueDeadline,
+        ] {
             self.timers.stop(t);
         }
         self.timers.set(Timer::Read, now + self.read_timeout());
-        self.timers.set(Timer::Ping, self.last_send + self.ping_interval());
+        self.timers
+            .set(Timer::Ping, self.last_send + self.ping_interval());
         self.replay_due = true;
         if read_only {
             self.set_state(SessionState::ReadOnly, KeeperState::ConnectedReadOnly);
         } else {
             let session_id = self.session_id;
             self.set_state(
-                SessionState::Connected { session_id, new_session },
+                SessionState::Connected {
+                    session_id,
+                    new_session,
+                },
                 KeeperState::SyncConnected,
             );
         }
@@ -579,7 +601,11 @@ impl Session {
             self.next_xid = xid::next(self.next_xid);
             self.next_xid
         };
-        if let Some(path) = queued.registration.as_ref().and_then(Registration::one_shot_path) {
+        if let Some(path) = queued
+            .registration
+            .as_ref()
+            .and_then(Registration::one_shot_path)
+        {
             if self.watches.serves_locally(path) {
                 request::clear_watch_flag(&mut queued.request);
             }
@@ -657,14 +683,14 @@ impl Session {
             }
             xid::AUTH => match self.auth_pending.pop_front() {
                 None => self.unexpected_xid(now, header.xid),
-                Some(_) if Error::from_code(header.err) == Error::AuthFailed => self.auth_failed(),
-                Some(id) => {
-                    let result = match header.err {
-                        0 => Ok(Response::Empty),
-                        err => Err(Error::from_code(err)),
-                    };
-                    self.complete(id, result);
-                }
+                Some(id) => match Error::from_code(header.err) {
+                    Error::RolledBack => self.complete(id, Ok(Response::Empty)),
+                    Error::AuthFailed => {
+                        self.complete(id, Err(Error::AuthFailed));
+                        self.auth_failed();
+                    }
+                    err => self.complete(id, Err(err)),
+                },
             },
             xid::SET_WATCHES => {
                 if self.set_watches_pending == 0 {
@@ -675,7 +701,9 @@ impl Session {
             }
             got => match self.pending.front() {
                 Some(p) if p.xid == got => {
-                    let Some(p) = self.pending.pop_front() else { return };
+                    let Some(p) = self.pending.pop_front() else {
+                        return;
+                    };
                     self.note_zxid(header.zxid);
                     self.handle_reply(p, header.err, r.into_rest(), now);
                 }
@@ -727,7 +755,12 @@ impl Session {
         self.complete(p.id, result);
     }
 
-    fn register(&mut self, id: RequestId, registration: Registration, result: &Result<Response, Error>) {
+    fn register(
+        &mut self,
+        id: RequestId,
+        registration: Registration,
+        result: &Result<Response, Error>,
+    ) {
         let ok = result.is_ok();
         match registration {
             Registration::Exists(path) if ok => self.watches.add(path, Kind::Data, id),
@@ -765,10 +798,20 @@ impl Session {
         }
     }
 
-    fn push_watch(&mut self, watcher: RequestId, event_type: EventType, state: KeeperState, path: String) {
+    fn push_watch(
+        &mut self,
+        watcher: RequestId,
+        event_type: EventType,
+        state: KeeperState,
+        path: String,
+    ) {
         self.events.push_back(Event::Watch {
             watcher,
-            event: WatchedEvent { event_type, state, path },
+            event: WatchedEvent {
+                event_type,
+                state,
+                path,
+            },
         });
     }
 
@@ -804,7 +847,9 @@ impl Session {
     }
 
     fn expire_queue(&mut self, now: Instant) {
-        let Some(limit) = self.config.queue_timeout else { return };
+        let Some(limit) = self.config.queue_timeout else {
+            return;
+        };
         while self.queue.front().is_some_and(|q| q.at + limit <= now) {
             if let Some(q) = self.queue.pop_front() {
                 self.complete(q.id, Err(Error::ConnectionLoss));
@@ -844,7 +889,11 @@ impl Session {
             host: self.hosts[self.current_host].clone(),
             reason: DisconnectReason::AuthFailed,
         });
-        self.terminate(Error::AuthFailed, SessionState::Lost, KeeperState::AuthFailed);
+        self.terminate(
+            Error::AuthFailed,
+            SessionState::Lost,
+            KeeperState::AuthFailed,
+        );
     }
 
     fn finish_close(&mut self) {

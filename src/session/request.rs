@@ -4,8 +4,8 @@
 
 use crate::path::{self, Chroot};
 use crate::proto::{
-    AddWatchMode, CreateMode, DecodeError, MultiOp, MultiResult, OpCode, ReadOp, Request,
-    Response, WatcherType,
+    AddWatchMode, CreateMode, DecodeError, MultiOp, MultiResult, OpCode, ReadOp, Request, Response,
+    WatcherType,
 };
 use crate::{ArgumentError, Error};
 
@@ -46,7 +46,10 @@ enum PathKind {
 
 /// Validates a client request, notes its watch registration, and rewrites
 /// its paths to server paths.
-pub(crate) fn prepare(request: &mut Request, chroot: &Chroot) -> Result<Option<Registration>, Error> {
+pub(crate) fn prepare(
+    request: &mut Request,
+    chroot: &Chroot,
+) -> Result<Option<Registration>, Error> {
     let registration = match &*request {
         Request::Ping
         | Request::SetWatches(_)
@@ -100,9 +103,10 @@ fn for_each_path(
         }
         Request::CreateTtl(r) => f(&mut r.path, create_kind(r.mode)),
         Request::Delete(r) | Request::Check(r) => f(&mut r.path, PathKind::Node),
-        Request::Exists(r) | Request::GetData(r) | Request::GetChildren(r) | Request::GetChildren2(r) => {
-            f(&mut r.path, PathKind::Node)
-        }
+        Request::Exists(r)
+        | Request::GetData(r)
+        | Request::GetChildren(r)
+        | Request::GetChildren2(r) => f(&mut r.path, PathKind::Node),
         Request::SetData(r) => f(&mut r.path, PathKind::Node),
         Request::SetAcl(r) => f(&mut r.path, PathKind::Node),
         Request::GetAcl(r) | Request::Sync(r) | Request::GetAllChildrenNumber(r) => {
@@ -135,15 +139,21 @@ fn for_each_path(
 
 /// Turns the wire watch flag off (a one-shot watch served locally).
 pub(crate) fn clear_watch_flag(request: &mut Request) {
-    if let Request::Exists(r) | Request::GetData(r) | Request::GetChildren(r) | Request::GetChildren2(r) =
-        request
+    if let Request::Exists(r)
+    | Request::GetData(r)
+    | Request::GetChildren(r)
+    | Request::GetChildren2(r) = request
     {
         r.watch = false;
     }
 }
 
 /// Rewrites server paths in a response to client paths.
-pub(crate) fn strip_chroot(response: &mut Response, op: OpCode, chroot: &Chroot) -> Result<(), DecodeError> {
+pub(crate) fn strip_chroot(
+    response: &mut Response,
+    op: OpCode,
+    chroot: &Chroot,
+) -> Result<(), DecodeError> {
     if chroot.as_str().is_none() {
         return Ok(());
     }
@@ -159,11 +169,13 @@ pub(crate) fn strip_chroot(response: &mut Response, op: OpCode, chroot: &Chroot)
         Response::Create(r) | Response::Sync(r) => strip(&mut r.path),
         Response::Create2(r) => strip(&mut r.path),
         Response::GetEphemerals(r) => r.children.iter_mut().try_for_each(strip),
-        Response::Multi(m) if op == OpCode::Multi => m.results.iter_mut().try_for_each(|r| match r {
-            MultiResult::Create(c) => strip(&mut c.path),
-            MultiResult::Create2(c) => strip(&mut c.path),
-            _ => Ok(()),
-        }),
+        Response::Multi(m) if op == OpCode::Multi => {
+            m.results.iter_mut().try_for_each(|r| match r {
+                MultiResult::Create(c) => strip(&mut c.path),
+                MultiResult::Create2(c) => strip(&mut c.path),
+                _ => Ok(()),
+            })
+        }
         _ => Ok(()),
     }
 }
@@ -176,27 +188,54 @@ mod tests {
     #[test]
     fn chroot_goes_on_every_path() {
         let chroot = Chroot::new("/app").unwrap();
-        let mut r = Request::GetData(PathWatch { path: "/".into(), watch: true });
-        assert_eq!(prepare(&mut r, &chroot).unwrap(), Some(Registration::Data("/".into())));
-        assert_eq!(r, Request::GetData(PathWatch { path: "/app".into(), watch: true }));
+        let mut r = Request::GetData(PathWatch {
+            path: "/".into(),
+            watch: true,
+        });
+        assert_eq!(
+            prepare(&mut r, &chroot).unwrap(),
+            Some(Registration::Data("/".into()))
+        );
+        assert_eq!(
+            r,
+            Request::GetData(PathWatch {
+                path: "/app".into(),
+                watch: true
+            })
+        );
 
         let mut e = Request::GetEphemerals(GetEphemeralsRequest { path: "".into() });
         prepare(&mut e, &chroot).unwrap();
-        assert_eq!(e, Request::GetEphemerals(GetEphemeralsRequest { path: "/app/".into() }));
+        assert_eq!(
+            e,
+            Request::GetEphemerals(GetEphemeralsRequest {
+                path: "/app/".into()
+            })
+        );
     }
 
     #[test]
     fn bad_paths_and_internal_ops_are_refused() {
         let chroot = Chroot::default();
-        let mut r = Request::Exists(PathWatch { path: "/a/".into(), watch: false });
-        assert!(matches!(prepare(&mut r, &chroot), Err(Error::InvalidPath(_))));
+        let mut r = Request::Exists(PathWatch {
+            path: "/a/".into(),
+            watch: false,
+        });
+        assert!(matches!(
+            prepare(&mut r, &chroot),
+            Err(Error::InvalidPath(_))
+        ));
         let mut seq = Request::Create(CreateRequest {
             path: "/q/".into(),
             data: None,
             acl: vec![],
             mode: CreateMode::PersistentSequential,
         });
-        assert_eq!(prepare(&mut seq, &chroot), Ok(None), "sequential prefix may end in /");
+        assert_eq!(
+            prepare(&mut seq, &chroot),
+            Ok(None),
+            "sequential prefix may end in /"
+        );
         assert_eq!(
             prepare(&mut Request::Ping, &chroot),
             Err(ArgumentError::SessionInternal(OpCode::Ping).into())
@@ -206,10 +245,17 @@ mod tests {
     #[test]
     fn paths_outside_the_chroot_are_errors() {
         let chroot = Chroot::new("/app").unwrap();
-        let mut ok = Response::Create(crate::proto::CreateResponse { path: "/app/x".into() });
+        let mut ok = Response::Create(crate::proto::CreateResponse {
+            path: "/app/x".into(),
+        });
         strip_chroot(&mut ok, OpCode::Create, &chroot).unwrap();
-        assert_eq!(ok, Response::Create(crate::proto::CreateResponse { path: "/x".into() }));
-        let mut bad = Response::Create(crate::proto::CreateResponse { path: "/application".into() });
+        assert_eq!(
+            ok,
+            Response::Create(crate::proto::CreateResponse { path: "/x".into() })
+        );
+        let mut bad = Response::Create(crate::proto::CreateResponse {
+            path: "/application".into(),
+        });
         assert_eq!(
             strip_chroot(&mut bad, OpCode::Create, &chroot),
             Err(DecodeError::PathOutsideChroot("/application".into()))

@@ -94,14 +94,23 @@ impl WatchRegistry {
 
     /// True if one-shot watches on `path` are served locally (see the module docs).
     pub(crate) fn serves_locally(&self, path: &str) -> bool {
-        self.paths.get(path).is_some_and(PathWatches::has_persistent)
+        self.paths
+            .get(path)
+            .is_some_and(PathWatches::has_persistent)
     }
 
     /// Every watcher a server notification for `path` triggers, in a fixed
     /// order; one-shot watchers are removed.
-    pub(crate) fn dispatch<'p>(&mut self, event: EventType, path: &'p str, fired: &mut Vec<Fired<'p>>) {
+    pub(crate) fn dispatch<'p>(
+        &mut self,
+        event: EventType,
+        path: &'p str,
+        fired: &mut Vec<Fired<'p>>,
+    ) {
         let (one_shot, recursive): (&[Kind], bool) = match event {
-            EventType::NodeCreated | EventType::NodeDataChanged => (&[Kind::Data, Kind::Exist], true),
+            EventType::NodeCreated | EventType::NodeDataChanged => {
+                (&[Kind::Data, Kind::Exist], true)
+            }
             EventType::NodeDeleted => (&[Kind::Data, Kind::Exist, Kind::Child], true),
             EventType::NodeChildrenChanged => (&[Kind::Child], false),
             _ => return,
@@ -159,7 +168,13 @@ impl WatchRegistry {
             WatcherType::Data => &[Kind::Data, Kind::Exist],
             WatcherType::Persistent => &[Kind::Persistent],
             WatcherType::PersistentRecursive => &[Kind::Recursive],
-            _ => &[Kind::Data, Kind::Exist, Kind::Child, Kind::Persistent, Kind::Recursive],
+            _ => &[
+                Kind::Data,
+                Kind::Exist,
+                Kind::Child,
+                Kind::Persistent,
+                Kind::Recursive,
+            ],
         };
         let mut removed = Vec::new();
         for &kind in kinds {
@@ -228,10 +243,17 @@ impl WatchRegistry {
 mod tests {
     use super::*;
 
-    fn fire(reg: &mut WatchRegistry, event: EventType, path: &str) -> Vec<(u64, EventType, String)> {
+    fn fire(
+        reg: &mut WatchRegistry,
+        event: EventType,
+        path: &str,
+    ) -> Vec<(u64, EventType, String)> {
         let mut fired = Vec::new();
         reg.dispatch(event, path, &mut fired);
-        fired.into_iter().map(|(id, e, p)| (id.0, e, p.to_string())).collect()
+        fired
+            .into_iter()
+            .map(|(id, e, p)| (id.0, e, p.to_string()))
+            .collect()
     }
 
     #[test]
@@ -244,16 +266,26 @@ mod tests {
         use EventType::*;
         assert_eq!(
             fire(&mut r, NodeChildrenChanged, "/a"),
-            [(2, NodeChildrenChanged, "/a".into()), (3, NodeChildrenChanged, "/a".into())],
+            [
+                (2, NodeChildrenChanged, "/a".into()),
+                (3, NodeChildrenChanged, "/a".into())
+            ],
             "recursive watches never get child events"
         );
         assert_eq!(
             fire(&mut r, NodeDataChanged, "/a"),
-            [(1, NodeDataChanged, "/a".into()), (3, NodeDataChanged, "/a".into()), (4, NodeDataChanged, "/a".into())]
+            [
+                (1, NodeDataChanged, "/a".into()),
+                (3, NodeDataChanged, "/a".into()),
+                (4, NodeDataChanged, "/a".into())
+            ]
         );
         assert_eq!(
             fire(&mut r, NodeDataChanged, "/a"),
-            [(3, NodeDataChanged, "/a".into()), (4, NodeDataChanged, "/a".into())],
+            [
+                (3, NodeDataChanged, "/a".into()),
+                (4, NodeDataChanged, "/a".into())
+            ],
             "one-shot watches fire once"
         );
     }
@@ -267,9 +299,16 @@ mod tests {
         use EventType::*;
         assert_eq!(
             fire(&mut r, NodeCreated, "/q/x"),
-            [(1, NodeCreated, "/q/x".into()), (2, NodeChildrenChanged, "/q".into())]
+            [
+                (1, NodeCreated, "/q/x".into()),
+                (2, NodeChildrenChanged, "/q".into())
+            ]
         );
-        assert_eq!(r.armed()[2], Vec::<&str>::new(), "never armed on the server");
+        assert_eq!(
+            r.armed()[2],
+            Vec::<&str>::new(),
+            "never armed on the server"
+        );
     }
 
     #[test]
@@ -277,7 +316,10 @@ mod tests {
         let mut r = WatchRegistry::default();
         r.add("/a".into(), Kind::Exist, RequestId(1));
         r.add("/a".into(), Kind::Child, RequestId(2));
-        assert_eq!(r.remove("/a", WatcherType::Data), [(RequestId(1), EventType::DataWatchRemoved)]);
+        assert_eq!(
+            r.remove("/a", WatcherType::Data),
+            [(RequestId(1), EventType::DataWatchRemoved)]
+        );
         assert_eq!(r.drain_all(), [(RequestId(2), "/a".to_string())]);
         assert_eq!(r.drain_all(), []);
     }

@@ -1,0 +1,586 @@
+//! The session's behaviour, scenario by scenario, against the fake server.
+
+use std::time::Duration;
+
+use bytes::BytesMut;
+
+use super::sim::{req, Handshake, Sim};
+use crate::proto::*;
+use crate::session::{Command, Config, DisconnectReason, Event, SessionState};
+use crate::Error;
+
+fn connected(sim: &Sim) -> bool {
+    matches!(sim.session.state(), Some(SessionState::Connected { .. }))
+}
+
+fn sent_ops(sim: &Sim) -> Vec<OpCode> {
+    sim.server
+        .received
+        .iter()
+        .map(|(_, r)| r.op_code())
+        .collect()
+}
+
+#[test]
+fn connect() {
+    let sim = Sim::new(Sim::config());
+    assert!(connected(&sim));
+    assert_eq!(
+        sim.states(),
+        [SessionState::Connected {
+            session_id: 0x101,
+            new_session: true
+        }]
+    );
+    assert_eq!(sim.session.timeout(), Duration::from_millis(3000));
+    assert_eq!(sim.session.session().0, 0x101);
+}
+
+#[test]
+fn pipelined_ops_answered_in_order() {
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::create("/p", CreateMode::Persistent));
+    let ids: Vec<_> = (0..1000)
+        .map(|_| sim.session.submit(req::get("/p", false), sim.now))
+        .collect();
+    let mut out = BytesMut::new();
+    assert!(sim.session.poll_transmit(sim.now, &mut out));
+    let mut frames = FrameDecoder::default();
+    frames.push(&out);
+    let mut n = 0;
+    while frames.next_frame().unwrap().is_some() {
+        n += 1;
+    }
+    assert_eq!(n, 1000, "all 1000 coalesced into one transmit");
+    assert_eq!(sim.session.stats().pending, 1000);
+    // Hand the coalesced bytes to the server and let the replies flow back.
+    sim.server_receive(&out);
+    sim.step();
+    let done: Vec<_> = sim
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Response {
+                id,
+                result: Ok(Response::GetData(_)),
+            } => Some(*id),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(done, ids);
+    assert_eq!(sim.session.stats().pending, 0);
+}
+
+#[test]
+fn notification_before_its_reply() {
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::create("/n", CreateMode::Persistent));
+    let watch = sim.submit(req::get("/n", true));
+    sim.events.clear();
+    let set = sim.submit(req::set("/n"));
+    assert!(matches!(&sim.events[0], Event::Watch { watcher, event }
+        if *watcher == watch && event.event_type == EventType::NodeDataChanged && event.path == "/n"));
+    assert!(matches!(&sim.events[1], Event::Response { id, result: Ok(_) } if *id == set));
+    // One-shot: a second change fires nothing.
+    sim.events.clear();
+    sim.submit(req::set("/n"));
+    assert!(sim.watch_events().is_empty());
+}
+
+#[test]
+fn frames_split_at_every_byte() {
+    let mut sim = Sim::new(Sim::config());
+    sim.split = 1;
+    let c = sim.submit(req::create("/s", CreateMode::Persistent));
+    let g = sim.submit(req::get("/s", true));
+    sim.submit(req::set("/s"));
+    assert!(matches!(sim.result(c), Some(Ok(Response::Create(_)))));
+    assert!(matches!(sim.result(g), Some(Ok(Response::GetData(_)))));
+    assert_eq!(sim.watch_events().len(), 1);
+}
+
+#[test]
+fn ping_after_a_third_idle_and_none_while_busy() {
+    let mut sim = Sim::new(Sim::config());
+    let pings = |sim: &Sim| sent_ops(sim).iter().filter(|&&o| o == OpCode::Ping).count();
+    sim.advance(Duration::from_millis(999));
+    assert_eq!(pings(&sim), 0);
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(pings(&sim), 1, "ping at T/3 = 1000 ms of send-idleness");
+    assert!(sim.session.stats().last_rtt.is_some());
+    // Busy: a request every 500 ms keeps pings away.
+    sim.submit(req::create("/b", CreateMode::Persistent));
+    for _ in 0..10 {
+        sim.advance(Duration::from_millis(500));
+        sim.submit(req::get("/b", false));
+    }
+    assert_eq!(pings(&sim), 1);
+    assert!(connected(&sim));
+}
+
+#[test]
+fn read_timeout_moves_to_the_next_host() {
+    let mut config = Sim::config();
+    config.hosts = Config::new("a:1,b:2").unwrap().hosts;
+    let mut sim = Sim::new(config);
+    let first = sim.transcript.clone();
+    sim.server.stalled = true;
+    let id = sim.submit(req::get("/", false));
+    sim.advance(Duration::from_millis(1999));
+    assert!(sim.result(id).is_none());
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.result(id), Some(&Err(Error::ConnectionLoss)));
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        Event::Disconnected {
+            reason: DisconnectReason::ReadTimeout,
+            ..
+        }
+    )));
+    let connects: Vec<_> = sim
+        .transcript
+        .lines()
+        .filter(|l| l.contains("connect "))
+        .collect();
+    assert_eq!(connects.len(), 2);
+    assert_ne!(
+        connects[0].split_whitespace().last(),
+        connects[1].split_whitespace().last()
+    );
+    assert!(first.contains("connect"));
+    assert_eq!(
+        sim.states()[..2],
+        [
+            SessionState::Connected {
+                session_id: 0x101,
+                new_session: true
+            },
+            SessionState::Suspended
+        ]
+    );
+}
+
+#[test]
+fn session_lost_on_its_own_clock_then_a_new_session() {
+    let mut sim = Sim::new(Sim::config());
+    sim.refuse = true;
+    sim.drop_connection();
+    assert_eq!(sim.session.state(), Some(SessionState::Suspended));
+    sim.advance(Duration::from_millis(2999));
+    assert_eq!(sim.session.state(), Some(SessionState::Suspended));
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(
+        sim.session.state(),
+        Some(SessionState::Lost),
+        "Lost without hearing from the server"
+    );
+    sim.refuse = false;
+    sim.advance(Duration::from_secs(10));
+    assert_eq!(
+        sim.states(),
+        [
+            SessionState::Connected {
+                session_id: 0x101,
+                new_session: true
+            },
+            SessionState::Suspended,
+            SessionState::Lost,
+            SessionState::Connected {
+                session_id: 0x102,
+                new_session: true
+            },
+        ]
+    );
+}
+
+#[test]
+fn backoff_between_rounds_is_capped_and_never_busy() {
+    let mut config = Sim::config();
+    config.hosts = Config::new("a:1,b:2,c:3").unwrap().hosts;
+    let mut sim = Sim::new(config);
+    sim.refuse = true;
+    sim.drop_connection();
+    sim.advance(Duration::from_secs(60));
+    let attempts = sim
+        .transcript
+        .lines()
+        .filter(|l| l.contains(" connect "))
+        .count();
+    // 3 hosts per round; pauses 50–100 ms, 100–200 ms, … capped at 2.5–5 s.
+    assert!(
+        attempts > 20 && attempts < 80,
+        "{attempts} attempts in 60 s"
+    );
+}
+
+#[test]
+fn expired_connect_response() {
+    let mut sim = Sim::new(Sim::config());
+    let w = sim.submit(req::get("/", true));
+    sim.drop_connection(); // reconnects at once, same session
+    assert!(connected(&sim));
+    let session = sim.session.session().0;
+    sim.server.expire(session);
+    sim.step(); // the server closed the socket
+    let states = sim.states();
+    assert_eq!(states[states.len() - 2], SessionState::Lost);
+    assert_eq!(
+        states[states.len() - 1],
+        SessionState::Connected {
+            session_id: 0x102,
+            new_session: true
+        }
+    );
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        Event::Disconnected {
+            reason: DisconnectReason::Expired,
+            ..
+        }
+    )));
+    // The watch of the old session was dropped and its watcher told.
+    assert!(sim
+        .watch_events()
+        .contains(&(w.0, EventType::None, KeeperState::Expired, "/".into())));
+}
+
+#[test]
+fn reconnect_replays_auth_then_every_watch_kind() {
+    let mut config = Sim::config();
+    config.auth = vec![("digest".into(), bytes::Bytes::from_static(b"u:p"))];
+    let mut sim = Sim::new(config);
+    for p in ["/d", "/c", "/r", "/p"] {
+        sim.submit(req::create(p, CreateMode::Persistent));
+    }
+    let data = sim.submit(req::get("/d", true));
+    let exist = sim.submit(req::exists("/missing", true));
+    let child = sim.submit(req::children("/c", true));
+    let pers = sim.submit(req::add_watch("/p", AddWatchMode::Persistent));
+    let rec = sim.submit(req::add_watch("/r", AddWatchMode::PersistentRecursive));
+    let zxid = sim.session.last_zxid();
+    sim.server.received.clear();
+    sim.drop_connection();
+    let replay: Vec<_> = sim
+        .server
+        .received
+        .iter()
+        .map(|(x, r)| (*x, r.clone()))
+        .collect();
+    assert_eq!(
+        replay,
+        [
+            (xid::AUTH, req::auth(b"u:p")),
+            (
+                xid::SET_WATCHES,
+                Request::SetWatches2(SetWatches2 {
+                    relative_zxid: zxid,
+                    data_watches: vec!["/d".into()],
+                    exist_watches: vec!["/missing".into()],
+                    child_watches: vec!["/c".into()],
+                    persistent_watches: vec!["/p".into()],
+                    persistent_recursive_watches: vec!["/r".into()],
+                })
+            ),
+        ]
+    );
+    // Same session: persistent and recursive watchers are told to re-read.
+    let resumed: Vec<_> = sim
+        .watch_events()
+        .into_iter()
+        .filter(|(_, t, s, _)| *t == EventType::None && *s == KeeperState::SyncConnected)
+        .map(|(id, ..)| id)
+        .collect();
+    assert_eq!(resumed, [pers.0, rec.0]);
+    assert_eq!(
+        sim.states().last(),
+        Some(&SessionState::Connected {
+            session_id: 0x101,
+            new_session: false
+        })
+    );
+    // The re-armed watches still fire, once for one-shots.
+    sim.submit(req::set("/d"));
+    sim.submit(req::create("/missing", CreateMode::Persistent));
+    sim.submit(req::create("/c/k", CreateMode::Persistent));
+    sim.submit(req::create("/r/k", CreateMode::Persistent));
+    let fired: Vec<_> = sim
+        .watch_events()
+        .into_iter()
+        .filter(|(_, t, ..)| *t != EventType::None)
+        .collect();
+    assert!(fired.contains(&(
+        data.0,
+        EventType::NodeDataChanged,
+        KeeperState::SyncConnected,
+        "/d".into()
+    )));
+    assert!(fired.contains(&(
+        exist.0,
+        EventType::NodeCreated,
+        KeeperState::SyncConnected,
+        "/missing".into()
+    )));
+    assert!(fired.contains(&(
+        child.0,
+        EventType::NodeChildrenChanged,
+        KeeperState::SyncConnected,
+        "/c".into()
+    )));
+    assert!(fired.contains(&(
+        rec.0,
+        EventType::NodeCreated,
+        KeeperState::SyncConnected,
+        "/r/k".into()
+    )));
+}
+
+#[test]
+fn set_watches_catch_up_for_changes_while_disconnected() {
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::create("/w", CreateMode::Persistent));
+    let w = sim.submit(req::get("/w", true));
+    sim.refuse = true;
+    sim.drop_connection();
+    sim.server.set_behind("/w", b"changed");
+    sim.refuse = false;
+    sim.advance(Duration::from_secs(1));
+    assert!(sim.watch_events().contains(&(
+        w.0,
+        EventType::NodeDataChanged,
+        KeeperState::SyncConnected,
+        "/w".into()
+    )));
+}
+
+#[test]
+fn one_shot_watches_on_a_persistent_path_stay_local() {
+    // Pre-3.9 servers keep one mode per path: never send watch=true there (PROTOCOL.md §0.8).
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::create("/pp", CreateMode::Persistent));
+    let p = sim.submit(req::add_watch("/pp", AddWatchMode::Persistent));
+    let g = sim.submit(req::get("/pp", true));
+    let (_, sent) = sim.server.received.last().unwrap();
+    assert_eq!(
+        sent,
+        &req::get("/pp", false),
+        "watch flag cleared on the wire"
+    );
+    sim.submit(req::set("/pp"));
+    sim.submit(req::set("/pp"));
+    let fired: Vec<_> = sim
+        .watch_events()
+        .into_iter()
+        .map(|(id, t, ..)| (id, t))
+        .collect();
+    use EventType::NodeDataChanged as C;
+    assert_eq!(
+        fired,
+        [(g.0, C), (p.0, C), (p.0, C)],
+        "one-shot once, persistent every time"
+    );
+}
+
+#[test]
+fn auth_failure_is_terminal() {
+    let mut sim = Sim::new(Sim::config());
+    sim.server.reject_auth = true;
+    let a = sim.submit(req::auth(b"bad"));
+    assert_eq!(sim.result(a), Some(&Err(Error::AuthFailed)));
+    assert_eq!(sim.session.state(), Some(SessionState::Lost));
+    assert!(sim.session.is_closed());
+    let later = sim.submit(req::get("/", false));
+    assert_eq!(sim.result(later), Some(&Err(Error::AuthFailed)));
+}
+
+#[test]
+fn chroot_in_and_out() {
+    let mut config = Sim::config();
+    config.chroot = crate::path::Chroot::new("/app").unwrap();
+    let mut sim = Sim::new(config);
+    // The chroot node itself is reached as "/".
+    let root = sim.submit(req::create("/", CreateMode::Persistent));
+    assert!(matches!(sim.result(root), Some(Ok(Response::Create(c))) if c.path == "/"));
+    let seq = sim.submit(req::create("/q-", CreateMode::PersistentSequential));
+    assert!(matches!(sim.result(seq), Some(Ok(Response::Create(c))) if c.path == "/q-0000000000"));
+    assert!(sim.server.exists("/app/q-0000000000"));
+    let w = sim.submit(req::children("/", true));
+    sim.submit(req::create("/k", CreateMode::Persistent));
+    assert!(sim.watch_events().contains(&(
+        w.0,
+        EventType::NodeChildrenChanged,
+        KeeperState::SyncConnected,
+        "/".into()
+    )));
+    let sent: Vec<String> = sim
+        .server
+        .received
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Request::Create(c) => Some(c.path.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent, ["/app", "/app/q-", "/app/k"]);
+}
+
+#[test]
+fn close_with_pending_requests() {
+    let mut sim = Sim::new(Sim::config());
+    sim.server.stalled = true;
+    let a = sim.submit(req::get("/", false));
+    sim.close();
+    let b = sim.submit(req::get("/", false));
+    assert_eq!(sim.result(b), Some(&Err(Error::Closed)));
+    assert!(sim.result(a).is_none());
+    sim.advance(Duration::from_secs(2));
+    assert_eq!(sim.result(a), Some(&Err(Error::Closed)));
+    assert_eq!(sim.session.state(), Some(SessionState::Closed));
+    assert!(sim.session.poll_timeout().is_none());
+    assert!(sent_ops(&sim).is_empty(), "stalled server saw nothing");
+}
+
+#[test]
+fn close_gets_its_reply() {
+    let mut sim = Sim::new(Sim::config());
+    let e = sim.submit(req::create("/e", CreateMode::Ephemeral));
+    assert!(matches!(sim.result(e), Some(Ok(_))));
+    sim.close();
+    assert_eq!(sent_ops(&sim).last(), Some(&OpCode::CloseSession));
+    assert_eq!(sim.session.state(), Some(SessionState::Closed));
+    assert!(!sim.server.exists("/e"), "ephemeral gone with the session");
+    assert!(!sim.is_connected());
+}
+
+#[test]
+fn requests_queued_while_disconnected() {
+    let mut sim = Sim::new(Sim::config());
+    sim.refuse = true;
+    sim.drop_connection();
+    let q = sim.submit(req::create("/queued", CreateMode::Persistent));
+    assert!(sim.result(q).is_none());
+    sim.refuse = false;
+    sim.advance(Duration::from_millis(500));
+    assert!(matches!(sim.result(q), Some(Ok(Response::Create(_)))));
+}
+
+#[test]
+fn queued_requests_time_out() {
+    let mut config = Sim::config();
+    config.queue_timeout = Some(Duration::from_millis(700));
+    let mut sim = Sim::new(config);
+    sim.refuse = true;
+    sim.drop_connection();
+    let q = sim.submit(req::get("/", false));
+    sim.advance(Duration::from_millis(699));
+    assert!(sim.result(q).is_none());
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.result(q), Some(&Err(Error::ConnectionLoss)));
+}
+
+#[test]
+fn read_only_refusal_moves_on_and_read_only_accept_is_reported() {
+    let mut config = Sim::config();
+    config.read_only = true;
+    config.hosts = Config::new("a:1,b:2").unwrap().hosts;
+    let mut sim = Sim::new(config.clone());
+    assert!(connected(&sim));
+    let mut sim2 = Sim::new(config);
+    sim2.server.handshake = Handshake::RefuseReadOnly;
+    sim2.drop_connection();
+    assert!(sim2.events.iter().any(|e| matches!(
+        e,
+        Event::Disconnected {
+            reason: DisconnectReason::Refused(Error::NotReadOnly),
+            ..
+        }
+    )));
+    sim2.server.handshake = Handshake::AcceptReadOnly;
+    sim2.advance(Duration::from_secs(1));
+    assert_eq!(sim2.session.state(), Some(SessionState::ReadOnly));
+    sim.close();
+}
+
+#[test]
+fn silent_server_hits_the_connect_timeout() {
+    let mut config = Sim::config();
+    config.hosts = Config::new("a:1,b:2").unwrap().hosts;
+    let mut sim = Sim::new(config);
+    sim.server.handshake = Handshake::Silent;
+    sim.drop_connection();
+    sim.advance(Duration::from_millis(1500)); // 3000 ms / 2 hosts
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        Event::Disconnected {
+            reason: DisconnectReason::ConnectTimeout,
+            ..
+        }
+    )));
+}
+
+#[test]
+fn garbage_from_the_server_drops_the_connection_not_the_request_twice() {
+    let mut sim = Sim::new(Sim::config());
+    sim.server.stalled = true;
+    let a = sim.submit(req::get("/", false));
+    // A reply to an xid nobody asked for.
+    let mut bad = BytesMut::new();
+    encode_frame(&mut bad, |o| {
+        crate::proto::jute::Record::encode(
+            &ReplyHeader {
+                xid: 77,
+                zxid: 1,
+                err: 0,
+            },
+            o,
+        )
+    });
+    sim.session.handle_input(&bad, sim.now);
+    assert_eq!(sim.session.poll_command(), Some(Command::Disconnect));
+    sim.step();
+    assert_eq!(sim.completions(a), 1);
+    assert_eq!(sim.result(a), Some(&Err(Error::ConnectionLoss)));
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        Event::Disconnected {
+            reason: DisconnectReason::Malformed(DecodeError::UnexpectedXid { got: 77, .. }),
+            ..
+        }
+    )));
+}
+
+#[test]
+fn invalid_paths_fail_without_sending() {
+    let mut sim = Sim::new(Sim::config());
+    let bad = sim.submit(req::get("/a/", false));
+    assert!(matches!(sim.result(bad), Some(Err(Error::InvalidPath(_)))));
+    let check = sim.submit(Request::Check(CheckVersionRequest {
+        path: "/".into(),
+        version: 0,
+    }));
+    assert!(matches!(
+        sim.result(check),
+        Some(Err(Error::InvalidArgument(_)))
+    ));
+    assert!(sent_ops(&sim).is_empty());
+}
+
+#[test]
+fn remove_watches_tells_the_watchers() {
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::create("/rw", CreateMode::Persistent));
+    let g = sim.submit(req::get("/rw", true));
+    let r = sim.submit(Request::RemoveWatches(WatchesRequest {
+        path: "/rw".into(),
+        watcher_type: WatcherType::Data,
+    }));
+    assert_eq!(sim.result(r), Some(&Ok(Response::Empty)));
+    assert_eq!(
+        sim.watch_events(),
+        [(
+            g.0,
+            EventType::DataWatchRemoved,
+            KeeperState::SyncConnected,
+            "/rw".into()
+        )]
+    );
+}
