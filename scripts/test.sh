@@ -12,6 +12,7 @@ scripts/deps.sh
 
 step fmt
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 
 step clippy
 cargo clippy --workspace --all-targets --all-features -- -D warnings

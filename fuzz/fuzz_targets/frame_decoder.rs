@@ -19,7 +19,9 @@ fn drain(d: &mut FrameDecoder, out: &mut Vec<Vec<u8>>) -> bool {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&step, data)) = data.split_first() else { return };
+    let Some((&step, data)) = data.split_first() else {
+        return;
+    };
     let step = usize::from(step).max(1);
 
     let mut whole = FrameDecoder::new(4096);

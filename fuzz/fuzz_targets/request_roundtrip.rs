@@ -8,7 +8,9 @@ use kazoo::proto::{encode_request, OpCode, Request, RequestHeader};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, body)) = data.split_first() else { return };
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
     let op = OpCode::ALL[usize::from(pick) % OpCode::ALL.len()];
     let Ok(req) = Request::decode_body(op, &mut Reader::new(Bytes::copy_from_slice(body))) else {
         return;

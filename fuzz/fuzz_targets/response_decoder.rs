@@ -8,7 +8,9 @@ use kazoo::proto::{HandshakeReply, OpCode, ReplyHeader, Response, WatcherEvent};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, body)) = data.split_first() else { return };
+    let Some((&pick, body)) = data.split_first() else {
+        return;
+    };
     let op = OpCode::ALL[usize::from(pick) % OpCode::ALL.len()];
     let body = Bytes::copy_from_slice(body);
     if let Ok(resp) = Response::decode(op, body.clone()) {
