@@ -49,3 +49,54 @@ pub fn pump(
     session.scratch = out;
     session.poll_timeout()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::Config;
+    use std::time::Duration;
+
+    #[derive(Default)]
+    struct Recorder {
+        calls: Vec<String>,
+    }
+
+    impl Transport for Recorder {
+        fn connect(&mut self, host: &HostPort) {
+            self.calls.push(format!("connect {host}"));
+        }
+        fn disconnect(&mut self) {
+            self.calls.push("disconnect".into());
+        }
+        fn write(&mut self, bytes: &[u8]) {
+            self.calls.push(format!("write {}", bytes.len()));
+        }
+    }
+
+    #[test]
+    fn pump_writes_then_commands_and_returns_the_deadline() {
+        #[allow(clippy::disallowed_methods)]
+        let now = Instant::now();
+        let mut config = Config::new("zk:2181").unwrap();
+        config.session_timeout = Duration::from_secs(6);
+        let mut session = Session::new(config, now);
+        let mut t = Recorder::default();
+        let deadline = pump(&mut session, now, &mut t);
+        assert_eq!(t.calls, ["connect zk:2181"]);
+        assert_eq!(
+            deadline,
+            Some(now + Duration::from_secs(6)),
+            "connect timeout = T / 1 host"
+        );
+        session.handle_connected(now);
+        pump(&mut session, now, &mut t);
+        assert_eq!(
+            t.calls[1], "write 49",
+            "the 45-byte ConnectRequest in a frame"
+        );
+        session.close(now);
+        pump(&mut session, now, &mut t);
+        assert_eq!(t.calls[2], "disconnect");
+        assert_eq!(pump(&mut session, now, &mut t), None, "closed: no deadline");
+    }
+}

@@ -20,7 +20,7 @@
 
 mod config;
 mod event;
-mod request;
+pub(crate) mod request;
 mod rng;
 mod stats;
 mod timer;
