@@ -1,73 +1,86 @@
-//! Quickstart: start a real ZooKeeper, then create, read, watch and change a
-//! node, speaking the wire protocol through kazoo's codec.
-//!
-//! Honest status: the session state machine and the `Client` handle are not
-//! written yet, so this example drives the codec over a plain blocking socket
-//! (`kazoo::testing::RawConnection`). When the client lands, this file becomes
-//! `client.create("/hello").data(b"world").send().wait()`.
+//! Quickstart: connect, then create, read, watch, change and delete a few
+//! nodes, printing what happens.
 //!
 //! Run: `./scripts/quickstart.sh` (installs ZooKeeper if missing), or
-//! `cargo run --example quickstart --features testing`. Set `ZK_ADDR=host:port`
-//! to use a server you already run.
+//! `cargo run --example quickstart --features testing`. Set
+//! `ZK_HOSTS=host:port[,host:port…]` to use servers you already run;
+//! otherwise a local one is started on a free port and stopped at the end.
 
-use bytes::Bytes;
-use kazoo::acl::OPEN_ACL_UNSAFE;
-use kazoo::proto::*;
-use kazoo::testing::{RawConnection, ZkServer};
+use std::time::Duration;
+
+use kazoo::testing::ZkServer;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_server, addr) = match std::env::var("ZK_ADDR") {
-        Ok(addr) => (None, addr.parse()?),
+    let (_server, hosts) = match std::env::var("ZK_HOSTS") {
+        Ok(hosts) => (None, hosts),
         Err(_) => {
             println!("starting a ZooKeeper server on a free loopback port…");
             let server = ZkServer::start()?;
-            let addr = server.addr();
-            (Some(server), addr)
+            let hosts = server.connect_string();
+            (Some(server), hosts)
         }
     };
 
-    let mut zk = RawConnection::open(addr)?;
+    let client = kazoo_std::connect(&hosts)?;
+    client.add_listener(|state| println!("listener: session is now {state:?}"));
+    client.connected().wait_timeout(Duration::from_secs(15))?;
+    println!("connected to {hosts}, session {:#x}", client.session_id());
+
+    let root = format!("/quickstart-{}", std::process::id());
+    client.ensure_path(format!("{root}/jobs")).wait()?;
+    println!("ensure_path {root}/jobs");
+
+    let job = client
+        .create(format!("{root}/jobs/job-"))
+        .data("build the docs")
+        .sequential()
+        .send()
+        .wait()?;
+    println!("create      {job}");
+
+    let (data, stat) = client.get(&job).send().wait()?;
     println!(
-        "connected to {addr}: session {:#x}, negotiated timeout {} ms",
-        zk.session().session_id,
-        zk.session().timeout
+        "get         {job} = {:?} (version {})",
+        String::from_utf8_lossy(&data),
+        stat.version
     );
 
-    let path = format!("/hello-{}", std::process::id());
-    let created = zk.call(Request::Create(CreateRequest {
-        path: path.clone(),
-        data: Some(Bytes::from_static(b"world")),
-        acl: OPEN_ACL_UNSAFE.to_vec(),
-        mode: CreateMode::Ephemeral,
-    }))?;
-    println!("create   -> {created:?}");
+    // A one-shot watch as a callback, kazoo style ...
+    client
+        .get(&job)
+        .watch(|event| println!("callback:   {:?} on {}", event.event_type, event.path))
+        .send()
+        .wait()?;
+    // ... and one as a future.
+    let (_, children_changed) = client.get_children(format!("{root}/jobs")).send_watched();
 
-    let read = zk.call(Request::GetData(GetDataRequest {
-        path: path.clone(),
-        watch: true,
-    }))?;
-    if let Response::GetData(r) = &read {
-        println!(
-            "get      -> {:?} (version {}, owner {:#x})",
-            String::from_utf8_lossy(r.data.as_deref().unwrap_or_default()),
-            r.stat.version,
-            r.stat.ephemeral_owner
-        );
+    client
+        .set(&job, "docs built")
+        .version(stat.version)
+        .send()
+        .wait()?;
+    println!("set         {job} (expected version {})", stat.version);
+
+    let mut t = client.transaction();
+    t.create(format!("{root}/jobs/done"), "1").delete(&job, -1);
+    let results = t.commit().wait()?;
+    println!("transaction {} operations committed", results.len());
+
+    if let Some(event) = children_changed.wait_timeout(Duration::from_secs(5))? {
+        println!("future:     {:?} on {}", event.event_type, event.path);
     }
 
-    let set = zk.call(Request::SetData(SetDataRequest {
-        path: path.clone(),
-        data: Some(Bytes::from_static(b"again")),
-        version: 0,
-    }))?;
-    if let Response::Stat(stat) = set {
-        println!("set      -> version {}", stat.version);
-    }
-    for event in &zk.events {
-        println!("watch    -> {:?} on {}", event.event_type, event.path);
-    }
+    let children = client.get_children(format!("{root}/jobs")).send().wait()?;
+    println!("children    {children:?}");
 
-    zk.call(Request::CloseSession)?;
-    println!("closed the session; its ephemeral node {path} is gone");
+    client.delete(&root).recursive().send().wait()?;
+    println!("delete      {root} (recursive)");
+    println!(
+        "exists      {root}: {:?}",
+        client.exists(&root).send().wait()?
+    );
+
+    client.close().wait()?;
+    println!("closed");
     Ok(())
 }

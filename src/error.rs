@@ -147,6 +147,18 @@ error_enum! {
         /// A lock was not acquired in time.
         #[error("lock not acquired in time")]
         LockTimeout,
+        /// Returned by a retried closure to ask for another try
+        /// (kazoo's `ForceRetryError`).
+        #[error("retry forced")]
+        ForceRetry,
+        /// A retried operation ran out of tries or time.
+        #[error("gave up after {attempts} attempts: {last}")]
+        RetryFailed {
+            /// How many times the operation ran.
+            attempts: u32,
+            /// The error of the last attempt.
+            last: Box<Error>,
+        },
         /// A path was rejected before sending.
         #[error("invalid path: {0}")]
         InvalidPath(#[from] PathError),
@@ -237,6 +249,16 @@ pub enum ArgumentError {
     /// A TTL was given with a non-TTL mode, or a TTL mode without a TTL.
     #[error("TTL and create mode do not match")]
     TtlModeMismatch,
+    /// Create options that exclude each other (a container is never
+    /// ephemeral, sequential or TTL; a TTL node is never ephemeral).
+    #[error("create options conflict: {0}")]
+    ModeConflict(&'static str),
+    /// Versions are -1 (any) or a node's version (0 and up).
+    #[error("version {0} is neither -1 nor a node version")]
+    InvalidVersion(i32),
+    /// An empty ACL list (the server would refuse it with InvalidACL).
+    #[error("empty ACL list")]
+    EmptyAcl,
 }
 
 /// A configuration the client cannot run with.

@@ -135,13 +135,16 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub mod acl;
+pub mod client;
 pub mod drive;
 mod error;
 pub mod path;
 pub mod proto;
+pub mod retry;
 pub mod session;
 
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use client::Client;
 pub use error::{ArgumentError, ConfigError, Error, Misuse};

@@ -124,4 +124,10 @@ pub enum DecodeError {
     /// A handshake reply too short to be a ConnectResponse or a ReplyHeader.
     #[error("handshake reply of {0} bytes")]
     BadHandshake(usize),
+    /// A reply body of another kind than the request calls for.
+    #[error("unexpected reply body, expected {0}")]
+    UnexpectedResponse(&'static str),
+    /// A four-letter-word answer without the expected line.
+    #[error("four-letter-word answer without {0:?}")]
+    FourLetterWord(&'static str),
 }

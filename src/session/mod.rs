@@ -21,7 +21,7 @@
 mod config;
 mod event;
 pub(crate) mod request;
-mod rng;
+pub(crate) mod rng;
 mod stats;
 mod timer;
 mod watches;
@@ -29,7 +29,7 @@ mod watches;
 #[cfg(test)]
 mod tests;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -41,8 +41,8 @@ pub use stats::SessionStats;
 use crate::proto::jute::{Reader, Record};
 use crate::proto::{
     encode_frame, encode_request, xid, AuthPacket, ConnectRequest, DecodeError, EventType,
-    FrameDecoder, HandshakeReply, KeeperState, OpCode, ReplyHeader, Request, Response, SetWatches,
-    SetWatches2, WatcherEvent,
+    FrameDecoder, HandshakeReply, KeeperState, OpCode, ReplyHeader, Request, RequestTooLarge,
+    Response, SetWatches, SetWatches2, WatcherEvent,
 };
 use crate::{ConfigError, Error};
 use request::Registration;
@@ -123,6 +123,8 @@ pub struct Session {
     ping_sent_at: Option<Instant>,
     auth: Vec<AuthPacket>,
     watches: WatchRegistry,
+    /// Caller alarms (retry backoff, wait timeouts), completed when due.
+    alarms: BTreeSet<(Instant, RequestId)>,
 
     commands: VecDeque<Command>,
     events: VecDeque<Event>,
@@ -182,6 +184,7 @@ impl Session {
             ping_sent_at: None,
             auth,
             watches: WatchRegistry::default(),
+            alarms: BTreeSet::new(),
             commands: VecDeque::new(),
             events: VecDeque::new(),
             last_send: now,
@@ -216,8 +219,13 @@ impl Session {
             self.complete(Some(id), Err(Error::Closed));
             return id;
         }
+        let max = self.config.max_request_len;
         match request::prepare(&mut request, &self.config.chroot) {
             Err(e) => self.complete(Some(id), Err(e)),
+            Ok(_) if request::min_len(&request) > max => {
+                let len = request::min_len(&request);
+                self.complete(Some(id), Err(RequestTooLarge { len, max }.into()));
+            }
             Ok(registration) => {
                 self.queue.push_back(Queued {
                     id: Some(id),
@@ -229,6 +237,30 @@ impl Session {
             }
         }
         id
+    }
+
+    /// An alarm: an [`Event::Response`] with `Ok(Response::Empty)` once `now`
+    /// passes `at` (or the session's terminal error if it ends first). Retry
+    /// backoff and timeouts above the session wait on these, so nothing
+    /// above it needs a clock or a sleeping thread.
+    pub fn alarm(&mut self, at: Instant) -> RequestId {
+        self.next_id += 1;
+        let id = RequestId(self.next_id);
+        match &self.terminal {
+            Some(err) => {
+                let err = err.clone();
+                self.complete(Some(id), Err(err));
+            }
+            None => {
+                self.alarms.insert((at, id));
+            }
+        }
+        id
+    }
+
+    /// Drops an alarm that is no longer needed; it will not complete.
+    pub fn cancel_alarm(&mut self, id: RequestId) {
+        self.alarms.retain(|&(_, a)| a != id);
     }
 
     /// The driver's connection (from the last `Command::Connect`) is open.
@@ -276,8 +308,15 @@ impl Session {
         }
     }
 
-    /// Fires every timer due at `now`.
+    /// Fires every timer and alarm due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.alarms.first() {
+            if at > now {
+                break;
+            }
+            self.alarms.remove(&(at, id));
+            self.complete(Some(id), Ok(Response::Empty));
+        }
         while let Some(timer) = self.timers.take_expired(now) {
             match timer {
                 Timer::Connect => self.drop_connection(now, DisconnectReason::ConnectTimeout),
@@ -384,7 +423,11 @@ impl Session {
     /// valid after draining the other `poll_*` calls.
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.next()
+        let alarm = self.alarms.first().map(|&(at, _)| at);
+        match (self.timers.next(), alarm) {
+            (Some(t), Some(a)) => Some(t.min(a)),
+            (t, a) => t.or(a),
+        }
     }
 
     // ----- getters --------------------------------------------------------
@@ -401,6 +444,18 @@ impl Session {
     /// The last state emitted, if any.
     pub fn state(&self) -> Option<SessionState> {
         self.state
+    }
+
+    /// How long one connection attempt (TCP connect plus handshake) may
+    /// take: the session timeout divided by the number of hosts.
+    pub fn connect_timeout(&self) -> Duration {
+        let per_host = self.timeout / self.hosts.len().max(1) as u32;
+        per_host.max(Duration::from_millis(1))
+    }
+
+    /// The server of the current (or last) connection.
+    pub fn current_host(&self) -> Option<&HostPort> {
+        self.hosts.get(self.current_host)
     }
 
     /// The session id and password (for resuming elsewhere); id 0 if none.
@@ -431,9 +486,8 @@ impl Session {
         self.commands
             .push_back(Command::Connect(self.hosts[self.current_host].clone()));
         self.phase = Phase::Connecting;
-        let per_host = self.timeout / self.hosts.len().max(1) as u32;
         self.timers
-            .set(Timer::Connect, now + per_host.max(Duration::from_millis(1)));
+            .set(Timer::Connect, now + self.connect_timeout());
     }
 
     /// Next host, or a pause once a whole round has failed.
@@ -905,6 +959,9 @@ impl Session {
         self.timers.clear();
         self.fail_in_flight(&err);
         self.fail_queued(&err);
+        for (_, id) in std::mem::take(&mut self.alarms) {
+            self.complete(Some(id), Err(err.clone()));
+        }
         self.tell_watchers_and_forget(keeper);
         self.set_state(state, keeper);
         self.terminal = Some(err);

@@ -137,6 +137,34 @@ fn for_each_path(
     }
 }
 
+/// A lower bound of the encoded length (paths and data only), to reject an
+/// oversized request when it is submitted rather than when it is sent.
+pub(crate) fn min_len(request: &Request) -> usize {
+    fn data(d: &Option<bytes::Bytes>) -> usize {
+        d.as_ref().map_or(0, |d| d.len())
+    }
+    match request {
+        Request::Create(r) | Request::Create2(r) | Request::CreateContainer(r) => {
+            r.path.len() + data(&r.data)
+        }
+        Request::CreateTtl(r) => r.path.len() + data(&r.data),
+        Request::SetData(r) => r.path.len() + data(&r.data),
+        Request::Multi(m) => m
+            .ops
+            .iter()
+            .map(|op| match op {
+                MultiOp::Create(r) | MultiOp::Create2(r) | MultiOp::CreateContainer(r) => {
+                    r.path.len() + data(&r.data)
+                }
+                MultiOp::CreateTtl(r) => r.path.len() + data(&r.data),
+                MultiOp::SetData(r) => r.path.len() + data(&r.data),
+                MultiOp::Delete(r) | MultiOp::Check(r) => r.path.len(),
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
 /// Turns the wire watch flag off (a one-shot watch served locally).
 pub(crate) fn clear_watch_flag(request: &mut Request) {
     if let Request::Exists(r)

@@ -1,9 +1,284 @@
-//! The std adapter for the kazoo ZooKeeper client.
+//! The std adapter for the kazoo ZooKeeper client: plain threads and
+//! `std::net`, no runtime.
 //!
-//! Not yet: this crate will hold a driver thread on std::net (issue "Client handle, std adapter…").
-//! Today it only re-exports the core, so a user adds one dependency.
+//! ```no_run
+//! let client = kazoo_std::connect("127.0.0.1:2181/app")?;
+//! client.connected().wait_timeout(std::time::Duration::from_secs(10))?;
+//! client.ensure_path("/jobs").wait()?;
+//! let path = client.create("/jobs/job-").data("payload").sequential().send().wait()?;
+//! let (data, _stat) = client.get(&path).send().wait()?;
+//! assert_eq!(&data[..], b"payload");
+//! client.close().wait()?;
+//! # Ok::<(), kazoo::Error>(())
+//! ```
+//!
+//! Each client runs a driver thread (the session's timers and connection
+//! attempts), one reader thread per open connection, and a callback thread
+//! where watch callbacks and listeners run in order, as in kazoo. Requests
+//! are written by the thread that makes them. Everything else (reconnects,
+//! timers, watches, replay) is the core's.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 pub use kazoo::*;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kazoo::client::{ConnId, Dispatch, Driver, Io, Job, Reply};
+use kazoo::session::{Config, HostPort};
+
+/// Connects to `hosts` (`"host:port,host:port/chroot"`) with kazoo's
+/// defaults. Returns at once; requests made before the session is up wait
+/// for it. Use [`Client::connected`] to wait for the connection.
+pub fn connect(hosts: &str) -> Result<Client, Error> {
+    Ok(start(Config::new(hosts)?))
+}
+
+/// Starts a client with a full configuration. A `rng_seed` of 0 is
+/// replaced by a random one, so that clients spread over the hosts.
+pub fn start(mut config: Config) -> Client {
+    if config.rng_seed == 0 {
+        config.rng_seed = random_seed();
+    }
+    let wiring = Arc::new(Wiring::default());
+    let callbacks = spawn_callback_thread();
+    let (client, driver) = Client::new(
+        config,
+        StdIo {
+            wiring: wiring.clone(),
+        },
+        callbacks,
+    );
+    let spawned = thread::Builder::new()
+        .name("kazoo-driver".into())
+        .spawn(move || drive(driver, wiring));
+    if spawned.is_err() {
+        // No thread, no session: fail every request rather than hang.
+        drop(client.close());
+    }
+    client
+}
+
+/// What the driver thread and the reader threads share with the [`Io`].
+#[derive(Default)]
+struct Wiring {
+    state: Mutex<WiringState>,
+    changed: Condvar,
+}
+
+#[derive(Default)]
+struct WiringState {
+    /// The connection the session wants now.
+    wanted: Option<ConnId>,
+    /// Its socket once open (a clone; the reader thread owns the other).
+    stream: Option<TcpStream>,
+    /// A connection attempt for the driver thread to start.
+    connect: Option<(HostPort, ConnId, Duration)>,
+    /// The deadline moved or the connection closed: look again.
+    woken: bool,
+}
+
+impl Wiring {
+    fn lock(&self) -> MutexGuard<'_, WiringState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+struct StdIo {
+    wiring: Arc<Wiring>,
+}
+
+impl Io for StdIo {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn connect(&mut self, host: &HostPort, conn: ConnId, timeout: Duration) {
+        let mut w = self.wiring.lock();
+        if let Some(old) = w.stream.take() {
+            let _ = old.shutdown(Shutdown::Both);
+        }
+        w.wanted = Some(conn);
+        w.connect = Some((host.clone(), conn, timeout));
+        self.wiring.changed.notify_all();
+    }
+
+    fn disconnect(&mut self) {
+        let mut w = self.wiring.lock();
+        w.wanted = None;
+        w.connect = None;
+        if let Some(old) = w.stream.take() {
+            let _ = old.shutdown(Shutdown::Both);
+        }
+        w.woken = true;
+        self.wiring.changed.notify_all();
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut w = self.wiring.lock();
+        if let Some(stream) = w.stream.as_mut() {
+            if stream.write_all(bytes).is_err() {
+                // The reader sees the shutdown and reports the disconnect.
+                let _ = stream.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    fn wake(&mut self) {
+        self.wiring.lock().woken = true;
+        self.wiring.changed.notify_all();
+    }
+
+    fn four_letter_word(&mut self, host: &HostPort, word: &'static str, reply: Reply<String>) {
+        let host = host.clone();
+        let spawned = thread::Builder::new()
+            .name("kazoo-4lw".into())
+            .spawn(move || {
+                reply.send(ask(&host, word).map_err(|_| Error::ConnectionLoss));
+            });
+        // If no thread could start, the dropped reply answers Cancelled.
+        drop(spawned);
+    }
+}
+
+/// The driver thread: fires the session's timers and starts connection
+/// attempts, until the session is closed.
+fn drive(driver: Driver, wiring: Arc<Wiring>) {
+    loop {
+        let deadline = driver.timeout();
+        if driver.is_closed() {
+            break;
+        }
+        let mut w = wiring.lock();
+        while !w.woken && w.connect.is_none() {
+            let wait = match deadline {
+                Some(at) => at.saturating_duration_since(Instant::now()),
+                None => Duration::from_secs(60),
+            };
+            if wait.is_zero() {
+                break;
+            }
+            w = wiring
+                .changed
+                .wait_timeout(w, wait)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        w.woken = false;
+        let attempt = w.connect.take();
+        drop(w);
+        if let Some((host, conn, timeout)) = attempt {
+            let (d, wg) = (driver.clone(), wiring.clone());
+            let spawned = thread::Builder::new()
+                .name("kazoo-conn".into())
+                .spawn(move || run_connection(&host, conn, timeout, &d, &wg));
+            if spawned.is_err() {
+                driver.disconnected(conn);
+            }
+        }
+    }
+}
+
+/// One connection: resolve, connect, then read until it ends.
+fn run_connection(
+    host: &HostPort,
+    conn: ConnId,
+    timeout: Duration,
+    driver: &Driver,
+    wiring: &Wiring,
+) {
+    let Some(stream) = open(host, timeout) else {
+        driver.disconnected(conn);
+        return;
+    };
+    let _ = stream.set_nodelay(true);
+    let Ok(writer) = stream.try_clone() else {
+        driver.disconnected(conn);
+        return;
+    };
+    {
+        let mut w = wiring.lock();
+        if w.wanted != Some(conn) {
+            return; // the session moved on while we connected
+        }
+        w.stream = Some(writer);
+    }
+    driver.connected(conn);
+    let mut reader = stream;
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                driver.input(conn, &buf[..n]);
+            }
+        }
+    }
+    driver.disconnected(conn);
+}
+
+/// Resolves `host` now (DNS may have changed) and tries each address
+/// until one answers or `timeout` is used up.
+fn open(host: &HostPort, timeout: Duration) -> Option<TcpStream> {
+    let deadline = Instant::now() + timeout;
+    let addrs = (host.host.as_str(), host.port).to_socket_addrs().ok()?;
+    for addr in addrs {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            break;
+        }
+        if let Ok(stream) = TcpStream::connect_timeout(&addr, left) {
+            return Some(stream);
+        }
+    }
+    None
+}
+
+/// Sends a four-letter word and reads the whole answer.
+fn ask(host: &HostPort, word: &str) -> std::io::Result<String> {
+    let mut stream = open(host, Duration::from_secs(5)).ok_or(std::io::ErrorKind::NotConnected)?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.write_all(word.as_bytes())?;
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer)?;
+    Ok(String::from_utf8_lossy(&answer).into_owned())
+}
+
+/// Runs callbacks in order on one thread, like kazoo's threading handler.
+struct Callbacks(Sender<Job>);
+
+impl Dispatch for Callbacks {
+    fn dispatch(&self, job: Job) {
+        // The thread outlives every client clone; if it could not start,
+        // callbacks are dropped rather than run on the session's thread.
+        let _ = self.0.send(job);
+    }
+}
+
+fn spawn_callback_thread() -> Callbacks {
+    let (tx, rx) = mpsc::channel::<Job>();
+    let spawned = thread::Builder::new()
+        .name("kazoo-callbacks".into())
+        .spawn(move || {
+            for job in rx {
+                // A panicking callback must not stop the ones after it.
+                let _ = catch_unwind(AssertUnwindSafe(job));
+            }
+        });
+    drop(spawned);
+    Callbacks(tx)
+}
+
+/// A seed that differs between processes and clients.
+fn random_seed() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
+    RandomState::new().hash_one(std::process::id()) | 1
+}

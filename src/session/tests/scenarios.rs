@@ -652,3 +652,22 @@ fn chroot_is_stripped_inside_multi_results() {
         })
     );
 }
+
+#[test]
+fn alarms_fire_on_time_and_end_with_the_session() {
+    let mut sim = Sim::new(Sim::config());
+    let a = sim.session.alarm(sim.now + Duration::from_millis(250));
+    let b = sim.session.alarm(sim.now + Duration::from_secs(60));
+    let c = sim.session.alarm(sim.now + Duration::from_millis(100));
+    sim.session.cancel_alarm(c);
+    sim.advance(Duration::from_millis(249));
+    assert!(sim.result(a).is_none());
+    sim.advance(Duration::from_millis(1));
+    assert_eq!(sim.result(a), Some(&Ok(Response::Empty)));
+    assert!(sim.result(c).is_none(), "cancelled");
+    sim.close();
+    assert_eq!(sim.result(b), Some(&Err(Error::Closed)));
+    let late = sim.session.alarm(sim.now);
+    sim.step();
+    assert_eq!(sim.result(late), Some(&Err(Error::Closed)));
+}

@@ -1,0 +1,595 @@
+//! The handle users hold: kazoo's API as typed methods over a shared
+//! [`Session`], for every adapter.
+//!
+//! A [`Client`] is an `Arc` of one [`Session`] behind a mutex plus the
+//! completion slots, watchers and listeners around it. A method submits its
+//! request **when it is called** and returns a future that is also waitable:
+//! `.await` it on any executor or `.wait()` for it from a thread.
+//!
+//! The client does no I/O itself. An adapter (kazoo-std, kazoo-mio,
+//! kazoo-tokio) builds it with [`Client::new`] from an [`Io`] (the socket
+//! and the clock) and a [`Dispatch`] (where watch callbacks and listeners
+//! run), and feeds the returned [`Driver`] with what its sockets and timers
+//! report. Callbacks never run on a thread that holds the session, so a
+//! callback may itself `.wait()` for another request.
+//!
+//! ```no_run
+//! # fn demo(client: kazoo::client::Client) -> Result<(), kazoo::Error> {
+//! let path = client.create("/app/job-").data("payload").sequential().make_parents().send().wait()?;
+//! let (data, stat) = client.get(&path).send().wait()?;
+//! assert_eq!(&data[..], b"payload");
+//! client.set(&path, "done").version(stat.version).send().wait()?;
+//! client.delete("/app").recursive().send().wait()?;
+//! # Ok(()) }
+//! ```
+
+mod channel;
+mod multi;
+mod ops;
+mod pending;
+mod watch;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use crate::drive::{self, Transport};
+use crate::proto::{DecodeError, KeeperState, Request};
+use crate::session::{Config, Event, HostPort, RequestId, Session, SessionState};
+use crate::Error;
+
+use channel::Channel;
+pub use multi::{MultiRead, ReadResult, Transaction};
+pub use ops::{
+    AddWatchBuilder, CreateBuilder, DeleteBuilder, ExistsBuilder, GetBuilder, GetChildrenBuilder,
+    ReconfigBuilder, SetAclsBuilder, SetBuilder,
+};
+pub(crate) use pending::Outcome;
+use pending::Slot;
+pub use pending::{Pending, Reply, Task};
+use watch::{Target, Watcher};
+pub use watch::{WatchCallback, WatchFuture, WatchStream};
+
+/// The socket and clock of one client, implemented by an adapter.
+///
+/// Every method is called with the client's lock held: do not block in
+/// them (open connections and read on other threads or tasks) and never
+/// call back into the [`Client`] or [`Driver`] from them.
+pub trait Io: Send + 'static {
+    /// The current time (the session itself never reads a clock).
+    fn now(&self) -> Instant;
+    /// Open a connection to `host`, resolving its name now; report the
+    /// outcome with [`Driver::connected`] or [`Driver::disconnected`] for
+    /// `conn`, and the bytes it reads with [`Driver::input`]. Give up after
+    /// `timeout` (the session also gives up on its own then).
+    fn connect(&mut self, host: &HostPort, conn: ConnId, timeout: Duration);
+    /// Close the current connection; do not report it.
+    fn disconnect(&mut self);
+    /// Write to the current connection. On failure, close it so that its
+    /// reader reports [`Driver::disconnected`].
+    fn write(&mut self, bytes: &[u8]);
+    /// The next deadline ([`Driver::deadline`]) moved earlier: the adapter's
+    /// timer should look again.
+    fn wake(&mut self);
+    /// Ask `host` a four-letter word (`srvr`, `ruok`…) on a connection of
+    /// its own and send the whole answer to `reply`.
+    fn four_letter_word(&mut self, host: &HostPort, word: &'static str, reply: Reply<String>);
+}
+
+/// Runs watch callbacks and listeners away from the session lock, in the
+/// order given (a callback thread, or a task).
+pub trait Dispatch: Send + Sync + 'static {
+    /// Run `job` soon, after the jobs dispatched before it.
+    fn dispatch(&self, job: Job);
+}
+
+/// A callback invocation, ready to run.
+pub type Job = Box<dyn FnOnce() + Send>;
+
+/// Names one connection attempt, so that a late report from an old socket
+/// is ignored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConnId(u64);
+
+/// Identifies a listener, to remove it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ListenerId(u64);
+
+/// A connection-state listener (kazoo's `add_listener`).
+pub type Listener = Arc<dyn Fn(SessionState) + Send + Sync>;
+
+/// The ZooKeeper client handle: cheap to clone, `Send + Sync`.
+///
+/// Dropping the last clone closes the session (without waiting); call
+/// [`close`](Client::close) to wait for it. Watch callbacks and listeners
+/// that hold a clone keep the session open until it is closed.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+    _owner: Arc<Owner>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Closes the session when the last [`Client`] clone goes.
+struct Owner(Arc<Inner>);
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.0.step(|core, now| core.session.close(now));
+    }
+}
+
+/// What an adapter calls: the client's side of the sockets and the timer.
+///
+/// Every method runs the session forward and returns the next deadline
+/// (call [`timeout`](Driver::timeout) then, or earlier after
+/// [`Io::wake`]).
+#[derive(Clone)]
+pub struct Driver {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Driver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Driver").finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    core: Mutex<Core>,
+    dispatch: Box<dyn Dispatch>,
+    /// Seed for retry jitter.
+    pub(crate) seed: u64,
+}
+
+struct Core {
+    session: Session,
+    io: Box<dyn Io>,
+    /// The connection the session is using now (0: none).
+    conn: u64,
+    last_conn: u64,
+    slots: HashMap<RequestId, Arc<Slot<Outcome>>>,
+    watchers: HashMap<RequestId, Watcher>,
+    listeners: Vec<(ListenerId, Listener)>,
+    next_listener: u64,
+    state_channels: Vec<Arc<Channel<SessionState>>>,
+    closed: Vec<Reply<()>>,
+    deadline: Option<Instant>,
+    jobs: Vec<Job>,
+}
+
+/// The session's commands, turned into [`Io`] calls with connection ids.
+struct Shim<'a> {
+    io: &'a mut dyn Io,
+    conn: &'a mut u64,
+    last_conn: &'a mut u64,
+    connect_timeout: Duration,
+}
+
+impl Transport for Shim<'_> {
+    fn connect(&mut self, host: &HostPort) {
+        *self.last_conn += 1;
+        *self.conn = *self.last_conn;
+        self.io
+            .connect(host, ConnId(*self.conn), self.connect_timeout);
+    }
+    fn disconnect(&mut self) {
+        *self.conn = 0;
+        self.io.disconnect();
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.io.write(bytes);
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Inner {
+    /// Runs `f` on the core, then the session until it has nothing more to
+    /// do, then the callbacks that produced (outside the lock).
+    fn step<R>(&self, f: impl FnOnce(&mut Core, Instant) -> R) -> R {
+        let mut core = lock(&self.core);
+        let now = core.io.now();
+        let r = f(&mut core, now);
+        core.run(now);
+        let jobs = std::mem::take(&mut core.jobs);
+        drop(core);
+        for job in jobs {
+            self.dispatch.dispatch(job);
+        }
+        r
+    }
+
+    /// Submits a request; its completion lands in the returned slot.
+    pub(crate) fn submit(&self, request: Request, watcher: Option<Watcher>) -> Arc<Slot<Outcome>> {
+        let slot = Slot::new();
+        let s = slot.clone();
+        self.step(move |core, now| {
+            let id = core.session.submit(request, now);
+            core.slots.insert(id, s);
+            if let Some(w) = watcher {
+                core.watchers.insert(id, w);
+            }
+        });
+        slot
+    }
+
+    pub(crate) fn now(&self) -> Instant {
+        lock(&self.core).io.now()
+    }
+}
+
+impl Core {
+    fn run(&mut self, now: Instant) {
+        if self.deadline.is_some_and(|d| d <= now) {
+            self.session.handle_timeout(now);
+        }
+        let connect_timeout = self.session.connect_timeout();
+        let mut shim = Shim {
+            io: &mut *self.io,
+            conn: &mut self.conn,
+            last_conn: &mut self.last_conn,
+            connect_timeout,
+        };
+        let deadline = drive::pump(&mut self.session, now, &mut shim);
+        while let Some(event) = self.session.poll_event() {
+            self.on_event(event);
+        }
+        let earlier = match (deadline, self.deadline) {
+            (Some(new), Some(old)) => new < old,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        self.deadline = deadline;
+        if earlier {
+            self.io.wake();
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Response { id, result } => {
+                if let Some(watcher) = self.watchers.get(&id) {
+                    let kept = match &result {
+                        Ok(_) => true,
+                        Err(Error::NoNode) => watcher.survives_no_node,
+                        Err(_) => false,
+                    };
+                    if !kept {
+                        if let Some(w) = self.watchers.remove(&id) {
+                            w.end();
+                        }
+                    }
+                }
+                if let Some(slot) = self.slots.remove(&id) {
+                    slot.fill(result);
+                }
+            }
+            Event::Watch { watcher, event } => {
+                let Some(w) = self.watchers.get(&watcher) else {
+                    return;
+                };
+                let ends = w.ends_with(&event);
+                match &w.target {
+                    Target::Callback(cb) => {
+                        let cb = cb.clone();
+                        self.jobs.push(Box::new(move || cb(event)));
+                    }
+                    Target::Channel(c) => c.push(event),
+                }
+                if ends {
+                    if let Some(w) = self.watchers.remove(&watcher) {
+                        w.end();
+                    }
+                }
+            }
+            Event::State { state, keeper } => {
+                for (_, listener) in &self.listeners {
+                    let listener = listener.clone();
+                    self.jobs.push(Box::new(move || listener(state)));
+                }
+                self.state_channels.retain(|c| Arc::strong_count(c) > 1);
+                for c in &self.state_channels {
+                    c.push(state);
+                }
+                if state == SessionState::Closed || keeper == KeeperState::Closed {
+                    for reply in self.closed.drain(..) {
+                        reply.send(Ok(()));
+                    }
+                    for c in self.state_channels.drain(..) {
+                        c.close();
+                    }
+                    for (_, w) in self.watchers.drain() {
+                        w.end();
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Client {
+    /// Builds a client and the [`Driver`] its adapter feeds. The session
+    /// starts connecting at once (the first [`Io::connect`] call happens
+    /// before this returns).
+    pub fn new(config: Config, io: impl Io, dispatch: impl Dispatch) -> (Client, Driver) {
+        let now = io.now();
+        let seed = config.rng_seed;
+        let inner = Arc::new(Inner {
+            core: Mutex::new(Core {
+                session: Session::new(config, now),
+                io: Box::new(io),
+                conn: 0,
+                last_conn: 0,
+                slots: HashMap::new(),
+                watchers: HashMap::new(),
+                listeners: Vec::new(),
+                next_listener: 0,
+                state_channels: Vec::new(),
+                closed: Vec::new(),
+                deadline: None,
+                jobs: Vec::new(),
+            }),
+            dispatch: Box::new(dispatch),
+            seed,
+        });
+        inner.step(|_, _| ());
+        let client = Client {
+            _owner: Arc::new(Owner(inner.clone())),
+            inner: inner.clone(),
+        };
+        (client, Driver { inner })
+    }
+
+    pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    /// The session's current state; `None` before the first connection.
+    pub fn state(&self) -> Option<SessionState> {
+        lock(&self.inner.core).session.state()
+    }
+
+    /// The session id (0 before the first connection), as ZooKeeper shows
+    /// it in `ephemeral_owner`.
+    pub fn session_id(&self) -> i64 {
+        lock(&self.inner.core).session.session().0
+    }
+
+    /// The session's counters (frames, bytes, pings, reconnects, pending).
+    pub fn stats(&self) -> crate::session::SessionStats {
+        lock(&self.inner.core).session.stats()
+    }
+
+    /// Completes once the session is connected (read/write, or read-only
+    /// if the config allows it); fails if the session closed or
+    /// authentication failed first. Use `.wait_timeout(d)` to bound it.
+    pub fn connected(&self) -> Task<()> {
+        let states = self.states();
+        let inner = self.inner.clone();
+        Task::new(async move {
+            let current = lock(&inner.core).session.state();
+            if is_up(current) {
+                return Ok(());
+            }
+            while let Some(state) = states.next().await {
+                if is_up(Some(state)) {
+                    return Ok(());
+                }
+                if state == SessionState::Closed {
+                    return Err(Error::Closed);
+                }
+            }
+            Err(Error::Closed)
+        })
+    }
+
+    /// Calls `listener` with every state change, in order, on the
+    /// adapter's callback thread (kazoo's `add_listener`).
+    pub fn add_listener(
+        &self,
+        listener: impl Fn(SessionState) + Send + Sync + 'static,
+    ) -> ListenerId {
+        self.inner.step(|core, _| {
+            core.next_listener += 1;
+            let id = ListenerId(core.next_listener);
+            core.listeners.push((id, Arc::new(listener)));
+            id
+        })
+    }
+
+    /// Stops calling a listener; false if it was not registered.
+    pub fn remove_listener(&self, id: ListenerId) -> bool {
+        self.inner.step(|core, _| {
+            let before = core.listeners.len();
+            core.listeners.retain(|(l, _)| *l != id);
+            core.listeners.len() != before
+        })
+    }
+
+    /// Every state change from now on, as a stream (ends after `Closed`).
+    pub fn states(&self) -> StateStream {
+        let channel = Channel::new();
+        let c = channel.clone();
+        self.inner.step(move |core, _| {
+            if core.session.is_closed() {
+                c.close();
+            } else {
+                core.state_channels.push(c);
+            }
+        });
+        StateStream { channel }
+    }
+
+    /// Completes after `duration`, on the session's timers: how retry and
+    /// recipes wait without a runtime or a sleeping thread.
+    pub fn sleep(&self, duration: Duration) -> Pending<()> {
+        let at = self.inner.now() + duration;
+        self.sleep_until(at)
+    }
+
+    /// Completes once the session's clock passes `at`.
+    pub fn sleep_until(&self, at: Instant) -> Pending<()> {
+        let slot = Slot::new();
+        let s = slot.clone();
+        self.inner.step(move |core, now| {
+            let id = core.session.alarm(at);
+            core.slots.insert(id, s);
+            let _ = now;
+        });
+        Pending::new(slot, |o| o.map(drop))
+    }
+
+    /// Closes the session: the server deletes its ephemerals at once.
+    /// Every request still pending completes (with `Closed` if it got no
+    /// answer); the returned future completes when the session is closed.
+    pub fn close(&self) -> Task<()> {
+        let (reply, pending) = Reply::pair();
+        self.inner.step(move |core, now| {
+            if core.session.is_closed() {
+                reply.send(Ok(()));
+            } else {
+                core.closed.push(reply);
+                core.session.close(now);
+            }
+        });
+        Task::new(pending)
+    }
+
+    /// The server's version string (`3.8.0-…`), from the `srvr` four-letter
+    /// word on a connection of its own to the current server.
+    pub fn server_version(&self) -> Task<String> {
+        let (reply, pending) = Reply::pair();
+        self.inner
+            .step(move |core, _| match core.session.current_host().cloned() {
+                Some(host) => core.io.four_letter_word(&host, "srvr", reply),
+                None => reply.send(Err(Error::ConnectionLoss)),
+            });
+        Task::new(async move {
+            let answer = pending.await?;
+            answer
+                .lines()
+                .find_map(|l| l.strip_prefix("Zookeeper version:"))
+                .map(|v| v.trim().split(',').next().unwrap_or("").trim().to_owned())
+                .filter(|v| !v.is_empty())
+                .ok_or(Error::Malformed(DecodeError::FourLetterWord(
+                    "Zookeeper version:",
+                )))
+        })
+    }
+}
+
+fn is_up(state: Option<SessionState>) -> bool {
+    matches!(
+        state,
+        Some(SessionState::Connected { .. } | SessionState::ReadOnly)
+    )
+}
+
+/// State changes as a stream; see [`Client::states`].
+pub struct StateStream {
+    channel: Arc<Channel<SessionState>>,
+}
+
+impl fmt::Debug for StateStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("StateStream").finish_non_exhaustive()
+    }
+}
+
+impl StateStream {
+    /// The next state change, awaited (`None` after `Closed`).
+    pub async fn next(&self) -> Option<SessionState> {
+        channel::Recv(&self.channel).await
+    }
+
+    /// The next state change, blocking the thread.
+    pub fn recv(&self) -> Option<SessionState> {
+        self.channel.recv()
+    }
+
+    /// The next state change, waiting at most `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<SessionState>, Error> {
+        self.channel
+            .recv_timeout(timeout)
+            .map_err(|()| Error::Timeout)
+    }
+}
+
+impl Iterator for StateStream {
+    type Item = SessionState;
+    fn next(&mut self) -> Option<SessionState> {
+        self.channel.recv()
+    }
+}
+
+impl Driver {
+    /// The connection `conn` is open.
+    pub fn connected(&self, conn: ConnId) -> Option<Instant> {
+        self.inner.step(|core, now| {
+            if core.conn == conn.0 {
+                core.session.handle_connected(now);
+            }
+        });
+        self.deadline()
+    }
+
+    /// The connection `conn` failed or was closed by the other side.
+    pub fn disconnected(&self, conn: ConnId) -> Option<Instant> {
+        self.inner.step(|core, now| {
+            if core.conn == conn.0 {
+                core.conn = 0;
+                core.session.handle_disconnected(now);
+            }
+        });
+        self.deadline()
+    }
+
+    /// Bytes read from connection `conn`.
+    pub fn input(&self, conn: ConnId, bytes: &[u8]) -> Option<Instant> {
+        self.inner.step(|core, now| {
+            if core.conn == conn.0 {
+                core.session.handle_input(bytes, now);
+            }
+        });
+        self.deadline()
+    }
+
+    /// Fires whatever is due; returns the next deadline.
+    pub fn timeout(&self) -> Option<Instant> {
+        self.inner.step(|_, _| ());
+        self.deadline()
+    }
+
+    /// When [`timeout`](Driver::timeout) should next be called.
+    pub fn deadline(&self) -> Option<Instant> {
+        lock(&self.inner.core).deadline
+    }
+
+    /// True once the session is closed for good: the adapter may stop.
+    pub fn is_closed(&self) -> bool {
+        lock(&self.inner.core).session.is_closed()
+    }
+}
+
+/// Shared by the operation builders.
+pub(crate) fn no_body(outcome: Outcome) -> Result<(), Error> {
+    outcome.map(drop)
+}
+
+/// A reply body of the wrong kind (the codec decodes by opcode, so only a
+/// bug could cause it; still an error, not a panic).
+pub(crate) fn unexpected(expected: &'static str) -> Error {
+    Error::Malformed(DecodeError::UnexpectedResponse(expected))
+}

@@ -1,0 +1,891 @@
+//! The node operations, one builder each where there are options.
+//!
+//! Every builder ends in `send()` (or `send_watched()`), which submits the
+//! request at once and returns a [`Pending`] or [`Task`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+
+use super::channel::Channel;
+use super::pending::Slot;
+use super::watch::{Target, Watcher};
+use super::{no_body, unexpected, Client, Outcome, Pending, Task, WatchFuture, WatchStream};
+use crate::acl::{Acl, OPEN_ACL_UNSAFE};
+use crate::proto::{
+    AddWatchMode, AddWatchRequest, ClientInfo, CreateMode, CreateRequest, CreateTtlRequest,
+    PathRecord, PathVersion, PathWatch, ReconfigRequest, Request, Response, SetAclRequest,
+    SetDataRequest, Stat, WatcherType, WatchesRequest,
+};
+use crate::session::WatchedEvent;
+use crate::{path, ArgumentError, Error};
+
+/// Largest TTL ZooKeeper accepts (PROTOCOL.md §5.5).
+const MAX_TTL_MS: i64 = (1 << 40) - 1;
+
+/// Versions are -1 (any) or a node's version.
+pub(crate) fn check_version(version: i32) -> Result<i32, Error> {
+    if version < -1 {
+        return Err(ArgumentError::InvalidVersion(version).into());
+    }
+    Ok(version)
+}
+
+pub(crate) fn check_acl(acl: &[Acl]) -> Result<(), Error> {
+    if acl.is_empty() {
+        return Err(ArgumentError::EmptyAcl.into());
+    }
+    Ok(())
+}
+
+/// What a new node is: shared by [`CreateBuilder`] and
+/// [`Transaction::create`](super::Transaction).
+#[derive(Debug, Clone)]
+pub(crate) struct NewNode {
+    pub(crate) path: String,
+    pub(crate) data: Bytes,
+    pub(crate) acl: Vec<Acl>,
+    pub(crate) ephemeral: bool,
+    pub(crate) sequential: bool,
+    pub(crate) container: bool,
+    pub(crate) ttl: Option<Duration>,
+}
+
+/// The opcode a create goes under, with its body.
+pub(crate) enum CreateOp {
+    Plain(CreateRequest),
+    Container(CreateRequest),
+    Ttl(CreateTtlRequest),
+}
+
+impl NewNode {
+    pub(crate) fn new(path: String) -> NewNode {
+        NewNode {
+            path,
+            data: Bytes::new(),
+            acl: OPEN_ACL_UNSAFE.to_vec(),
+            ephemeral: false,
+            sequential: false,
+            container: false,
+            ttl: None,
+        }
+    }
+
+    pub(crate) fn build(self) -> Result<CreateOp, Error> {
+        check_acl(&self.acl)?;
+        if self.container && (self.ephemeral || self.sequential || self.ttl.is_some()) {
+            return Err(ArgumentError::ModeConflict(
+                "a container is never ephemeral, sequential or TTL",
+            )
+            .into());
+        }
+        if self.ephemeral && self.ttl.is_some() {
+            return Err(ArgumentError::ModeConflict("a TTL node is never ephemeral").into());
+        }
+        let mode = match (self.ephemeral, self.sequential, self.ttl.is_some()) {
+            (true, false, _) => CreateMode::Ephemeral,
+            (true, true, _) => CreateMode::EphemeralSequential,
+            (false, false, false) => CreateMode::Persistent,
+            (false, true, false) => CreateMode::PersistentSequential,
+            (false, false, true) => CreateMode::PersistentWithTtl,
+            (false, true, true) => CreateMode::PersistentSequentialWithTtl,
+        };
+        let data = Some(self.data);
+        if let Some(ttl) = self.ttl {
+            let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+            if !(1..=MAX_TTL_MS).contains(&ms) {
+                return Err(ArgumentError::TtlOutOfRange(ms).into());
+            }
+            return Ok(CreateOp::Ttl(CreateTtlRequest {
+                path: self.path,
+                data,
+                acl: self.acl,
+                mode,
+                ttl: ms,
+            }));
+        }
+        let request = CreateRequest {
+            path: self.path,
+            data,
+            acl: self.acl,
+            mode: if self.container {
+                CreateMode::Container
+            } else {
+                mode
+            },
+        };
+        Ok(if self.container {
+            CreateOp::Container(request)
+        } else {
+            CreateOp::Plain(request)
+        })
+    }
+}
+
+/// Options of [`Client::create`].
+#[must_use = "nothing is sent until send()"]
+#[derive(Debug)]
+pub struct CreateBuilder<'a> {
+    client: &'a Client,
+    node: NewNode,
+    make_parents: bool,
+}
+
+impl<'a> CreateBuilder<'a> {
+    /// The node's data (empty by default).
+    pub fn data(mut self, data: impl Into<Bytes>) -> Self {
+        self.node.data = data.into();
+        self
+    }
+
+    /// The node's ACL (open to anyone by default).
+    pub fn acl(mut self, acl: impl Into<Vec<Acl>>) -> Self {
+        self.node.acl = acl.into();
+        self
+    }
+
+    /// Deleted when this session ends.
+    pub fn ephemeral(mut self) -> Self {
+        self.node.ephemeral = true;
+        self
+    }
+
+    /// The server appends a 10-digit sequence number to the name.
+    pub fn sequential(mut self) -> Self {
+        self.node.sequential = true;
+        self
+    }
+
+    /// Deleted by the server once its last child is gone.
+    pub fn container(mut self) -> Self {
+        self.node.container = true;
+        self
+    }
+
+    /// Deleted once unmodified and childless for `ttl` (servers need
+    /// `extendedTypesEnabled`; 1 ms to 2^40-1 ms).
+    pub fn ttl(mut self, ttl: Duration) -> Self {
+        self.node.ttl = Some(ttl);
+        self
+    }
+
+    /// Create missing ancestors first (as persistent nodes with the same ACL).
+    pub fn make_parents(mut self) -> Self {
+        self.make_parents = true;
+        self
+    }
+
+    /// Creates the node; yields its path (with the sequence suffix, if any).
+    pub fn send(self) -> Task<String> {
+        let task = self.send_with_stat();
+        Task::new(async move { task.await.map(|(path, _)| path) })
+    }
+
+    /// Creates the node; yields its path and Stat.
+    pub fn send_with_stat(self) -> Task<(String, Stat)> {
+        let client = self.client.clone();
+        let acl = self.node.acl.clone();
+        let parent = path::parent(&self.node.path).to_owned();
+        let node = self.node;
+        let make_parents = self.make_parents;
+        let first = client.submit_create(node.clone());
+        Task::new(async move {
+            match first.await {
+                Err(Error::NoNode) if make_parents && parent != "/" => {
+                    client.ensure_path_with(&parent, acl).await?;
+                    client.submit_create(node).await
+                }
+                other => other,
+            }
+        })
+    }
+}
+
+fn created(outcome: Outcome) -> Result<(String, Stat), Error> {
+    match outcome? {
+        Response::Create2(r) => Ok((r.path, r.stat)),
+        _ => Err(unexpected("create2")),
+    }
+}
+
+fn stat(outcome: Outcome) -> Result<Stat, Error> {
+    match outcome? {
+        Response::Stat(s) => Ok(s),
+        _ => Err(unexpected("stat")),
+    }
+}
+
+fn maybe_stat(outcome: Outcome) -> Result<Option<Stat>, Error> {
+    match outcome {
+        Err(Error::NoNode) => Ok(None),
+        other => stat(other).map(Some),
+    }
+}
+
+fn data(outcome: Outcome) -> Result<(Bytes, Stat), Error> {
+    match outcome? {
+        Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat)),
+        _ => Err(unexpected("getData")),
+    }
+}
+
+fn children(outcome: Outcome) -> Result<Vec<String>, Error> {
+    match outcome? {
+        Response::GetChildren(r) => Ok(r.children),
+        _ => Err(unexpected("getChildren")),
+    }
+}
+
+fn children_stat(outcome: Outcome) -> Result<(Vec<String>, Stat), Error> {
+    match outcome? {
+        Response::GetChildren2(r) => Ok((r.children, r.stat)),
+        _ => Err(unexpected("getChildren2")),
+    }
+}
+
+fn acls(outcome: Outcome) -> Result<(Vec<Acl>, Stat), Error> {
+    match outcome? {
+        Response::GetAcl(r) => Ok((r.acl, r.stat)),
+        _ => Err(unexpected("getACL")),
+    }
+}
+
+fn synced(outcome: Outcome) -> Result<String, Error> {
+    match outcome? {
+        Response::Sync(r) => Ok(r.path),
+        _ => Err(unexpected("sync")),
+    }
+}
+
+fn ephemerals(outcome: Outcome) -> Result<Vec<String>, Error> {
+    match outcome? {
+        Response::GetEphemerals(r) => Ok(r.children),
+        _ => Err(unexpected("getEphemerals")),
+    }
+}
+
+fn count(outcome: Outcome) -> Result<i32, Error> {
+    match outcome? {
+        Response::GetAllChildrenNumber(r) => Ok(r.total_number),
+        _ => Err(unexpected("getAllChildrenNumber")),
+    }
+}
+
+fn who(outcome: Outcome) -> Result<Vec<ClientInfo>, Error> {
+    match outcome? {
+        Response::WhoAmI(r) => Ok(r.client_info),
+        _ => Err(unexpected("whoAmI")),
+    }
+}
+
+/// A one-shot watch to leave with a read: a callback or a future.
+enum WatchWith {
+    None,
+    Callback(super::WatchCallback),
+}
+
+impl WatchWith {
+    fn watcher(&self, survives_no_node: bool) -> Option<Watcher> {
+        match self {
+            WatchWith::None => None,
+            WatchWith::Callback(cb) => Some(Watcher {
+                target: Target::Callback(cb.clone()),
+                one_shot: true,
+                survives_no_node,
+            }),
+        }
+    }
+}
+
+fn future_watcher(survives_no_node: bool) -> (Watcher, WatchFuture) {
+    let channel = Channel::new();
+    let watcher = Watcher {
+        target: Target::Channel(channel.clone()),
+        one_shot: true,
+        survives_no_node,
+    };
+    (watcher, WatchFuture::new(channel))
+}
+
+macro_rules! read_builder {
+    ($(#[$m:meta])* $name:ident, $op:ident, $output:ty, $map:ident, $survives:literal) => {
+        $(#[$m])*
+        #[must_use = "nothing is sent until send()"]
+        pub struct $name<'a> {
+            client: &'a Client,
+            path: String,
+            watch: WatchWith,
+        }
+
+        impl std::fmt::Debug for $name<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_struct(stringify!($name)).field("path", &self.path).finish_non_exhaustive()
+            }
+        }
+
+        impl<'a> $name<'a> {
+            /// Leave a one-shot watch; `callback` runs once, on the adapter's
+            /// callback thread, when it fires (kazoo's `watch=`).
+            pub fn watch(mut self, callback: impl Fn(WatchedEvent) + Send + Sync + 'static) -> Self {
+                self.watch = WatchWith::Callback(Arc::new(callback));
+                self
+            }
+
+            /// Reads.
+            pub fn send(self) -> Pending<$output> {
+                let watcher = self.watch.watcher($survives);
+                let watch = watcher.is_some();
+                let slot = self.client.inner().submit(Request::$op(PathWatch { path: self.path, watch }), watcher);
+                Pending::new(slot, $map)
+            }
+
+            /// Reads and leaves a one-shot watch, returned as a future that
+            /// yields its event (or `None` if the read failed and left none).
+            pub fn send_watched(self) -> (Pending<$output>, WatchFuture) {
+                let (watcher, future) = future_watcher($survives);
+                let slot = self.client.inner().submit(Request::$op(PathWatch { path: self.path, watch: true }), Some(watcher));
+                (Pending::new(slot, $map), future)
+            }
+        }
+    };
+}
+
+read_builder!(
+    /// Options of [`Client::exists`]: yields the Stat, or `None` when the
+    /// node is missing (a watch is left either way).
+    ExistsBuilder, Exists, Option<Stat>, maybe_stat, true
+);
+read_builder!(
+    /// Options of [`Client::get`]: yields the data and Stat.
+    GetBuilder, GetData, (Bytes, Stat), data, false
+);
+
+/// Options of [`Client::get_children`]: yields the names (not paths) of
+/// the children, unordered.
+#[must_use = "nothing is sent until send()"]
+pub struct GetChildrenBuilder<'a> {
+    client: &'a Client,
+    path: String,
+    watch: WatchWith,
+}
+
+impl std::fmt::Debug for GetChildrenBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GetChildrenBuilder")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GetChildrenBuilder<'_> {
+    /// Leave a one-shot child watch; `callback` runs once when it fires.
+    pub fn watch(mut self, callback: impl Fn(WatchedEvent) + Send + Sync + 'static) -> Self {
+        self.watch = WatchWith::Callback(Arc::new(callback));
+        self
+    }
+
+    /// Lists the children.
+    pub fn send(self) -> Pending<Vec<String>> {
+        let watcher = self.watch.watcher(false);
+        let watch = watcher.is_some();
+        let slot = self.client.inner().submit(
+            Request::GetChildren(PathWatch {
+                path: self.path,
+                watch,
+            }),
+            watcher,
+        );
+        Pending::new(slot, children)
+    }
+
+    /// Lists the children, with the parent's Stat.
+    pub fn send_with_stat(self) -> Pending<(Vec<String>, Stat)> {
+        let watcher = self.watch.watcher(false);
+        let watch = watcher.is_some();
+        let slot = self.client.inner().submit(
+            Request::GetChildren2(PathWatch {
+                path: self.path,
+                watch,
+            }),
+            watcher,
+        );
+        Pending::new(slot, children_stat)
+    }
+
+    /// Lists the children and leaves a one-shot child watch, as a future.
+    pub fn send_watched(self) -> (Pending<Vec<String>>, WatchFuture) {
+        let (watcher, future) = future_watcher(false);
+        let slot = self.client.inner().submit(
+            Request::GetChildren(PathWatch {
+                path: self.path,
+                watch: true,
+            }),
+            Some(watcher),
+        );
+        (Pending::new(slot, children), future)
+    }
+}
+
+/// Options of [`Client::set`].
+#[must_use = "nothing is sent until send()"]
+#[derive(Debug)]
+pub struct SetBuilder<'a> {
+    client: &'a Client,
+    path: String,
+    data: Bytes,
+    version: i32,
+}
+
+impl SetBuilder<'_> {
+    /// Only if the node's data version is `version` (else `BadVersion`).
+    pub fn version(mut self, version: i32) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Writes; yields the node's new Stat.
+    pub fn send(self) -> Pending<Stat> {
+        let request = check_version(self.version).map(|version| {
+            Request::SetData(SetDataRequest {
+                path: self.path,
+                data: Some(self.data),
+                version,
+            })
+        });
+        Pending::new(self.client.submit_checked(request), stat)
+    }
+}
+
+/// Options of [`Client::delete`].
+#[must_use = "nothing is sent until send()"]
+#[derive(Debug)]
+pub struct DeleteBuilder<'a> {
+    client: &'a Client,
+    path: String,
+    version: i32,
+    recursive: bool,
+}
+
+impl DeleteBuilder<'_> {
+    /// Only if the node's data version is `version` (else `BadVersion`).
+    pub fn version(mut self, version: i32) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Delete the children first, depth first (kazoo's `recursive=True`).
+    /// A missing node is not an error then.
+    pub fn recursive(mut self) -> Self {
+        self.recursive = true;
+        self
+    }
+
+    /// Deletes.
+    pub fn send(self) -> Task<()> {
+        if !self.recursive {
+            let pending = self.client.submit_delete(self.path, self.version);
+            return Task::new(pending);
+        }
+        let client = self.client.clone();
+        let (path, version) = (self.path, self.version);
+        Task::new(async move {
+            match client.delete_tree(path, version).await {
+                Err(Error::NoNode) => Ok(()),
+                other => other,
+            }
+        })
+    }
+}
+
+/// Options of [`Client::set_acls`].
+#[must_use = "nothing is sent until send()"]
+#[derive(Debug)]
+pub struct SetAclsBuilder<'a> {
+    client: &'a Client,
+    path: String,
+    acl: Vec<Acl>,
+    version: i32,
+}
+
+impl SetAclsBuilder<'_> {
+    /// Only if the node's ACL version (`aversion`) is `version`.
+    pub fn version(mut self, version: i32) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// Replaces the ACL; yields the node's new Stat.
+    pub fn send(self) -> Pending<Stat> {
+        let request = check_acl(&self.acl)
+            .and_then(|()| check_version(self.version))
+            .map(|version| {
+                Request::SetAcl(SetAclRequest {
+                    path: self.path,
+                    acl: self.acl,
+                    version,
+                })
+            });
+        Pending::new(self.client.submit_checked(request), stat)
+    }
+}
+
+/// Options of [`Client::add_watch`]: where its events go.
+#[must_use = "nothing is sent until a send method"]
+#[derive(Debug)]
+pub struct AddWatchBuilder<'a> {
+    client: &'a Client,
+    path: String,
+    mode: AddWatchMode,
+}
+
+impl AddWatchBuilder<'_> {
+    /// Calls `callback` with every event, on the adapter's callback thread,
+    /// until the watch is removed or the session ends.
+    pub fn send(self, callback: impl Fn(WatchedEvent) + Send + Sync + 'static) -> Pending<()> {
+        let watcher = Watcher {
+            target: Target::Callback(Arc::new(callback)),
+            one_shot: false,
+            survives_no_node: false,
+        };
+        let slot = self.client.inner().submit(
+            Request::AddWatch(AddWatchRequest {
+                path: self.path,
+                mode: self.mode,
+            }),
+            Some(watcher),
+        );
+        Pending::new(slot, no_body)
+    }
+
+    /// Yields the events as a stream once the watch is set.
+    pub fn stream(self) -> Task<WatchStream> {
+        let channel = Channel::new();
+        let watcher = Watcher {
+            target: Target::Channel(channel.clone()),
+            one_shot: false,
+            survives_no_node: false,
+        };
+        let slot = self.client.inner().submit(
+            Request::AddWatch(AddWatchRequest {
+                path: self.path,
+                mode: self.mode,
+            }),
+            Some(watcher),
+        );
+        let set = Pending::new(slot, no_body);
+        Task::new(async move {
+            set.await?;
+            Ok(WatchStream::new(channel))
+        })
+    }
+}
+
+/// Options of [`Client::reconfig`] (dynamic reconfiguration, 3.5+; the
+/// server must allow it and the caller needs admin rights).
+#[must_use = "nothing is sent until send()"]
+#[derive(Debug)]
+pub struct ReconfigBuilder<'a> {
+    client: &'a Client,
+    request: ReconfigRequest,
+}
+
+impl ReconfigBuilder<'_> {
+    /// Servers to add, `server.N=host:port:port[:role];clientport` comma-separated.
+    pub fn joining(mut self, servers: impl Into<String>) -> Self {
+        self.request.joining_servers = servers.into();
+        self
+    }
+
+    /// Server ids to remove, comma-separated.
+    pub fn leaving(mut self, ids: impl Into<String>) -> Self {
+        self.request.leaving_servers = ids.into();
+        self
+    }
+
+    /// A whole new membership (non-incremental reconfig).
+    pub fn new_members(mut self, servers: impl Into<String>) -> Self {
+        self.request.new_members = servers.into();
+        self
+    }
+
+    /// Only if the current config version is `version` (-1: any).
+    pub fn from_config(mut self, version: i64) -> Self {
+        self.request.cur_config_id = version;
+        self
+    }
+
+    /// Reconfigures; yields the new configuration and its Stat.
+    pub fn send(self) -> Pending<(Bytes, Stat)> {
+        let slot = self
+            .client
+            .inner()
+            .submit(Request::Reconfig(self.request), None);
+        Pending::new(slot, data)
+    }
+}
+
+impl Client {
+    /// Creates a node: `client.create("/a").data("x").ephemeral().send()`.
+    pub fn create(&self, path: impl Into<String>) -> CreateBuilder<'_> {
+        CreateBuilder {
+            client: self,
+            node: NewNode::new(path.into()),
+            make_parents: false,
+        }
+    }
+
+    /// Creates `path` and any missing ancestors (persistent, open ACL);
+    /// existing nodes are left alone. All creates are pipelined.
+    pub fn ensure_path(&self, path: impl Into<String>) -> Task<()> {
+        let client = self.clone();
+        let path = path.into();
+        Task::new(async move {
+            client
+                .ensure_path_with(&path, OPEN_ACL_UNSAFE.to_vec())
+                .await
+        })
+    }
+
+    /// Whether a node exists: its Stat, or `None`.
+    pub fn exists(&self, path: impl Into<String>) -> ExistsBuilder<'_> {
+        ExistsBuilder {
+            client: self,
+            path: path.into(),
+            watch: WatchWith::None,
+        }
+    }
+
+    /// A node's data and Stat.
+    pub fn get(&self, path: impl Into<String>) -> GetBuilder<'_> {
+        GetBuilder {
+            client: self,
+            path: path.into(),
+            watch: WatchWith::None,
+        }
+    }
+
+    /// A node's children (names, not paths).
+    pub fn get_children(&self, path: impl Into<String>) -> GetChildrenBuilder<'_> {
+        GetChildrenBuilder {
+            client: self,
+            path: path.into(),
+            watch: WatchWith::None,
+        }
+    }
+
+    /// Replaces a node's data.
+    pub fn set(&self, path: impl Into<String>, data: impl Into<Bytes>) -> SetBuilder<'_> {
+        SetBuilder {
+            client: self,
+            path: path.into(),
+            data: data.into(),
+            version: -1,
+        }
+    }
+
+    /// Deletes a node (optionally with its subtree).
+    pub fn delete(&self, path: impl Into<String>) -> DeleteBuilder<'_> {
+        DeleteBuilder {
+            client: self,
+            path: path.into(),
+            version: -1,
+            recursive: false,
+        }
+    }
+
+    /// A node's ACL and Stat.
+    pub fn get_acls(&self, path: impl Into<String>) -> Pending<(Vec<Acl>, Stat)> {
+        let slot = self
+            .inner()
+            .submit(Request::GetAcl(PathRecord { path: path.into() }), None);
+        Pending::new(slot, acls)
+    }
+
+    /// Replaces a node's ACL.
+    pub fn set_acls(
+        &self,
+        path: impl Into<String>,
+        acl: impl Into<Vec<Acl>>,
+    ) -> SetAclsBuilder<'_> {
+        SetAclsBuilder {
+            client: self,
+            path: path.into(),
+            acl: acl.into(),
+            version: -1,
+        }
+    }
+
+    /// Adds credentials to the session (`"digest"`, `"user:password"`);
+    /// they are sent again after every reconnect. Fails with `AuthFailed`
+    /// (and ends the session) if the server rejects them.
+    pub fn add_auth(&self, scheme: impl Into<String>, credential: impl Into<Bytes>) -> Pending<()> {
+        let packet = crate::proto::AuthPacket {
+            auth_type: 0,
+            scheme: scheme.into(),
+            auth: credential.into(),
+        };
+        let slot = self.inner().submit(Request::Auth(packet), None);
+        Pending::new(slot, no_body)
+    }
+
+    /// Waits until the server this session uses has caught up with the
+    /// leader on `path`; yields the path.
+    pub fn sync(&self, path: impl Into<String>) -> Pending<String> {
+        let slot = self
+            .inner()
+            .submit(Request::Sync(PathRecord { path: path.into() }), None);
+        Pending::new(slot, synced)
+    }
+
+    /// Watches `path` until removed: with `Persistent`, changes to the node
+    /// and its child list; with `PersistentRecursive`, changes to the node
+    /// and every descendant (3.6+).
+    pub fn add_watch(&self, path: impl Into<String>, mode: AddWatchMode) -> AddWatchBuilder<'_> {
+        AddWatchBuilder {
+            client: self,
+            path: path.into(),
+            mode,
+        }
+    }
+
+    /// Removes this session's watches of kind `which` on `path`; their
+    /// watchers get a *WatchRemoved event. `NoWatcher` if there were none.
+    pub fn remove_watches(&self, path: impl Into<String>, which: WatcherType) -> Pending<()> {
+        let slot = self.inner().submit(
+            Request::RemoveWatches(WatchesRequest {
+                path: path.into(),
+                watcher_type: which,
+            }),
+            None,
+        );
+        Pending::new(slot, no_body)
+    }
+
+    /// The paths of this session's ephemeral nodes that start with
+    /// `prefix` (`"/"` for all).
+    pub fn get_ephemerals(&self, prefix: impl Into<String>) -> Pending<Vec<String>> {
+        let slot = self.inner().submit(
+            Request::GetEphemerals(PathRecord {
+                path: prefix.into(),
+            }),
+            None,
+        );
+        Pending::new(slot, ephemerals)
+    }
+
+    /// The number of descendants of `path` (not counting itself).
+    pub fn get_all_children_number(&self, path: impl Into<String>) -> Pending<i32> {
+        let slot = self.inner().submit(
+            Request::GetAllChildrenNumber(PathRecord { path: path.into() }),
+            None,
+        );
+        Pending::new(slot, count)
+    }
+
+    /// Who the server thinks this session is (3.7+).
+    pub fn whoami(&self) -> Pending<Vec<ClientInfo>> {
+        let slot = self.inner().submit(Request::WhoAmI, None);
+        Pending::new(slot, who)
+    }
+
+    /// Changes the ensemble's membership.
+    pub fn reconfig(&self) -> ReconfigBuilder<'_> {
+        ReconfigBuilder {
+            client: self,
+            request: ReconfigRequest {
+                joining_servers: String::new(),
+                leaving_servers: String::new(),
+                new_members: String::new(),
+                cur_config_id: -1,
+            },
+        }
+    }
+
+    // ----- helpers shared by the builders ---------------------------------
+
+    /// Submits a request that passed the builder's checks, or completes at
+    /// once with the check's error (nothing sent).
+    pub(crate) fn submit_checked(&self, request: Result<Request, Error>) -> Arc<Slot<Outcome>> {
+        match request {
+            Ok(r) => self.inner().submit(r, None),
+            Err(e) => {
+                let slot = Slot::new();
+                slot.fill(Err(e));
+                slot
+            }
+        }
+    }
+
+    fn submit_create(&self, node: NewNode) -> Pending<(String, Stat)> {
+        let request = node.build().map(|op| match op {
+            super::ops::CreateOp::Plain(r) => Request::Create2(r),
+            super::ops::CreateOp::Container(r) => Request::CreateContainer(r),
+            super::ops::CreateOp::Ttl(r) => Request::CreateTtl(r),
+        });
+        Pending::new(self.submit_checked(request), created)
+    }
+
+    fn submit_delete(&self, path: String, version: i32) -> Pending<()> {
+        let request =
+            check_version(version).map(|version| Request::Delete(PathVersion { path, version }));
+        Pending::new(self.submit_checked(request), no_body)
+    }
+
+    async fn ensure_path_with(&self, path: &str, acl: Vec<Acl>) -> Result<(), Error> {
+        path::validate(path)?;
+        check_acl(&acl)?;
+        // One create per ancestor, pipelined: the server applies them in order.
+        let mut creates = Vec::new();
+        for (i, _) in path.match_indices('/').skip(1) {
+            creates.push(self.create_existing_ok(&path[..i], &acl));
+        }
+        if path != "/" {
+            creates.push(self.create_existing_ok(path, &acl));
+        }
+        for create in creates {
+            match create.await {
+                Ok(_) | Err(Error::NodeExists) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+
+    fn create_existing_ok(&self, path: &str, acl: &[Acl]) -> Pending<()> {
+        let request = Request::Create(CreateRequest {
+            path: path.to_owned(),
+            data: Some(Bytes::new()),
+            acl: acl.to_vec(),
+            mode: CreateMode::Persistent,
+        });
+        Pending::new(self.inner().submit(request, None), no_body)
+    }
+
+    /// Deletes a subtree, depth first.
+    fn delete_tree(&self, path: String, version: i32) -> Task<()> {
+        let client = self.clone();
+        Task::new(async move {
+            let children = client.get_children(path.as_str()).send().await?;
+            let base = if path == "/" {
+                String::new()
+            } else {
+                path.clone()
+            };
+            let subtrees: Vec<_> = children
+                .into_iter()
+                .map(|name| client.delete_tree(format!("{base}/{name}"), -1))
+                .collect();
+            for subtree in subtrees {
+                match subtree.await {
+                    Ok(()) | Err(Error::NoNode) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            if path == "/" {
+                return Ok(());
+            }
+            client.submit_delete(path, version).await
+        })
+    }
+}

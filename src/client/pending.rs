@@ -1,0 +1,322 @@
+//! Futures that are also waitable from a plain thread.
+//!
+//! [`Pending`] is one request in flight: the session completes its slot and
+//! it maps the raw [`Response`] to what the method promised. [`Task`] is any
+//! boxed future (operations of several round trips, retries). Both are
+//! `.await`able on any executor and [`Wait`]able from a thread.
+
+use std::fmt;
+use std::future::Future;
+use std::marker::PhantomData;
+use std::pin::Pin;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Wake, Waker};
+use std::thread::{self, Thread};
+use std::time::Duration;
+
+use crate::proto::Response;
+use crate::Error;
+
+/// What the session answered for one request.
+pub(crate) type Outcome = Result<Response, Error>;
+
+/// Where a completion lands: filled once by the client layer, taken once by
+/// the waiter.
+pub(crate) struct Slot<T> {
+    state: Mutex<SlotState<T>>,
+    ready: Condvar,
+}
+
+struct SlotState<T> {
+    outcome: Option<T>,
+    /// Filled once, even after the outcome was taken.
+    done: bool,
+    waker: Option<Waker>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl<T> Slot<T> {
+    pub(crate) fn new() -> Arc<Slot<T>> {
+        Arc::new(Slot {
+            state: Mutex::new(SlotState {
+                outcome: None,
+                done: false,
+                waker: None,
+            }),
+            ready: Condvar::new(),
+        })
+    }
+
+    /// Completes the slot (the first completion wins) and wakes the waiter.
+    pub(crate) fn fill(&self, outcome: T) {
+        let waker = {
+            let mut s = lock(&self.state);
+            if s.done {
+                return;
+            }
+            s.done = true;
+            s.outcome = Some(outcome);
+            s.waker.take()
+        };
+        self.ready.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) fn ready(outcome: T) -> Arc<Slot<T>> {
+        let slot = Slot::new();
+        slot.fill(outcome);
+        slot
+    }
+
+    fn poll_take(&self, cx: &mut Context<'_>) -> Poll<T> {
+        let mut s = lock(&self.state);
+        match s.outcome.take() {
+            Some(o) => Poll::Ready(o),
+            None => {
+                s.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    fn wait_take(&self) -> T {
+        let mut s = lock(&self.state);
+        loop {
+            if let Some(o) = s.outcome.take() {
+                return o;
+            }
+            s = self.ready.wait(s).unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    fn wait_take_timeout(&self, d: Duration) -> Option<T> {
+        let s = lock(&self.state);
+        let (mut s, _) = self
+            .ready
+            .wait_timeout_while(s, d, |s| s.outcome.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        s.outcome.take()
+    }
+}
+
+/// A request in flight: `.await` it, or `.wait()` for it from a thread.
+///
+/// The request was submitted when the method returned; dropping this does
+/// not cancel it (the reply is simply discarded).
+#[must_use = "the request is sent either way; wait for it to see the result"]
+pub struct Pending<T> {
+    slot: Arc<Slot<Outcome>>,
+    map: fn(Outcome) -> Result<T, Error>,
+    _t: PhantomData<fn() -> T>,
+}
+
+impl<T> fmt::Debug for Pending<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pending").finish_non_exhaustive()
+    }
+}
+
+impl<T> Pending<T> {
+    pub(crate) fn new(
+        slot: Arc<Slot<Outcome>>,
+        map: fn(Outcome) -> Result<T, Error>,
+    ) -> Pending<T> {
+        Pending {
+            slot,
+            map,
+            _t: PhantomData,
+        }
+    }
+
+    /// Blocks the calling thread until the result is in.
+    pub fn wait(self) -> Result<T, Error> {
+        (self.map)(self.slot.wait_take())
+    }
+
+    /// Blocks at most `timeout`; [`Error::Timeout`] if the result is not in
+    /// by then (the request itself goes on; the client stays usable).
+    pub fn wait_timeout(self, timeout: Duration) -> Result<T, Error> {
+        match self.slot.wait_take_timeout(timeout) {
+            Some(o) => (self.map)(o),
+            None => Err(Error::Timeout),
+        }
+    }
+}
+
+impl<T> Future for Pending<T> {
+    type Output = Result<T, Error>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.slot.poll_take(cx).map(self.map)
+    }
+}
+
+/// The sending half of a one-off answer that an [`Io`](super::Io) gives
+/// later (a four-letter word). Dropped unsent, it answers
+/// [`Error::Cancelled`].
+pub struct Reply<T> {
+    slot: Arc<Slot<Result<T, Error>>>,
+}
+
+impl<T> fmt::Debug for Reply<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply").finish_non_exhaustive()
+    }
+}
+
+impl<T> Reply<T> {
+    /// A reply and the future that receives it.
+    pub(crate) fn pair() -> (Reply<T>, ReplyFuture<T>) {
+        let slot = Slot::new();
+        (Reply { slot: slot.clone() }, ReplyFuture { slot })
+    }
+
+    /// Delivers the answer.
+    pub fn send(self, answer: Result<T, Error>) {
+        self.slot.fill(answer);
+    }
+}
+
+impl<T> Drop for Reply<T> {
+    fn drop(&mut self) {
+        self.slot.fill(Err(Error::Cancelled));
+    }
+}
+
+/// Receives a [`Reply`].
+pub(crate) struct ReplyFuture<T> {
+    slot: Arc<Slot<Result<T, Error>>>,
+}
+
+impl<T> Future for ReplyFuture<T> {
+    type Output = Result<T, Error>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.slot.poll_take(cx)
+    }
+}
+
+/// An operation of several steps (a recursive delete, `ensure_path`, a
+/// retried call): `.await` it, or `.wait()` for it from a thread.
+#[must_use = "a task does nothing until awaited or waited for"]
+pub struct Task<T> {
+    future: Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>,
+}
+
+impl<T> fmt::Debug for Task<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task").finish_non_exhaustive()
+    }
+}
+
+impl<T> Task<T> {
+    pub(crate) fn new(future: impl Future<Output = Result<T, Error>> + Send + 'static) -> Task<T> {
+        Task {
+            future: Box::pin(future),
+        }
+    }
+
+    /// Runs the task on the calling thread until it finishes.
+    pub fn wait(self) -> Result<T, Error> {
+        block_on(self.future)
+    }
+
+    /// Runs the task on the calling thread for at most `timeout`;
+    /// [`Error::Timeout`] if it has not finished (its requests go on).
+    pub fn wait_timeout(self, timeout: Duration) -> Result<T, Error> {
+        // The calling thread's own wait, like Condvar::wait_timeout: not the
+        // session's clock, which stays outside the core.
+        #[allow(clippy::disallowed_methods)]
+        let deadline = std::time::Instant::now() + timeout;
+        let mut future = self.future;
+        let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+        let mut cx = Context::from_waker(&waker);
+        loop {
+            if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+                return v;
+            }
+            #[allow(clippy::disallowed_methods)]
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if left.is_zero() {
+                return Err(Error::Timeout);
+            }
+            thread::park_timeout(left);
+        }
+    }
+}
+
+impl<T> Future for Task<T> {
+    type Output = Result<T, Error>;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.future.as_mut().poll(cx)
+    }
+}
+
+struct ThreadWaker(Thread);
+
+impl Wake for ThreadWaker {
+    fn wake(self: Arc<Self>) {
+        self.0.unpark();
+    }
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.0.unpark();
+    }
+}
+
+/// Polls a future on the calling thread, parking between wake-ups.
+pub(crate) fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+        thread::park();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(o: Outcome) -> Result<u8, Error> {
+        o.map(|_| 7)
+    }
+
+    #[test]
+    fn wait_and_await_see_the_same_result() {
+        let slot = Slot::new();
+        let p = Pending::new(slot.clone(), stat);
+        let filler = thread::spawn(move || slot.fill(Ok(Response::Empty)));
+        assert_eq!(p.wait(), Ok(7));
+        filler.join().unwrap();
+        let p = Pending::new(Slot::ready(Err(Error::NoNode)), stat);
+        assert_eq!(block_on(p), Err(Error::NoNode));
+    }
+
+    #[test]
+    fn wait_timeout_leaves_the_request_alone() {
+        let slot = Slot::new();
+        let p = Pending::new(slot.clone(), stat);
+        assert_eq!(
+            p.wait_timeout(Duration::from_millis(10)),
+            Err(Error::Timeout)
+        );
+        slot.fill(Ok(Response::Empty)); // arrives late: discarded, no panic
+        slot.fill(Err(Error::Closed)); // a second completion is ignored
+    }
+
+    #[test]
+    fn tasks_chain_pendings() {
+        let slot = Slot::new();
+        let p = Pending::new(slot.clone(), stat);
+        let t = Task::new(async move { Ok(p.await? + 1) });
+        thread::spawn(move || slot.fill(Ok(Response::Empty)));
+        assert_eq!(t.wait(), Ok(8));
+    }
+}

@@ -1,0 +1,135 @@
+//! How watch events reach the application: callbacks (kazoo style), one-shot
+//! futures, and streams for persistent watches.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use super::channel::{Channel, Recv};
+use crate::proto::{EventType, KeeperState};
+use crate::session::WatchedEvent;
+
+/// A watch callback. It runs on the adapter's callback thread (or task),
+/// never on the thread that drives the session, so it may itself wait on
+/// other requests.
+pub type WatchCallback = Arc<dyn Fn(WatchedEvent) + Send + Sync>;
+
+pub(crate) enum Target {
+    Callback(WatchCallback),
+    Channel(Arc<Channel<WatchedEvent>>),
+}
+
+/// A registered watcher and what ends it.
+pub(crate) struct Watcher {
+    pub(crate) target: Target,
+    /// One-shot watches end with their first event.
+    pub(crate) one_shot: bool,
+    /// exists leaves a watch even when the reply is NoNode.
+    pub(crate) survives_no_node: bool,
+}
+
+impl Watcher {
+    /// True if no event can follow `event` for this watcher.
+    pub(crate) fn ends_with(&self, event: &WatchedEvent) -> bool {
+        self.one_shot
+            || matches!(event.event_type, EventType::PersistentWatchRemoved)
+            || (event.event_type == EventType::None
+                && matches!(
+                    event.state,
+                    KeeperState::Expired | KeeperState::Closed | KeeperState::AuthFailed
+                ))
+    }
+
+    pub(crate) fn end(&self) {
+        if let Target::Channel(c) = &self.target {
+            c.close();
+        }
+    }
+}
+
+/// The one event of a one-shot watch, as a future; `None` if the watch was
+/// never set (its request failed).
+pub struct WatchFuture {
+    channel: Arc<Channel<WatchedEvent>>,
+}
+
+impl fmt::Debug for WatchFuture {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WatchFuture").finish_non_exhaustive()
+    }
+}
+
+impl WatchFuture {
+    pub(crate) fn new(channel: Arc<Channel<WatchedEvent>>) -> WatchFuture {
+        WatchFuture { channel }
+    }
+
+    /// Blocks until the watch fires.
+    pub fn wait(self) -> Option<WatchedEvent> {
+        self.channel.recv()
+    }
+
+    /// Blocks at most `timeout`; `Err` if nothing happened by then.
+    pub fn wait_timeout(self, timeout: Duration) -> Result<Option<WatchedEvent>, crate::Error> {
+        self.channel
+            .recv_timeout(timeout)
+            .map_err(|()| crate::Error::Timeout)
+    }
+}
+
+impl Future for WatchFuture {
+    type Output = Option<WatchedEvent>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        Pin::new(&mut Recv(&self.channel)).poll(cx)
+    }
+}
+
+/// The events of a persistent watch, in order. Ends (`None`) after the watch
+/// is removed or the session ends.
+pub struct WatchStream {
+    channel: Arc<Channel<WatchedEvent>>,
+}
+
+impl fmt::Debug for WatchStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WatchStream").finish_non_exhaustive()
+    }
+}
+
+impl WatchStream {
+    pub(crate) fn new(channel: Arc<Channel<WatchedEvent>>) -> WatchStream {
+        WatchStream { channel }
+    }
+
+    /// The next event, awaited.
+    pub async fn next(&self) -> Option<WatchedEvent> {
+        Recv(&self.channel).await
+    }
+
+    /// The next event, blocking the thread.
+    pub fn recv(&self) -> Option<WatchedEvent> {
+        self.channel.recv()
+    }
+
+    /// The next event, waiting at most `timeout` (`Err(Timeout)` if none came).
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<WatchedEvent>, crate::Error> {
+        self.channel
+            .recv_timeout(timeout)
+            .map_err(|()| crate::Error::Timeout)
+    }
+
+    /// An event already received, if any.
+    pub fn try_recv(&self) -> Option<WatchedEvent> {
+        self.channel.try_recv()
+    }
+}
+
+impl Iterator for WatchStream {
+    type Item = WatchedEvent;
+    fn next(&mut self) -> Option<WatchedEvent> {
+        self.channel.recv()
+    }
+}
