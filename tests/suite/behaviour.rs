@@ -1,0 +1,242 @@
+//! How the client behaves around the operations: states, concurrency,
+//! timeouts, closing, waiting and retrying.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kazoo::retry::RetryPolicy;
+use kazoo::session::{Config, SessionState};
+use kazoo::Error;
+
+use super::{Adapter, Ctx, WAIT};
+
+pub fn listeners_and_state_streams_see_every_state<A: Adapter>() {
+    let ctx = Ctx::new::<A>("states");
+    let client = A::start(Config::new(&format!("{}{}", ctx.hosts, ctx.chroot)).unwrap());
+    let (tx, rx) = mpsc::channel();
+    let listener = client.add_listener(move |s| {
+        let _ = tx.send(s);
+    });
+    let (tx2, rx2) = mpsc::channel();
+    let removed = client.add_listener(move |s| {
+        let _ = tx2.send(s);
+    });
+    assert!(client.remove_listener(removed));
+    assert!(!client.remove_listener(removed));
+    let stream = client.states();
+    client.connected().wait_timeout(WAIT).unwrap();
+    let id = client.session_id();
+    assert_ne!(id, 0);
+    let connected = SessionState::Connected {
+        session_id: id,
+        new_session: true,
+    };
+    assert_eq!(client.state(), Some(connected));
+    client.close().wait_timeout(WAIT).unwrap();
+    let seen: Vec<_> = rx.iter().take(2).collect();
+    assert_eq!(seen, [connected, SessionState::Closed]);
+    assert_eq!(
+        stream.collect::<Vec<_>>(),
+        [connected, SessionState::Closed],
+        "the stream ends after Closed"
+    );
+    assert!(rx2.try_recv().is_err(), "a removed listener hears nothing");
+    assert!(client.remove_listener(listener));
+    assert_eq!(
+        client.states().recv(),
+        None,
+        "a closed client's stream is over"
+    );
+    assert_eq!(client.connected().wait(), Err(Error::Closed));
+}
+
+pub fn ten_thousand_requests_from_eight_threads<A: Adapter>() {
+    let ctx = Ctx::new::<A>("many");
+    let threads: Vec<_> = (0..8)
+        .map(|t| {
+            let c = ctx.client.clone();
+            thread::spawn(move || {
+                c.create(format!("/t{t}")).send().wait().unwrap();
+                // Submit everything first (pipelined), then collect.
+                let pending: Vec<_> = (0..1250)
+                    .map(|i| {
+                        if i % 2 == 0 {
+                            Ok(c.create(format!("/t{t}/n{i}"))
+                                .data(vec![t as u8; 16])
+                                .send())
+                        } else {
+                            Err(c.exists(format!("/t{t}")).send())
+                        }
+                    })
+                    .collect();
+                let mut ok = 0;
+                for p in pending {
+                    match p {
+                        Ok(create) => create.wait().map(drop).unwrap(),
+                        Err(exists) => assert!(exists.wait().unwrap().is_some()),
+                    }
+                    ok += 1;
+                }
+                ok
+            })
+        })
+        .collect();
+    let done: u32 = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(done, 10_000);
+    assert_eq!(
+        ctx.client.get_all_children_number("/").wait(),
+        Ok(8 + 8 * 625)
+    );
+    assert_eq!(ctx.client.stats().pending, 0);
+}
+
+pub fn wait_timeout_leaves_the_client_usable<A: Adapter>() {
+    let ctx = Ctx::new::<A>("wait_timeout");
+    let c = &ctx.client;
+    let long = c.sleep(Duration::from_secs(30));
+    assert_eq!(
+        long.wait_timeout(Duration::from_millis(50)),
+        Err(Error::Timeout)
+    );
+    let (_, watch) = c.exists("/never").send_watched();
+    assert_eq!(
+        watch.wait_timeout(Duration::from_millis(50)),
+        Err(Error::Timeout)
+    );
+    let slow = c.retry(
+        &RetryPolicy::default()
+            .forever()
+            .delay(Duration::from_secs(10)),
+        |c| {
+            let get = c.get("/never").send();
+            async move {
+                match get.await {
+                    Err(Error::NoNode) => Err(Error::ForceRetry),
+                    other => other,
+                }
+            }
+        },
+    );
+    assert_eq!(
+        slow.wait_timeout(Duration::from_millis(100)),
+        Err(Error::Timeout)
+    );
+    c.create("/after").data("fine").send().wait().unwrap();
+    assert_eq!(&c.get("/after").send().wait().unwrap().0[..], b"fine");
+}
+
+pub fn close_completes_everything_pending<A: Adapter>() {
+    let ctx = Ctx::new::<A>("close");
+    let c = ctx.another::<A>();
+    c.create("/n").send().wait().unwrap();
+    let reads: Vec<_> = (0..200).map(|_| c.get("/n").send()).collect();
+    let sleep = c.sleep(Duration::from_secs(60));
+    let (_, watch) = c.get("/n").send_watched();
+    let stream = c
+        .add_watch("/n", kazoo::proto::AddWatchMode::Persistent)
+        .stream();
+    let started = Instant::now();
+    c.close().wait_timeout(WAIT).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "close took {:?}",
+        started.elapsed()
+    );
+    for r in reads {
+        match r.wait_timeout(WAIT) {
+            Ok(_) | Err(Error::Closed) => {}
+            other => panic!("a read ended with {other:?}"),
+        }
+    }
+    assert_eq!(sleep.wait_timeout(WAIT), Err(Error::Closed));
+    let ended = watch.wait_timeout(WAIT).unwrap();
+    assert!(closed_or_none(&ended), "{ended:?}");
+    if let Ok(stream) = stream.wait_timeout(WAIT) {
+        let last = stream.recv_timeout(WAIT).unwrap();
+        assert!(closed_or_none(&last), "{last:?}");
+        if last.is_some() {
+            assert_eq!(stream.recv_timeout(WAIT), Ok(None));
+        }
+    }
+    assert_eq!(c.get("/n").send().wait_timeout(WAIT), Err(Error::Closed));
+    assert_eq!(
+        c.close().wait_timeout(WAIT),
+        Ok(()),
+        "closing twice is fine"
+    );
+    assert_eq!(c.state(), Some(SessionState::Closed));
+}
+
+pub fn sleep_and_retry_use_the_session_clock<A: Adapter>() {
+    let ctx = Ctx::new::<A>("retry");
+    let c = &ctx.client;
+    let started = Instant::now();
+    c.sleep(Duration::from_millis(200)).wait().unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(200));
+
+    c.create("/x").data("v").send().wait().unwrap();
+    let calls = Arc::new(AtomicU32::new(0));
+    let policy = RetryPolicy::default()
+        .delay(Duration::from_millis(20))
+        .max_jitter(0.0);
+    let n = calls.clone();
+    let started = Instant::now();
+    let (data, _) = c
+        .retry(&policy, move |c| {
+            let attempt = n.fetch_add(1, Ordering::SeqCst);
+            let get = c.get("/x").send();
+            async move {
+                let r = get.await?;
+                if attempt < 2 {
+                    return Err(Error::ForceRetry);
+                }
+                Ok(r)
+            }
+        })
+        .wait()
+        .unwrap();
+    assert_eq!((&data[..], calls.load(Ordering::SeqCst)), (&b"v"[..], 3));
+    assert!(
+        started.elapsed() >= Duration::from_millis(60),
+        "waited 20 + 40 ms"
+    );
+
+    let failing = |c: &kazoo::Client| {
+        let get = c.get("/x").send();
+        async move {
+            get.await?;
+            Err::<(), _>(Error::ConnectionLoss)
+        }
+    };
+    let policy3 = policy.clone().max_tries(3);
+    assert_eq!(
+        c.retry(&policy3, failing).wait(),
+        Err(Error::RetryFailed {
+            attempts: 3,
+            last: Box::new(Error::ConnectionLoss)
+        })
+    );
+    let missing = c.retry(&policy3, |c| c.get("/missing").send()).wait();
+    assert_eq!(missing.map(drop), Err(Error::NoNode), "not retried");
+    let stop = policy.clone().interrupt(|| true);
+    assert_eq!(c.retry(&stop, failing).wait(), Err(Error::Cancelled));
+    let short = policy
+        .clone()
+        .forever()
+        .deadline(Duration::from_millis(100));
+    assert!(matches!(
+        c.retry(&short, failing).wait(),
+        Err(Error::RetryFailed { .. })
+    ));
+}
+
+/// A watcher of a closed session hears `Closed`, or (if its request never
+/// completed) nothing.
+fn closed_or_none(event: &Option<kazoo::session::WatchedEvent>) -> bool {
+    match event {
+        None => true,
+        Some(e) => e.state == kazoo::proto::KeeperState::Closed,
+    }
+}

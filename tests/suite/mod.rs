@@ -1,0 +1,126 @@
+//! The integration suite, written once against [`Client`] and run on every
+//! adapter: `tests/<adapter>_client.rs` implements [`Adapter`] and expands
+//! [`integration_tests!`]. Everything here talks to a real ZooKeeper
+//! started by `kazoo::testing` (one server per test binary); each test works
+//! under a chroot of its own.
+
+#![allow(dead_code, clippy::disallowed_methods)]
+
+pub mod behaviour;
+pub mod ops;
+pub mod watches;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use kazoo::session::Config;
+use kazoo::testing::ZkServer;
+use kazoo::Client;
+
+/// How a test binary makes clients.
+pub trait Adapter {
+    /// Starts a client with `config` (the adapter's `start`).
+    fn start(config: Config) -> Client;
+}
+
+/// Generous bound for anything the server should answer quickly.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// A client under a fresh chroot of its own, plus what made it.
+pub struct Ctx {
+    pub client: Client,
+    /// `host:port` of the server, without chroot.
+    pub hosts: String,
+    /// The chroot, e.g. `/suite-create_modes-3`.
+    pub chroot: String,
+    pub server: &'static ZkServer,
+}
+
+impl Ctx {
+    /// A connected client under `/suite-<name>-<n>`.
+    pub fn new<A: Adapter>(name: &str) -> Ctx {
+        Self::with(name, |_| {}, |c| A::start(c))
+    }
+
+    pub fn with(name: &str, tweak: impl Fn(&mut Config), start: impl Fn(Config) -> Client) -> Ctx {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let server =
+            ZkServer::shared().expect("a ZooKeeper server (run scripts/test.sh to install one)");
+        let hosts = server.connect_string();
+        let chroot = format!("/suite-{name}-{}", N.fetch_add(1, Ordering::Relaxed));
+        let root = start(Config::new(&hosts).unwrap());
+        root.ensure_path(chroot.as_str())
+            .wait_timeout(WAIT)
+            .expect("chroot created");
+        root.close().wait_timeout(WAIT).unwrap();
+        let mut config = Config::new(&format!("{hosts}{chroot}")).unwrap();
+        tweak(&mut config);
+        let client = start(config);
+        client.connected().wait_timeout(WAIT).expect("connected");
+        Ctx {
+            client,
+            hosts,
+            chroot,
+            server,
+        }
+    }
+
+    /// Another client on the same chroot.
+    pub fn another<A: Adapter>(&self) -> Client {
+        let client = A::start(Config::new(&format!("{}{}", self.hosts, self.chroot)).unwrap());
+        client.connected().wait_timeout(WAIT).expect("connected");
+        client
+    }
+
+    /// A client at the server's root (no chroot).
+    pub fn root<A: Adapter>(&self) -> Client {
+        let client = A::start(Config::new(&self.hosts).unwrap());
+        client.connected().wait_timeout(WAIT).expect("connected");
+        client
+    }
+}
+
+/// Expands one `#[test]` per suite function for adapter `$adapter`.
+macro_rules! integration_tests {
+    ($adapter:ty) => {
+        $crate::suite::integration_tests!(@ $adapter;
+            ops::create_modes_and_results,
+            ops::create_failures,
+            ops::sequential_numbers_increase_per_parent,
+            ops::ensure_path_and_make_parents,
+            ops::exists_get_set_with_versions,
+            ops::children_with_and_without_stat,
+            ops::delete_with_version_and_recursive,
+            ops::acls_and_digest_auth,
+            ops::transaction_commits_or_changes_nothing,
+            ops::multi_read_reports_each_read,
+            ops::sync_whoami_counts_and_ephemerals,
+            ops::ephemerals_vanish_when_the_session_closes,
+            ops::containers_and_ttl_nodes_are_swept,
+            ops::data_near_the_size_limit,
+            ops::reconfig_is_refused_by_a_standalone_server,
+            ops::server_version_from_srvr,
+            ops::bad_arguments_fail_before_sending,
+            watches::one_shot_watches_fire_once_with_the_right_type,
+            watches::watch_futures_and_failed_reads,
+            watches::persistent_and_recursive_watches,
+            watches::remove_watches_tells_the_watcher,
+            watches::chroot_is_invisible_in_events_and_results,
+            watches::callbacks_may_wait_on_other_requests,
+            behaviour::listeners_and_state_streams_see_every_state,
+            behaviour::ten_thousand_requests_from_eight_threads,
+            behaviour::wait_timeout_leaves_the_client_usable,
+            behaviour::close_completes_everything_pending,
+            behaviour::sleep_and_retry_use_the_session_clock,
+        );
+    };
+    (@ $adapter:ty; $($module:ident :: $name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::suite::$module::$name::<$adapter>();
+            }
+        )*
+    };
+}
+pub(crate) use integration_tests;
