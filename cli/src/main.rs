@@ -1,0 +1,270 @@
+//! `kz`: look at and change a ZooKeeper tree from the shell.
+//!
+//! Exit codes: 0 on success, 1 with a one-line error (the ZooKeeper error
+//! name and the path) when the operation fails, 2 on bad usage.
+
+#![forbid(unsafe_code)]
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use kazoo_std::proto::{AddWatchMode, Stat};
+use kazoo_std::session::{Config, WatchedEvent};
+use kazoo_std::{Client, Error};
+
+/// A small ZooKeeper command-line tool.
+#[derive(Debug, Parser)]
+#[command(name = "kz", version)]
+struct Cli {
+    /// Servers, `host:port[,host:port…][/chroot]`.
+    #[arg(
+        long,
+        env = "ZK_HOSTS",
+        default_value = "127.0.0.1:2181",
+        global = true
+    )]
+    hosts: String,
+    /// Seconds to wait for the connection and for each answer; also the
+    /// session timeout asked for.
+    #[arg(long, default_value_t = 10.0, global = true)]
+    timeout: f64,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// List a node's children, one per line, sorted.
+    Ls { path: String },
+    /// Print a node's data.
+    Get {
+        path: String,
+        /// Then wait for the node to change and print the event.
+        #[arg(long)]
+        watch: bool,
+    },
+    /// Replace a node's data.
+    Set {
+        path: String,
+        data: String,
+        /// Only if the node's version is this.
+        #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+        version: i32,
+    },
+    /// Create a node and print its path.
+    Create {
+        path: String,
+        /// The node's data.
+        #[arg(long, default_value = "")]
+        data: String,
+        /// Deleted when this command's session ends.
+        #[arg(long)]
+        ephemeral: bool,
+        /// Append a sequence number to the name.
+        #[arg(long)]
+        sequential: bool,
+        /// Deleted by the server once its last child is gone.
+        #[arg(long)]
+        container: bool,
+        /// Deleted after this many milliseconds without changes or children.
+        #[arg(long, value_name = "MS")]
+        ttl: Option<u64>,
+        /// Create missing parents.
+        #[arg(long, short = 'p')]
+        parents: bool,
+    },
+    /// Delete a node.
+    Delete {
+        path: String,
+        /// With everything under it.
+        #[arg(long, short = 'r')]
+        recursive: bool,
+        /// Only if the node's version is this.
+        #[arg(long, default_value_t = -1, allow_negative_numbers = true)]
+        version: i32,
+    },
+    /// Print a node's Stat.
+    Stat { path: String },
+    /// Print the node's events (and its descendants' with --recursive)
+    /// until interrupted.
+    Watch {
+        path: String,
+        #[arg(long)]
+        recursive: bool,
+    },
+    /// Create a node and its parents unless they exist.
+    Ensure { path: String },
+}
+
+impl Command {
+    fn path(&self) -> &str {
+        match self {
+            Command::Ls { path }
+            | Command::Get { path, .. }
+            | Command::Set { path, .. }
+            | Command::Create { path, .. }
+            | Command::Delete { path, .. }
+            | Command::Stat { path }
+            | Command::Watch { path, .. }
+            | Command::Ensure { path } => path,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if !(cli.timeout.is_finite() && cli.timeout > 0.0 && cli.timeout < 1e6) {
+        eprintln!("kz: --timeout must be a positive number of seconds");
+        return ExitCode::from(2);
+    }
+    let timeout = Duration::from_secs_f64(cli.timeout);
+    let mut config = match Config::new(&cli.hosts) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("kz: --hosts {:?}: {e}", cli.hosts);
+            return ExitCode::from(2);
+        }
+    };
+    config.session_timeout = timeout;
+    let client = kazoo_std::start(config);
+    if let Err(e) = client.connected().wait_timeout(timeout) {
+        eprintln!("kz: connect {}: {}", cli.hosts, describe(&e));
+        return ExitCode::from(1);
+    }
+    let result = run(&client, &cli.command, timeout);
+    let _ = client.close().wait_timeout(timeout);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("kz: {}: {}", cli.command.path(), describe(&e));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(client: &Client, command: &Command, timeout: Duration) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    match command {
+        Command::Ls { path } => {
+            let mut children = client.get_children(path).send().wait_timeout(timeout)?;
+            children.sort();
+            for child in children {
+                let _ = writeln!(out, "{child}");
+            }
+        }
+        Command::Get { path, watch: false } => {
+            let (data, _) = client.get(path).send().wait_timeout(timeout)?;
+            let _ = out.write_all(&data);
+            let _ = writeln!(out);
+        }
+        Command::Get { path, watch: true } => {
+            let (read, watch) = client.get(path).send_watched();
+            let (data, _) = read.wait_timeout(timeout)?;
+            let _ = out.write_all(&data);
+            let _ = writeln!(out);
+            let _ = out.flush();
+            if let Some(event) = watch.wait() {
+                print_event(&mut out, &event);
+            }
+        }
+        Command::Set {
+            path,
+            data,
+            version,
+        } => {
+            let stat = client
+                .set(path, data.clone())
+                .version(*version)
+                .send()
+                .wait_timeout(timeout)?;
+            let _ = writeln!(out, "version {}", stat.version);
+        }
+        Command::Create {
+            path,
+            data,
+            ephemeral,
+            sequential,
+            container,
+            ttl,
+            parents,
+        } => {
+            let mut create = client.create(path).data(data.clone());
+            if *ephemeral {
+                create = create.ephemeral();
+            }
+            if *sequential {
+                create = create.sequential();
+            }
+            if *container {
+                create = create.container();
+            }
+            if let Some(ms) = ttl {
+                create = create.ttl(Duration::from_millis(*ms));
+            }
+            if *parents {
+                create = create.make_parents();
+            }
+            let created = create.send().wait_timeout(timeout)?;
+            let _ = writeln!(out, "{created}");
+        }
+        Command::Delete {
+            path,
+            recursive,
+            version,
+        } => {
+            let mut delete = client.delete(path).version(*version);
+            if *recursive {
+                delete = delete.recursive();
+            }
+            delete.send().wait_timeout(timeout)?;
+        }
+        Command::Stat { path } => match client.exists(path).send().wait_timeout(timeout)? {
+            Some(stat) => print_stat(&mut out, &stat),
+            None => return Err(Error::NoNode),
+        },
+        Command::Watch { path, recursive } => {
+            let mode = if *recursive {
+                AddWatchMode::PersistentRecursive
+            } else {
+                AddWatchMode::Persistent
+            };
+            let events = client
+                .add_watch(path, mode)
+                .stream()
+                .wait_timeout(timeout)?;
+            let _ = writeln!(out, "watching {path}");
+            let _ = out.flush();
+            for event in events {
+                print_event(&mut out, &event);
+            }
+        }
+        Command::Ensure { path } => client.ensure_path(path).wait_timeout(timeout)?,
+    }
+    Ok(())
+}
+
+fn print_event(out: &mut impl Write, event: &WatchedEvent) {
+    let _ = writeln!(
+        out,
+        "{:?} {:?} {}",
+        event.event_type, event.state, event.path
+    );
+    let _ = out.flush();
+}
+
+fn print_stat(out: &mut impl Write, s: &Stat) {
+    let _ = writeln!(
+        out,
+        "czxid {:#x}\nmzxid {:#x}\npzxid {:#x}\nctime {}\nmtime {}\nversion {}\ncversion {}\naversion {}\nephemeral_owner {:#x}\ndata_length {}\nnum_children {}",
+        s.czxid, s.mzxid, s.pzxid, s.ctime, s.mtime, s.version, s.cversion, s.aversion, s.ephemeral_owner, s.data_length, s.num_children
+    );
+}
+
+/// `NoNode (node does not exist)`: the error's name, then its message.
+fn describe(e: &Error) -> String {
+    let debug = format!("{e:?}");
+    let name = debug.split(['(', ' ', '{']).next().unwrap_or("Error");
+    format!("{name} ({e})")
+}
