@@ -593,3 +593,6 @@ pub(crate) fn no_body(outcome: Outcome) -> Result<(), Error> {
 pub(crate) fn unexpected(expected: &'static str) -> Error {
     Error::Malformed(DecodeError::UnexpectedResponse(expected))
 }
+
+#[cfg(test)]
+mod tests;

@@ -27,7 +27,7 @@ mod timer;
 mod watches;
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};

@@ -91,11 +91,11 @@ impl Default for FakeServer {
 }
 
 impl FakeServer {
-    fn accept(&mut self) {
+    pub(crate) fn accept(&mut self) {
         self.conn = Some(Conn::default());
     }
 
-    fn disconnect(&mut self) {
+    pub(crate) fn disconnect(&mut self) {
         self.conn = None;
     }
 
@@ -131,11 +131,16 @@ impl FakeServer {
         }
     }
 
+    /// Bytes the server has written since the last call.
+    pub(crate) fn take_output(&mut self) -> Bytes {
+        self.out.split().freeze()
+    }
+
     pub(crate) fn exists(&self, path: &str) -> bool {
         self.tree.contains_key(path)
     }
 
-    fn receive(&mut self, bytes: &[u8]) {
+    pub(crate) fn receive(&mut self, bytes: &[u8]) {
         if self.stalled {
             return;
         }
@@ -384,9 +389,11 @@ impl FakeServer {
     }
 
     fn apply(&mut self, req: Request) -> Result<Response, Error> {
+        let op = req.op_code();
         let session = self.conn.as_ref().and_then(|c| c.session).unwrap_or(0);
         match req {
             Request::Create(r) | Request::Create2(r) => {
+                let with_stat = op == OpCode::Create2;
                 let parent = crate::path::parent(&r.path).to_string();
                 let Some(p) = self.tree.get_mut(&parent) else {
                     return Err(Error::NoNode);
@@ -421,6 +428,9 @@ impl FakeServer {
                 self.tree.insert(path.clone(), Node { data: r.data, stat });
                 self.notify(EventType::NodeCreated, &path);
                 self.notify(EventType::NodeChildrenChanged, &parent);
+                if with_stat {
+                    return Ok(Response::Create2(Create2Response { path, stat }));
+                }
                 Ok(Response::Create(CreateResponse { path }))
             }
             Request::Delete(r) => {

@@ -1,0 +1,328 @@
+//! The client layer with a fake adapter: a scripted server, a clock the
+//! test moves, and a dispatcher the test controls. No threads, no sockets.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::*;
+use crate::proto::{EventType, Stat};
+use crate::session::tests::sim::FakeServer;
+use crate::ArgumentError;
+
+/// What the fake adapter saw and holds.
+struct World {
+    now: Instant,
+    server: FakeServer,
+    /// Connection attempts not yet answered by the test.
+    connects: Vec<ConnId>,
+    /// The connection the server has accepted.
+    open: Option<ConnId>,
+    wakes: u32,
+    /// Jobs dispatched, not yet run (for the queued dispatcher).
+    jobs: Vec<Job>,
+}
+
+#[derive(Clone)]
+struct Fake(Arc<Mutex<World>>);
+
+impl Fake {
+    fn world(&self) -> MutexGuard<'_, World> {
+        lock(&self.0)
+    }
+}
+
+impl Io for Fake {
+    fn now(&self) -> Instant {
+        self.world().now
+    }
+    fn connect(&mut self, _: &HostPort, conn: ConnId, _: Duration) {
+        self.world().connects.push(conn);
+    }
+    fn disconnect(&mut self) {
+        let mut w = self.world();
+        w.open = None;
+        w.server.disconnect();
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        self.world().server.receive(bytes);
+    }
+    fn wake(&mut self) {
+        self.world().wakes += 1;
+    }
+    fn four_letter_word(&mut self, _: &HostPort, word: &'static str, reply: Reply<String>) {
+        assert_eq!(word, "srvr");
+        reply.send(Ok("Zookeeper version: 3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on 2022-02-25\nMode: standalone\n".into()));
+    }
+}
+
+#[allow(clippy::disallowed_methods)]
+fn test_start() -> Instant {
+    Instant::now()
+}
+
+/// Runs dispatched jobs at once, on the dispatching thread: a job that
+/// needs the client's lock deadlocks if the client dispatched while holding it.
+struct Inline;
+
+impl Dispatch for Inline {
+    fn dispatch(&self, job: Job) {
+        job();
+    }
+}
+
+/// Keeps jobs for the test to inspect and run.
+struct Queued(Fake);
+
+impl Dispatch for Queued {
+    fn dispatch(&self, job: Job) {
+        self.0.world().jobs.push(job);
+    }
+}
+
+fn start(dispatch: impl Fn(Fake) -> Box<dyn Dispatch>) -> (Client, Driver, Fake) {
+    let fake = Fake(Arc::new(Mutex::new(World {
+        now: test_start(),
+        server: FakeServer::default(),
+        connects: Vec::new(),
+        open: None,
+        wakes: 0,
+        jobs: Vec::new(),
+    })));
+    let mut config = Config::new("zk1:2181,zk2:2181").unwrap();
+    config.session_timeout = Duration::from_secs(3);
+    let (client, driver) = Client::new(config, fake.clone(), BoxedDispatch(dispatch(fake.clone())));
+    (client, driver, fake)
+}
+
+struct BoxedDispatch(Box<dyn Dispatch>);
+
+impl Dispatch for BoxedDispatch {
+    fn dispatch(&self, job: Job) {
+        self.0.dispatch(job);
+    }
+}
+
+/// Plays the adapter: accepts pending connections and delivers the
+/// server's bytes until nothing moves.
+fn settle(driver: &Driver, fake: &Fake) {
+    loop {
+        let connect = {
+            let mut w = fake.world();
+            let c = w.connects.pop();
+            if let Some(conn) = c {
+                w.server.accept();
+                w.open = Some(conn);
+            }
+            c
+        };
+        if let Some(conn) = connect {
+            driver.connected(conn);
+            continue;
+        }
+        let (open, bytes) = {
+            let mut w = fake.world();
+            (w.open, w.server.take_output())
+        };
+        match open {
+            Some(conn) if !bytes.is_empty() => {
+                driver.input(conn, &bytes);
+            }
+            _ => return,
+        }
+    }
+}
+
+fn connected() -> (Client, Driver, Fake) {
+    let (client, driver, fake) = start(|_| Box::new(Inline));
+    settle(&driver, &fake);
+    assert!(matches!(
+        client.state(),
+        Some(SessionState::Connected {
+            new_session: true,
+            ..
+        })
+    ));
+    (client, driver, fake)
+}
+
+#[test]
+fn a_request_completes_through_the_driver() {
+    let (client, driver, fake) = connected();
+    let create = client.create("/a").data("x").send();
+    settle(&driver, &fake);
+    assert_eq!(create.wait(), Ok("/a".into()));
+    let get = client.get("/a").send();
+    settle(&driver, &fake);
+    assert_eq!(get.wait().map(|(d, _)| d), Ok(Bytes::from_static(b"x")));
+}
+
+#[test]
+fn reports_from_an_old_connection_are_ignored() {
+    let (client, driver, fake) = connected();
+    let old = fake.world().open.unwrap();
+    // The connection drops; the session moves to the next host.
+    fake.world().server.disconnect();
+    driver.disconnected(old);
+    settle(&driver, &fake);
+    let new = fake.world().open.unwrap();
+    assert_ne!(old, new);
+    assert!(matches!(
+        client.state(),
+        Some(SessionState::Connected {
+            new_session: false,
+            ..
+        })
+    ));
+    // A late reader of the old socket reports bytes and its end: nothing happens.
+    driver.input(old, b"\xff\xff\xff\xff garbage");
+    driver.disconnected(old);
+    assert_eq!(
+        fake.world().connects.len(),
+        0,
+        "no reconnect for a stale report"
+    );
+    let get = client.exists("/").send();
+    settle(&driver, &fake);
+    assert!(get.wait().unwrap().is_some());
+    assert_eq!(client.stats().reconnects, 1);
+}
+
+#[test]
+fn callbacks_and_listeners_run_outside_the_lock() {
+    let (client, driver, fake) = connected();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (c, s) = (client.clone(), seen.clone());
+    // With the inline dispatcher these callbacks run during the step that
+    // produced them; calling the client inside would deadlock under the lock.
+    let _exists = client
+        .exists("/n")
+        .watch(move |event| {
+            let _again = c.exists("/n").send();
+            lock(&s).push((event.event_type, c.state().is_some()));
+        })
+        .send();
+    let s = seen.clone();
+    let c = client.clone();
+    client.add_listener(move |_| {
+        lock(&s).push((EventType::None, c.state().is_some()));
+    });
+    settle(&driver, &fake);
+    let create = client.create("/n").send();
+    settle(&driver, &fake);
+    create.wait().unwrap();
+    assert_eq!(*lock(&seen), [(EventType::NodeCreated, true)]);
+    drop(client.close());
+    settle(&driver, &fake);
+    assert_eq!(lock(&seen).len(), 2, "the listener heard Closed");
+}
+
+#[test]
+fn callbacks_are_dispatched_in_order() {
+    let (client, driver, fake) = start(|f| Box::new(Queued(f)));
+    settle(&driver, &fake);
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let o = order.clone();
+    client.add_listener(move |state| lock(&o).push(format!("{state:?}")));
+    for name in ["a", "b"] {
+        let o = order.clone();
+        let _exists = client
+            .exists(format!("/{name}"))
+            .watch(move |e| lock(&o).push(e.path.clone()))
+            .send();
+    }
+    settle(&driver, &fake);
+    let created = [client.create("/b").send(), client.create("/a").send()];
+    settle(&driver, &fake);
+    for c in created {
+        c.wait().unwrap();
+    }
+    drop(client.close());
+    settle(&driver, &fake);
+    let jobs = std::mem::take(&mut fake.world().jobs);
+    for job in jobs {
+        job();
+    }
+    assert_eq!(*lock(&order), ["/b", "/a", "Closed"]);
+}
+
+#[test]
+fn sleep_waits_for_the_driver_clock_and_wakes_the_adapter() {
+    let (client, driver, fake) = connected();
+    let wakes = fake.world().wakes;
+    let nap = client.sleep(Duration::from_millis(100));
+    assert_eq!(
+        fake.world().wakes,
+        wakes + 1,
+        "an earlier deadline wakes the adapter's timer"
+    );
+    let at = driver.deadline().unwrap();
+    assert_eq!(at, fake.world().now + Duration::from_millis(100));
+    let nap = nap.wait_timeout(Duration::from_millis(1));
+    assert_eq!(nap, Err(Error::Timeout), "the driver's clock has not moved");
+    let again = client.sleep(Duration::from_millis(100));
+    fake.world().now += Duration::from_millis(100);
+    driver.timeout();
+    assert_eq!(again.wait(), Ok(()));
+}
+
+#[test]
+fn closing_completes_everything_and_refuses_more() {
+    let (client, driver, fake) = connected();
+    let sleep = client.sleep(Duration::from_secs(60));
+    let (_, watch) = client.exists("/w").send_watched();
+    settle(&driver, &fake);
+    let closing = client.close();
+    settle(&driver, &fake);
+    assert_eq!(closing.wait(), Ok(()));
+    assert_eq!(sleep.wait(), Err(Error::Closed));
+    let last = watch.wait();
+    assert_eq!(last.map(|e| e.state), Some(KeeperState::Closed));
+    assert!(driver.is_closed());
+    assert_eq!(client.get("/").send().wait(), Err(Error::Closed));
+    assert_eq!(client.close().wait(), Ok(()));
+    assert_eq!(client.states().recv(), None);
+}
+
+#[test]
+fn dropping_the_last_handle_closes_the_session() {
+    let (client, driver, fake) = connected();
+    let other = client.clone();
+    drop(client);
+    settle(&driver, &fake);
+    assert!(!driver.is_closed(), "a clone is still alive");
+    drop(other);
+    settle(&driver, &fake);
+    assert!(driver.is_closed());
+}
+
+#[test]
+fn server_version_parses_srvr() {
+    let (client, _driver, _fake) = connected();
+    assert_eq!(
+        client.server_version().wait(),
+        Ok("3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f".into())
+    );
+}
+
+#[test]
+fn checks_fail_before_anything_is_sent() {
+    let (client, driver, fake) = connected();
+    let sent = fake.world().server.received.len();
+    let err = |e| Err::<Stat, _>(Error::InvalidArgument(e));
+    assert_eq!(
+        client.set("/a", "").version(-3).send().wait(),
+        err(ArgumentError::InvalidVersion(-3))
+    );
+    assert_eq!(
+        client.set_acls("/a", vec![]).send().wait(),
+        err(ArgumentError::EmptyAcl)
+    );
+    assert!(matches!(
+        client.get("a").send().wait(),
+        Err(Error::InvalidPath(_))
+    ));
+    settle(&driver, &fake);
+    assert_eq!(fake.world().server.received.len(), sent);
+}
