@@ -173,13 +173,19 @@ impl Client {
     {
         let client = self.clone();
         let policy = policy.clone();
+        let start = client.inner().now();
+        // The first try starts now, like every other method.
+        let mut next = Some(op(&client));
         Task::new(async move {
-            let start = client.inner().now();
             let mut rng = Rng::new(client.inner().seed ^ start_bits(&client));
             let mut attempt = 0;
             loop {
                 attempt += 1;
-                let error = match op(&client).await {
+                let this = match next.take() {
+                    Some(first) => first,
+                    None => op(&client),
+                };
+                let error = match this.await {
                     Ok(v) => return Ok(v),
                     Err(e) if policy.retries(&e) => e,
                     Err(e) => return Err(e),

@@ -4,21 +4,18 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
 use kazoo::testing::ZkServer;
 
-/// `host:port/kz-<n>`, a fresh chroot that exists.
+/// `host:port/kz-<name>-<n>`, a fresh chroot that exists.
 fn hosts(name: &str) -> String {
-    static N: AtomicU32 = AtomicU32::new(0);
     let server = ZkServer::shared().expect("a ZooKeeper server");
-    let chroot = format!("/kz-{name}-{}", N.fetch_add(1, Ordering::Relaxed));
-    let out = kz(&server.connect_string(), &["ensure", &chroot]);
-    assert!(out.status.success(), "{out:?}");
-    format!("{}{chroot}", server.connect_string())
+    server
+        .chroot(&format!("kz-{name}"))
+        .expect("a fresh chroot")
 }
 
 fn kz(hosts: &str, args: &[&str]) -> Output {

@@ -487,10 +487,9 @@ impl DeleteBuilder<'_> {
             let pending = self.client.submit_delete(self.path, self.version);
             return Task::new(pending);
         }
-        let client = self.client.clone();
-        let (path, version) = (self.path, self.version);
+        let tree = self.client.delete_tree(self.path, self.version);
         Task::new(async move {
-            match client.delete_tree(path, version).await {
+            match tree.await {
                 Err(Error::NoNode) => Ok(()),
                 other => other,
             }
@@ -637,14 +636,8 @@ impl Client {
 
     /// Creates `path` and any missing ancestors (persistent, open ACL);
     /// existing nodes are left alone. All creates are pipelined.
-    pub fn ensure_path(&self, path: impl Into<String>) -> Task<()> {
-        let client = self.clone();
-        let path = path.into();
-        Task::new(async move {
-            client
-                .ensure_path_with(&path, OPEN_ACL_UNSAFE.to_vec())
-                .await
-        })
+    pub fn ensure_path(&self, path: impl AsRef<str>) -> Task<()> {
+        self.ensure_path_with(path.as_ref(), OPEN_ACL_UNSAFE.to_vec())
     }
 
     /// Whether a node exists: its Stat, or `None`.
@@ -832,10 +825,15 @@ impl Client {
         Pending::new(self.submit_checked(request), no_body)
     }
 
-    async fn ensure_path_with(&self, path: &str, acl: Vec<Acl>) -> Result<(), Error> {
-        path::validate(path)?;
-        check_acl(&acl)?;
-        // One create per ancestor, pipelined: the server applies them in order.
+    /// Submits one create per missing ancestor and the node itself, all
+    /// pipelined (the server applies them in order); the task collects them.
+    fn ensure_path_with(&self, path: &str, acl: Vec<Acl>) -> Task<()> {
+        if let Err(e) = path::validate(path)
+            .map_err(Error::from)
+            .and_then(|()| check_acl(&acl))
+        {
+            return Task::new(async move { Err(e) });
+        }
         let mut creates = Vec::new();
         for (i, _) in path.match_indices('/').skip(1) {
             creates.push(self.create_existing_ok(&path[..i], &acl));
@@ -843,13 +841,15 @@ impl Client {
         if path != "/" {
             creates.push(self.create_existing_ok(path, &acl));
         }
-        for create in creates {
-            match create.await {
-                Ok(_) | Err(Error::NodeExists) => {}
-                Err(e) => return Err(e),
+        Task::new(async move {
+            for create in creates {
+                match create.await {
+                    Ok(_) | Err(Error::NodeExists) => {}
+                    Err(e) => return Err(e),
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     fn create_existing_ok(&self, path: &str, acl: &[Acl]) -> Pending<()> {
@@ -865,8 +865,9 @@ impl Client {
     /// Deletes a subtree, depth first.
     fn delete_tree(&self, path: String, version: i32) -> Task<()> {
         let client = self.clone();
+        let listing = client.get_children(path.as_str()).send();
         Task::new(async move {
-            let children = client.get_children(path.as_str()).send().await?;
+            let children = listing.await?;
             let base = if path == "/" {
                 String::new()
             } else {

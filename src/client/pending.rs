@@ -202,7 +202,10 @@ impl<T> Future for ReplyFuture<T> {
 
 /// An operation of several steps (a recursive delete, `ensure_path`, a
 /// retried call): `.await` it, or `.wait()` for it from a thread.
-#[must_use = "a task does nothing until awaited or waited for"]
+///
+/// Its first requests are sent when the method returns; the steps that
+/// depend on their answers run while the task is awaited or waited for.
+#[must_use = "later steps run only while the task is awaited or waited for"]
 pub struct Task<T> {
     future: Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>,
 }

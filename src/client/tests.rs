@@ -326,3 +326,26 @@ fn checks_fail_before_anything_is_sent() {
     settle(&driver, &fake);
     assert_eq!(fake.world().server.received.len(), sent);
 }
+
+#[test]
+fn multi_step_operations_start_when_called() {
+    let (client, driver, fake) = connected();
+    let ensure = client.ensure_path("/a/b");
+    let retried = client.retry(&crate::retry::RetryPolicy::default(), |c| {
+        c.create("/r").send()
+    });
+    let deleted = client.delete("/missing").recursive().send();
+    settle(&driver, &fake);
+    {
+        let w = fake.world();
+        assert!(
+            w.server.exists("/a/b") && w.server.exists("/r"),
+            "sent before anyone waited"
+        );
+        let ops: Vec<_> = w.server.received.iter().map(|(_, r)| r.op_code()).collect();
+        assert!(ops.contains(&crate::proto::OpCode::GetChildren), "{ops:?}");
+    }
+    assert_eq!(ensure.wait(), Ok(()));
+    assert_eq!(retried.wait(), Ok("/r".into()));
+    assert_eq!(deleted.wait(), Ok(()));
+}

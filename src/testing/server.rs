@@ -178,6 +178,26 @@ impl ZkServer {
         self.addr.to_string()
     }
 
+    /// A connect string for a fresh, empty chroot `/<prefix>-<n>` on this
+    /// server (created here), so that tests sharing one server never see
+    /// each other's nodes.
+    pub fn chroot(&self, prefix: &str) -> Result<String, TestingError> {
+        static N: AtomicU32 = AtomicU32::new(0);
+        let path = format!("/{prefix}-{}", N.fetch_add(1, Ordering::Relaxed));
+        let mut zk = RawConnection::open(self.addr)?;
+        let created = zk.call(crate::proto::Request::Create(crate::proto::CreateRequest {
+            path: path.clone(),
+            data: None,
+            acl: crate::acl::OPEN_ACL_UNSAFE.to_vec(),
+            mode: crate::proto::CreateMode::Persistent,
+        }));
+        match created {
+            Ok(_) | Err(TestingError::Protocol(crate::Error::NodeExists)) => {}
+            Err(e) => return Err(e),
+        }
+        Ok(format!("{}{path}", self.addr))
+    }
+
     /// The JVM's process id.
     pub fn pid(&self) -> u32 {
         self.java_pid

@@ -10,7 +10,6 @@ pub mod behaviour;
 pub mod ops;
 pub mod watches;
 
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use kazoo::session::Config;
@@ -43,17 +42,14 @@ impl Ctx {
     }
 
     pub fn with(name: &str, tweak: impl Fn(&mut Config), start: impl Fn(Config) -> Client) -> Ctx {
-        static N: AtomicU32 = AtomicU32::new(0);
         let server =
             ZkServer::shared().expect("a ZooKeeper server (run scripts/test.sh to install one)");
         let hosts = server.connect_string();
-        let chroot = format!("/suite-{name}-{}", N.fetch_add(1, Ordering::Relaxed));
-        let root = start(Config::new(&hosts).unwrap());
-        root.ensure_path(chroot.as_str())
-            .wait_timeout(WAIT)
-            .expect("chroot created");
-        root.close().wait_timeout(WAIT).unwrap();
-        let mut config = Config::new(&format!("{hosts}{chroot}")).unwrap();
+        let connect = server
+            .chroot(&format!("suite-{name}"))
+            .expect("a fresh chroot");
+        let chroot = connect[hosts.len()..].to_string();
+        let mut config = Config::new(&connect).unwrap();
         tweak(&mut config);
         let client = start(config);
         client.connected().wait_timeout(WAIT).expect("connected");
