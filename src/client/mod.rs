@@ -29,14 +29,14 @@ mod ops;
 mod pending;
 mod watch;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::drive::{self, Transport};
 use crate::proto::{DecodeError, KeeperState, Request};
-use crate::session::{Config, Event, HostPort, RequestId, Session, SessionState};
+use crate::session::{Config, DisconnectReason, Event, HostPort, RequestId, Session, SessionState};
 use crate::Error;
 
 use channel::Channel;
@@ -164,7 +164,12 @@ struct Core {
     closed: Vec<Reply<()>>,
     deadline: Option<Instant>,
     jobs: Vec<Job>,
+    /// The last few connection ends, for diagnostics.
+    disconnects: VecDeque<(HostPort, DisconnectReason)>,
 }
+
+/// How many connection ends [`Client::recent_disconnects`] remembers.
+const DISCONNECTS_KEPT: usize = 16;
 
 /// The session's commands, turned into [`Io`] calls with connection ids.
 struct Shim<'a> {
@@ -314,7 +319,12 @@ impl Core {
                     }
                 }
             }
-            _ => {}
+            Event::Disconnected { host, reason } => {
+                if self.disconnects.len() == DISCONNECTS_KEPT {
+                    self.disconnects.pop_front();
+                }
+                self.disconnects.push_back((host, reason));
+            }
         }
     }
 }
@@ -340,6 +350,7 @@ impl Client {
                 closed: Vec::new(),
                 deadline: None,
                 jobs: Vec::new(),
+                disconnects: VecDeque::new(),
             }),
             dispatch: Box::new(dispatch),
             seed,
@@ -365,6 +376,25 @@ impl Client {
     /// it in `ephemeral_owner`.
     pub fn session_id(&self) -> i64 {
         lock(&self.inner.core).session.session().0
+    }
+
+    /// The session id and password (kazoo's `client_id`): what another
+    /// connection needs to resume this session.
+    pub fn client_id(&self) -> (i64, bytes::Bytes) {
+        let core = lock(&self.inner.core);
+        let (id, passwd) = core.session.session();
+        (id, passwd.clone())
+    }
+
+    /// The server the session uses (or last used).
+    pub fn current_host(&self) -> Option<HostPort> {
+        lock(&self.inner.core).session.current_host().cloned()
+    }
+
+    /// The last connection ends (up to 16, oldest first), with the server
+    /// and why: a refused handshake, garbage from the server, a timeout…
+    pub fn recent_disconnects(&self) -> Vec<(HostPort, DisconnectReason)> {
+        lock(&self.inner.core).disconnects.iter().cloned().collect()
     }
 
     /// The session's counters (frames, bytes, pings, reconnects, pending).

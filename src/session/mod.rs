@@ -94,6 +94,8 @@ pub struct Session {
     current_host: usize,
     failed_attempts: usize,
     failed_rounds: u32,
+    /// The current connection has delivered a sane frame after its handshake.
+    healthy: bool,
     rng: Rng,
     phase: Phase,
     closing: bool,
@@ -160,6 +162,7 @@ impl Session {
             current_host: 0,
             failed_attempts: 0,
             failed_rounds: 0,
+            healthy: false,
             rng,
             phase: Phase::Waiting,
             closing: false,
@@ -547,7 +550,7 @@ impl Session {
                 self.timers.set(Timer::Lost, self.last_recv + self.timeout);
             }
         }
-        if (!was_connected && !reachable) || malformed {
+        if (!was_connected && !reachable) || malformed || (was_connected && !self.healthy) {
             self.failed_attempts += 1;
         }
         self.phase = Phase::Waiting;
@@ -582,7 +585,16 @@ impl Session {
                 return self.drop_connection(now, DisconnectReason::Refused(Error::from_code(err)))
             }
             Ok(HandshakeReply::Expired) => {
+                let resuming = self.session_id != 0;
                 self.end_session(KeeperState::Expired);
+                if resuming {
+                    // The server is fine, only our session is gone: start a
+                    // new one there.
+                    self.next_host = self.current_host;
+                } else {
+                    // "Expired" for a session never asked for: a broken server.
+                    self.failed_attempts += 1;
+                }
                 return self.drop_connection(now, DisconnectReason::Expired);
             }
             Ok(HandshakeReply::Accepted(r)) => r,
@@ -597,8 +609,10 @@ impl Session {
         self.passwd = response.passwd;
         self.timeout = Duration::from_millis(u64::try_from(response.timeout).unwrap_or(1));
         self.seen_rw |= !read_only;
-        self.failed_attempts = 0;
-        self.failed_rounds = 0;
+        // The attempt counts as a success once a frame after the handshake
+        // proves the server sane (see `handle_frame`), not before: a server
+        // that accepts and then sends garbage must not defeat the backoff.
+        self.healthy = false;
         self.handshakes += 1;
         if self.handshakes > 1 {
             self.stats.reconnects += 1;
@@ -719,6 +733,15 @@ impl Session {
     }
 
     fn handle_frame(&mut self, frame: Bytes, now: Instant) {
+        self.handle_frame_inner(frame, now);
+        if !self.healthy && matches!(self.phase, Phase::Connected { .. }) {
+            self.healthy = true;
+            self.failed_attempts = 0;
+            self.failed_rounds = 0;
+        }
+    }
+
+    fn handle_frame_inner(&mut self, frame: Bytes, now: Instant) {
         self.timers.set(Timer::Read, now + self.read_timeout());
         let mut r = Reader::new(frame);
         let header = match ReplyHeader::decode(&mut r) {
@@ -923,6 +946,13 @@ impl Session {
     /// handshake creates a new one.
     fn end_session(&mut self, keeper: KeeperState) {
         self.timers.stop(Timer::Lost);
+        if self.session_id != 0 {
+            // Requests made for the old session must not run on a new one
+            // (an ephemeral create, a lock's check): they fail, as the
+            // Java client fails them. Later requests go to the new session.
+            self.fail_queued(&Error::SessionExpired);
+            self.arm_queue_deadline();
+        }
         if self.state != Some(SessionState::Lost) {
             self.set_state(SessionState::Lost, keeper);
         }

@@ -2,10 +2,11 @@
 //!
 //! [`ZkServer`] starts the Debian `zookeeper` package's server on a free
 //! loopback port with its own temporary directory and stops it, by process
-//! id, when dropped (or when the test process dies). [`RawConnection`]
-//! speaks the wire protocol over a blocking socket with nothing but the
-//! codec: the readiness probe, codec tests against the real server, and
-//! fault helpers use it.
+//! id, when dropped (or when the test process dies); [`ZkEnsemble`] starts
+//! several as one ensemble whose members a test can stop, kill and restart.
+//! [`RawConnection`] speaks the wire protocol over a blocking socket with
+//! nothing but the codec. Faults: [`Proxy`] cuts or stalls a client's
+//! connection; [`expire_session`] expires a session for real.
 //!
 //! This module does I/O and reads the clock; the sans-IO core never uses it.
 //!
@@ -21,9 +22,17 @@
 
 #![allow(clippy::disallowed_methods)] // a test kit owns real clocks and sleeps
 
+mod ensemble;
+mod faults;
+mod jvm;
+mod proxy;
 mod raw;
 mod server;
 
+pub use ensemble::ZkEnsemble;
+pub use faults::expire_session;
+pub use jvm::four_letter_word;
+pub use proxy::Proxy;
 pub use raw::RawConnection;
 pub use server::{ServerOptions, ZkServer};
 

@@ -1,18 +1,17 @@
 //! Starting and stopping a real standalone ZooKeeper server.
 
-use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use std::{fs, thread};
 
+use super::jvm::Jvm;
 use super::{RawConnection, TestingError};
 
 const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
-const CLASSPATH: &str = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
 
 /// How to start a server. The defaults suit the integration suite.
 #[derive(Debug, Clone)]
@@ -43,16 +42,13 @@ impl Default for ServerOptions {
 
 /// A standalone ZooKeeper server on 127.0.0.1, stopped on drop.
 ///
-/// The JVM runs under a small `sh` guard that holds the other end of a pipe
-/// from this process: when the test process exits, however it exits, the
-/// pipe closes and the guard kills the JVM by its process id.
+/// The JVM runs under a guard that kills it by process id and removes its
+/// directory when this process lets go of it, however this process exits.
 #[derive(Debug)]
 pub struct ZkServer {
     addr: SocketAddr,
     dir: PathBuf,
-    java_pid: u32,
-    guard: Child,
-    guard_stdin: Option<ChildStdin>,
+    jvm: Jvm,
 }
 
 impl ZkServer {
@@ -102,42 +98,19 @@ impl ZkServer {
         }
         let cfg_path = dir.join("zoo.cfg");
         fs::write(&cfg_path, cfg)?;
-
-        let mut guard = Command::new("sh")
-            .arg("-c")
-            // Start the JVM, report its pid, then wait for our end of stdin to close.
-            .arg(r#"java "$@" >"$ZK_DIR/server.log" 2>&1 & echo $!; read _ignored; kill -9 $! 2>/dev/null; wait; rm -rf "$ZK_DIR""#)
-            .arg("zk-guard")
-            .args([
-                "-Xmx256m".to_string(),
-                "-XX:+UseSerialGC".to_string(),
-                "-Dzookeeper.admin.enableServer=false".to_string(),
-                format!("-Dznode.container.checkIntervalMs={}", options.container_check_interval_ms),
-                "-cp".to_string(),
-                CLASSPATH.to_string(),
-                "org.apache.zookeeper.server.quorum.QuorumPeerMain".to_string(),
-                cfg_path.display().to_string(),
-            ])
-            .env("ZK_DIR", &dir)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()?;
-        let guard_stdin = guard.stdin.take();
-        let mut line = String::new();
-        if let Some(out) = guard.stdout.take() {
-            BufReader::new(out).read_line(&mut line)?;
-        }
-        let java_pid = line
-            .trim()
-            .parse()
-            .map_err(|_| TestingError::StartFailed(format!("no pid from the guard: {line:?}")))?;
+        let jvm = Jvm::spawn(
+            &cfg_path,
+            &dir.join("server.log"),
+            &[format!(
+                "-Dznode.container.checkIntervalMs={}",
+                options.container_check_interval_ms
+            )],
+            Some(&dir),
+        )?;
         let server = ZkServer {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             dir,
-            java_pid,
-            guard,
-            guard_stdin,
+            jvm,
         };
         server.wait_ready(options.start_timeout)?;
         Ok(server)
@@ -182,25 +155,12 @@ impl ZkServer {
     /// server (created here), so that tests sharing one server never see
     /// each other's nodes.
     pub fn chroot(&self, prefix: &str) -> Result<String, TestingError> {
-        static N: AtomicU32 = AtomicU32::new(0);
-        let path = format!("/{prefix}-{}", N.fetch_add(1, Ordering::Relaxed));
-        let mut zk = RawConnection::open(self.addr)?;
-        let created = zk.call(crate::proto::Request::Create(crate::proto::CreateRequest {
-            path: path.clone(),
-            data: None,
-            acl: crate::acl::OPEN_ACL_UNSAFE.to_vec(),
-            mode: crate::proto::CreateMode::Persistent,
-        }));
-        match created {
-            Ok(_) | Err(TestingError::Protocol(crate::Error::NodeExists)) => {}
-            Err(e) => return Err(e),
-        }
-        Ok(format!("{}{path}", self.addr))
+        fresh_chroot(self.addr, &self.connect_string(), prefix)
     }
 
     /// The JVM's process id.
     pub fn pid(&self) -> u32 {
-        self.java_pid
+        self.jvm.pid
     }
 
     /// The server's working directory (config, data, log).
@@ -209,7 +169,7 @@ impl ZkServer {
     }
 
     fn is_running(&self) -> bool {
-        Path::new(&format!("/proc/{}", self.java_pid)).exists()
+        self.jvm.is_running()
     }
 
     fn log_tail(&self) -> String {
@@ -219,16 +179,8 @@ impl ZkServer {
     }
 }
 
-impl Drop for ZkServer {
-    fn drop(&mut self) {
-        // Closing the guard's stdin makes it kill the JVM by pid and exit.
-        drop(self.guard_stdin.take());
-        let _ = self.guard.wait();
-    }
-}
-
 /// Installs the Debian package if it is missing and `KAZOO_INSTALL_ZOOKEEPER=1`.
-fn ensure_installed() -> Result<(), TestingError> {
+pub(crate) fn ensure_installed() -> Result<(), TestingError> {
     if Path::new(ZOOKEEPER_JAR).exists() {
         return Ok(());
     }
@@ -250,17 +202,40 @@ fn ensure_installed() -> Result<(), TestingError> {
 }
 
 /// A port nothing listens on right now (the OS picks it).
-fn free_port() -> Result<u16, TestingError> {
+pub(crate) fn free_port() -> Result<u16, TestingError> {
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())
 }
 
-fn temp_dir() -> Result<PathBuf, TestingError> {
+pub(crate) fn temp_dir() -> Result<PathBuf, TestingError> {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("kazoo-zk-{}-{n}", std::process::id()));
     let _ = fs::remove_dir_all(&dir);
     fs::create_dir_all(&dir)?;
     Ok(dir)
+}
+
+/// Creates `/<prefix>-<n>` through `addr` and returns `hosts/<prefix>-<n>`.
+pub(crate) fn fresh_chroot(
+    addr: SocketAddr,
+    hosts: &str,
+    prefix: &str,
+) -> Result<String, TestingError> {
+    static N: AtomicU32 = AtomicU32::new(0);
+    let path = format!("/{prefix}-{}", N.fetch_add(1, Ordering::Relaxed));
+    let mut zk = RawConnection::open(addr)?;
+    let created = zk.call(crate::proto::Request::Create(crate::proto::CreateRequest {
+        path: path.clone(),
+        data: None,
+        acl: crate::acl::OPEN_ACL_UNSAFE.to_vec(),
+        mode: crate::proto::CreateMode::Persistent,
+    }));
+    match created {
+        Ok(_) | Err(TestingError::Protocol(crate::Error::NodeExists)) => {}
+        Err(e) => return Err(e),
+    }
+    let _ = zk.call(crate::proto::Request::CloseSession);
+    Ok(format!("{hosts}{path}"))
 }

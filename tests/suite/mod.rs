@@ -7,6 +7,7 @@
 #![allow(dead_code, clippy::disallowed_methods)]
 
 pub mod behaviour;
+pub mod failures;
 pub mod ops;
 pub mod watches;
 
@@ -77,6 +78,7 @@ impl Ctx {
 }
 
 /// Expands one `#[test]` per suite function for adapter `$adapter`.
+#[allow(unused_macros)]
 macro_rules! integration_tests {
     ($adapter:ty) => {
         $crate::suite::integration_tests!(@ $adapter;
@@ -119,4 +121,25 @@ macro_rules! integration_tests {
         )*
     };
 }
+#[allow(unused_imports)]
 pub(crate) use integration_tests;
+
+/// Expands one `#[test]` per failure-semantics function for `$adapter`
+/// (a separate binary: these start an ensemble and cut connections).
+#[allow(unused_macros)]
+macro_rules! failure_tests {
+    ($adapter:ty) => {
+        $crate::suite::integration_tests!(@ $adapter;
+            failures::dropped_connection_resumes_the_session_and_catches_up,
+            failures::stalled_connection_hits_the_read_timeout,
+            failures::real_expiry_is_lost_then_a_new_session,
+            failures::failover_keeps_the_session_and_every_acknowledged_write,
+            failures::ensemble_down_longer_than_the_timeout_is_lost_on_the_client_clock,
+            failures::unreachable_hosts_fail_with_a_clear_error_without_spinning,
+            failures::close_during_a_reconnect_storm_completes_everything,
+            failures::bad_servers_are_skipped,
+        );
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use failure_tests;

@@ -194,6 +194,91 @@ fn session_lost_on_its_own_clock_then_a_new_session() {
 }
 
 #[test]
+fn requests_queued_for_a_lost_session_fail_and_later_ones_use_the_new_one() {
+    let mut config = Sim::config();
+    config.queue_timeout = None;
+    let mut sim = Sim::new(config);
+    sim.refuse = true;
+    sim.drop_connection();
+    let old = sim.submit(req::create("/mine", CreateMode::Ephemeral));
+    sim.advance(Duration::from_secs(3));
+    assert_eq!(sim.session.state(), Some(SessionState::Lost));
+    assert_eq!(sim.result(old), Some(&Err(Error::SessionExpired)));
+    let new = sim.submit(req::create("/mine", CreateMode::Ephemeral));
+    sim.refuse = false;
+    sim.advance(Duration::from_secs(10));
+    assert!(matches!(sim.result(new), Some(Ok(_))));
+    assert_eq!(sim.completions(old), 1);
+    assert!(sim.server.exists("/mine"));
+}
+
+#[test]
+fn a_server_that_accepts_then_sends_garbage_is_backed_off() {
+    let mut config = Sim::config();
+    config.hosts = Config::new("a:1,b:2").unwrap().hosts;
+    let mut sim = Sim::new(config);
+    sim.server.handshake = Handshake::AcceptThenGarbage;
+    sim.drop_connection();
+    sim.advance(Duration::from_secs(60));
+    let attempts = sim
+        .transcript
+        .lines()
+        .filter(|l| l.contains(" connect "))
+        .count();
+    assert!(
+        attempts < 60,
+        "{attempts} attempts in 60 s: the handshake must not reset the backoff"
+    );
+    let malformed = sim
+        .events
+        .iter()
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Disconnected {
+                    reason: DisconnectReason::Malformed(_),
+                    ..
+                }
+            )
+        })
+        .count();
+    assert!(malformed > 5, "each attempt reported ({malformed})");
+}
+
+#[test]
+fn an_expired_session_starts_anew_on_the_same_server() {
+    let mut config = Sim::config();
+    config.hosts = Config::new("a:1,b:2,c:3").unwrap().hosts;
+    let mut sim = Sim::new(config);
+    let session = sim.session.session().0;
+    sim.server.expire(session); // and closes the connection
+    sim.step();
+    assert!(matches!(
+        sim.states().last(),
+        Some(SessionState::Connected {
+            new_session: true,
+            ..
+        })
+    ));
+    assert_ne!(sim.session.session().0, session);
+    // Reconnect to the next host, hear "expired" there, start anew there.
+    let connects: Vec<&str> = sim
+        .transcript
+        .lines()
+        .filter(|l| l.contains(" connect "))
+        .collect();
+    let [.., expired_at, anew_at] = connects[..] else {
+        panic!("{connects:?}")
+    };
+    assert_eq!(
+        expired_at.split_whitespace().last(),
+        anew_at.split_whitespace().last(),
+        "the server was fine; only the session was gone:\n{}",
+        sim.transcript
+    );
+}
+
+#[test]
 fn backoff_between_rounds_is_capped_and_never_busy() {
     let mut config = Sim::config();
     config.hosts = Config::new("a:1,b:2,c:3").unwrap().hosts;

@@ -28,6 +28,8 @@ pub(crate) enum Handshake {
     AcceptReadOnly,
     /// Never answer.
     Silent,
+    /// Accept, then send a frame that is not a reply (a broken server).
+    AcceptThenGarbage,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +215,9 @@ impl FakeServer {
         self.send_frame(|o| resp.encode(o));
         if let Some(c) = self.conn.as_mut() {
             c.session = Some(session_id);
+        }
+        if self.handshake == Handshake::AcceptThenGarbage {
+            self.send_frame(|o| o.extend_from_slice(&[0xff; 3]));
         }
     }
 

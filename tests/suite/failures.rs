@@ -1,0 +1,718 @@
+//! Failure semantics against real servers: dropped and stalled connections
+//! (through the test kit's proxy), real session expiry, a 3-node ensemble
+//! losing members or going down whole, unreachable hosts, bad servers.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kazoo::acl::{Acl, Id, Perms};
+use kazoo::proto::{AddWatchMode, EventType, KeeperState};
+use kazoo::session::{Config, SessionState};
+use kazoo::testing::{expire_session, Proxy, ZkEnsemble, ZkServer};
+use kazoo::{Client, Error};
+
+use super::{Adapter, WAIT};
+
+/// Tests that measure the process (CPU time) run alone; the rest share.
+static EXCLUSIVE: RwLock<()> = RwLock::new(());
+
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    EXCLUSIVE.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// One ensemble per test binary; tests that stop members take turns.
+fn ensemble() -> MutexGuard<'static, Option<ZkEnsemble>> {
+    static ENSEMBLE: Mutex<Option<ZkEnsemble>> = Mutex::new(None);
+    let mut guard = ENSEMBLE.lock().unwrap_or_else(PoisonError::into_inner);
+    match guard.as_mut() {
+        // A test that failed half-way may have left members down.
+        Some(zk) => zk.start_all().expect("members restarted"),
+        None => *guard = Some(ZkEnsemble::start(3).expect("a 3-node ensemble")),
+    }
+    guard
+}
+
+/// Records every state change a listener hears, in order.
+#[derive(Clone, Default)]
+struct States(Arc<Mutex<Vec<(Instant, SessionState)>>>);
+
+impl States {
+    fn listen(client: &Client) -> States {
+        let states = States::default();
+        let s = states.clone();
+        client.add_listener(move |state| s.0.lock().unwrap().push((Instant::now(), state)));
+        states
+    }
+
+    fn seen(&self) -> Vec<SessionState> {
+        self.0.lock().unwrap().iter().map(|(_, s)| *s).collect()
+    }
+
+    /// Waits until `want` has been heard `n` times; returns when it was last heard.
+    fn wait_for(
+        &self,
+        want: impl Fn(&SessionState) -> bool,
+        n: usize,
+        timeout: Duration,
+    ) -> Instant {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let times: Vec<Instant> = self
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, s)| want(s))
+                .map(|(t, _)| *t)
+                .collect();
+            if times.len() >= n {
+                return times[n - 1];
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for a state; heard {:?}",
+                self.seen()
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+fn is_suspended(s: &SessionState) -> bool {
+    *s == SessionState::Suspended
+}
+
+fn is_lost(s: &SessionState) -> bool {
+    *s == SessionState::Lost
+}
+
+fn resumed(s: &SessionState) -> bool {
+    matches!(
+        s,
+        SessionState::Connected {
+            new_session: false,
+            ..
+        }
+    )
+}
+
+fn fresh(s: &SessionState) -> bool {
+    matches!(
+        s,
+        SessionState::Connected {
+            new_session: true,
+            ..
+        }
+    )
+}
+
+/// The chroot part of a `hosts/chroot` connect string.
+fn chroot_of(connect: &str) -> &str {
+    &connect[connect.find('/').expect("a chroot")..]
+}
+
+fn config(hosts: &str, session_timeout: Duration) -> Config {
+    let mut c = Config::new(hosts).unwrap();
+    c.session_timeout = session_timeout;
+    c
+}
+
+fn connect<A: Adapter>(config: Config) -> (Client, States) {
+    let client = A::start(config);
+    let states = States::listen(&client);
+    client.connected().wait_timeout(WAIT).expect("connected");
+    states.wait_for(fresh, 1, WAIT);
+    (client, states)
+}
+
+pub fn dropped_connection_resumes_the_session_and_catches_up<A: Adapter>() {
+    let _g = shared();
+    let server = ZkServer::shared().unwrap();
+    let direct = server.chroot("fail-drop").unwrap();
+    let proxy = Proxy::start(server.addr()).unwrap();
+    let (c, states) = connect::<A>(config(
+        &format!("{}{}", proxy.addr(), chroot_of(&direct)),
+        Duration::from_secs(10),
+    ));
+    let other = A::start(Config::new(&direct).unwrap());
+    let id = c.session_id();
+
+    c.add_auth("digest", "user:pw").wait().unwrap();
+    c.create("/secret")
+        .data("s")
+        .acl(vec![Acl::new(Perms::ALL, Id::digest("user", "pw"))])
+        .send()
+        .wait()
+        .unwrap();
+    for p in ["/data", "/kids", "/pdata", "/tree"] {
+        c.create(p).data("0").send().wait().unwrap();
+    }
+    let (_, data_changed) = c.get("/data").send_watched();
+    let (read, created) = c.exists("/later").send_watched();
+    assert_eq!(read.wait(), Ok(None));
+    let (_, kids_changed) = c.get_children("/kids").send_watched();
+    let persistent = c
+        .add_watch("/pdata", AddWatchMode::Persistent)
+        .stream()
+        .wait()
+        .unwrap();
+    let recursive = c
+        .add_watch("/tree", AddWatchMode::PersistentRecursive)
+        .stream()
+        .wait()
+        .unwrap();
+
+    proxy.refuse(true);
+    proxy.sever();
+    states.wait_for(is_suspended, 1, WAIT);
+    let queued = c.get("/data").send(); // issued while disconnected
+    other.set("/data", "1").send().wait().unwrap();
+    other.create("/later").send().wait().unwrap();
+    other.create("/kids/k1").send().wait().unwrap();
+    other
+        .set("/pdata", "changed while away")
+        .send()
+        .wait()
+        .unwrap();
+    other.create("/tree/while-away").send().wait().unwrap();
+    proxy.refuse(false);
+    states.wait_for(resumed, 1, WAIT);
+    assert_eq!(c.session_id(), id, "same session");
+    assert_eq!(
+        states.seen(),
+        [
+            SessionState::Connected {
+                session_id: id,
+                new_session: true
+            },
+            SessionState::Suspended,
+            SessionState::Connected {
+                session_id: id,
+                new_session: false
+            }
+        ]
+    );
+
+    // One-shot watches: the server's catch-up after SetWatches.
+    let event = |w: kazoo::client::WatchFuture| {
+        let e = w.wait_timeout(WAIT).unwrap().unwrap();
+        (e.event_type, e.path)
+    };
+    assert_eq!(
+        event(data_changed),
+        (EventType::NodeDataChanged, "/data".into())
+    );
+    assert_eq!(event(created), (EventType::NodeCreated, "/later".into()));
+    assert_eq!(
+        event(kids_changed),
+        (EventType::NodeChildrenChanged, "/kids".into())
+    );
+    // Persistent and recursive watches: no catch-up from the server, so the
+    // "resumed, re-read" signal, then later changes as usual.
+    for (stream, path) in [(&persistent, "/pdata"), (&recursive, "/tree")] {
+        let e = stream.recv_timeout(WAIT).unwrap().unwrap();
+        assert_eq!(
+            (e.event_type, e.state, e.path.as_str()),
+            (EventType::None, KeeperState::SyncConnected, path)
+        );
+    }
+    assert_eq!(
+        &c.get("/pdata").send().wait().unwrap().0[..],
+        b"changed while away",
+        "re-read"
+    );
+    other.set("/pdata", "after").send().wait().unwrap();
+    other.create("/tree/after").send().wait().unwrap();
+    let e = persistent.recv_timeout(WAIT).unwrap().unwrap();
+    assert_eq!(
+        (e.event_type, e.path.as_str()),
+        (EventType::NodeDataChanged, "/pdata")
+    );
+    let e = recursive.recv_timeout(WAIT).unwrap().unwrap();
+    assert_eq!(
+        (e.event_type, e.path.as_str()),
+        (EventType::NodeCreated, "/tree/after")
+    );
+
+    assert_eq!(
+        &queued.wait().unwrap().0[..],
+        b"1",
+        "the request made while away ran after the reconnect"
+    );
+    assert_eq!(
+        &c.get("/secret").send().wait().unwrap().0[..],
+        b"s",
+        "digest auth replayed"
+    );
+    c.close().wait().unwrap();
+    other.close().wait().unwrap();
+}
+
+pub fn stalled_connection_hits_the_read_timeout<A: Adapter>() {
+    let _g = shared();
+    let server = ZkServer::shared().unwrap();
+    let direct = server.chroot("fail-stall").unwrap();
+    let proxies = [
+        Proxy::start(server.addr()).unwrap(),
+        Proxy::start(server.addr()).unwrap(),
+    ];
+    let hosts = format!(
+        "{},{}{}",
+        proxies[0].addr(),
+        proxies[1].addr(),
+        chroot_of(&direct)
+    );
+    // The server grants 4 s (2 ticks) at least: read timeout 2/3 of it.
+    let (c, states) = connect::<A>(config(&hosts, Duration::from_secs(4)));
+    let id = c.session_id();
+    let used = proxies
+        .iter()
+        .position(|p| p.connections() == 1)
+        .expect("one proxy carries the session");
+    proxies[used].stall();
+    let stalled_at = Instant::now();
+    let suspended_at = states.wait_for(is_suspended, 1, WAIT);
+    let noticed = suspended_at - stalled_at;
+    assert!(
+        noticed <= Duration::from_millis(2667 + 500),
+        "the read timeout took {noticed:?}"
+    );
+    states.wait_for(resumed, 1, WAIT);
+    assert_eq!(c.session_id(), id);
+    assert_eq!(
+        proxies[1 - used].connections(),
+        1,
+        "moved to the other host"
+    );
+    assert!(c.exists("/").send().wait_timeout(WAIT).unwrap().is_some());
+    assert!(c
+        .recent_disconnects()
+        .iter()
+        .any(|(_, r)| *r == kazoo::session::DisconnectReason::ReadTimeout));
+    proxies[used].resume();
+    c.close().wait_timeout(WAIT).unwrap();
+}
+
+pub fn real_expiry_is_lost_then_a_new_session<A: Adapter>() {
+    let _g = shared();
+    let server = ZkServer::shared().unwrap();
+    let direct = server.chroot("fail-expire").unwrap();
+    let proxy = Proxy::start(server.addr()).unwrap();
+    let (c, states) = connect::<A>(config(
+        &format!("{}{}", proxy.addr(), chroot_of(&direct)),
+        Duration::from_secs(10),
+    ));
+    let old = c.session_id();
+    c.create("/eph").ephemeral().send().wait().unwrap();
+    c.create("/p").send().wait().unwrap();
+    let (_, one_shot) = c.get("/p").send_watched();
+    let persistent = c
+        .add_watch("/p", AddWatchMode::Persistent)
+        .stream()
+        .wait()
+        .unwrap();
+
+    proxy.refuse(true);
+    proxy.sever();
+    states.wait_for(is_suspended, 1, WAIT);
+    expire_session(server.addr(), &c).unwrap();
+    let in_flight = c.get("/p").send();
+    proxy.refuse(false);
+    states.wait_for(fresh, 2, WAIT);
+    let new = c.session_id();
+    assert_ne!(new, old);
+    assert_eq!(
+        states.seen(),
+        [
+            SessionState::Connected {
+                session_id: old,
+                new_session: true
+            },
+            SessionState::Suspended,
+            SessionState::Lost,
+            SessionState::Connected {
+                session_id: new,
+                new_session: true
+            },
+        ]
+    );
+    assert_eq!(in_flight.wait().map(drop), Err(Error::SessionExpired));
+    assert_eq!(
+        c.exists("/eph").send().wait(),
+        Ok(None),
+        "the old session's ephemerals are gone"
+    );
+    let told = one_shot.wait_timeout(WAIT).unwrap().unwrap();
+    assert_eq!(
+        (told.event_type, told.state),
+        (EventType::None, KeeperState::Expired)
+    );
+    let told = persistent.recv_timeout(WAIT).unwrap().unwrap();
+    assert_eq!(
+        (told.event_type, told.state),
+        (EventType::None, KeeperState::Expired)
+    );
+    assert_eq!(
+        persistent.recv_timeout(WAIT),
+        Ok(None),
+        "the watch ended with its session"
+    );
+    c.create("/eph")
+        .ephemeral()
+        .send()
+        .wait()
+        .expect("the client carries on");
+    assert_eq!(
+        c.exists("/eph")
+            .send()
+            .wait()
+            .unwrap()
+            .unwrap()
+            .ephemeral_owner,
+        new
+    );
+    c.close().wait().unwrap();
+}
+
+pub fn failover_keeps_the_session_and_every_acknowledged_write<A: Adapter>() {
+    let _g = shared();
+    let mut guard = ensemble();
+    let zk = guard.as_mut().unwrap();
+    let hosts = zk.chroot("fail-over").unwrap();
+    let (c, states) = connect::<A>(config(&hosts, Duration::from_secs(10)));
+    let id = c.session_id();
+    c.create("/w").send().wait().unwrap();
+
+    let done = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (c, done) = (c.clone(), done.clone());
+        thread::spawn(move || {
+            let mut acked = Vec::new();
+            let mut failed = 0;
+            for _ in 0..1000 {
+                match c.create("/w/n-").sequential().send().wait_timeout(WAIT) {
+                    Ok(path) => acked.push(path),
+                    Err(Error::ConnectionLoss) => failed += 1,
+                    Err(e) => panic!("a create failed with {e:?}"),
+                }
+                done.fetch_add(1, Ordering::SeqCst);
+            }
+            (acked, failed)
+        })
+    };
+    let wait_done = |n| {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while done.load(Ordering::SeqCst) < n {
+            assert!(
+                Instant::now() < deadline,
+                "the writer is stuck at {}",
+                done.load(Ordering::SeqCst)
+            );
+            thread::sleep(Duration::from_millis(5));
+        }
+    };
+    let member_of = |c: &Client, zk: &ZkEnsemble| {
+        let host = c.current_host().unwrap();
+        zk.member_at(
+            format!("{}:{}", host.host, host.port)
+                .parse::<SocketAddr>()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+
+    wait_done(300);
+    let connected_to = member_of(&c, zk);
+    zk.kill(connected_to).unwrap();
+    wait_done(500);
+    zk.start_member(connected_to).unwrap();
+    wait_done(700);
+    let leader = zk.wait_for_leader(WAIT).unwrap();
+    zk.kill(leader).unwrap();
+    let (acked, failed) = writer.join().unwrap();
+    zk.start_member(leader).unwrap();
+
+    let mut present = c.get_children("/w").send().wait().unwrap();
+    present.sort();
+    for path in &acked {
+        let name = kazoo::path::basename(path);
+        assert!(
+            present.binary_search(&name.to_string()).is_ok(),
+            "acknowledged {path} is missing"
+        );
+    }
+    assert!(
+        acked.len() + failed == 1000 && acked.len() >= 900,
+        "{} acked, {failed} lost",
+        acked.len()
+    );
+    assert_eq!(c.session_id(), id, "the session survived both kills");
+    let seen = states.seen();
+    assert!(seen.len() >= 3, "{seen:?}");
+    assert!(!seen.contains(&SessionState::Lost), "{seen:?}");
+    for pair in seen[1..].chunks(2) {
+        assert!(pair[0] == SessionState::Suspended, "{seen:?}");
+        if let Some(next) = pair.get(1) {
+            assert!(resumed(next), "{seen:?}");
+        }
+    }
+    assert!(resumed(seen.last().unwrap()), "{seen:?}");
+    c.close().wait().unwrap();
+}
+
+pub fn ensemble_down_longer_than_the_timeout_is_lost_on_the_client_clock<A: Adapter>() {
+    let _g = shared();
+    let mut guard = ensemble();
+    let zk = guard.as_mut().unwrap();
+    let hosts = zk.chroot("fail-down").unwrap();
+    let (c, states) = connect::<A>(config(&hosts, Duration::from_secs(4)));
+    let old = c.session_id();
+    zk.kill_all().unwrap();
+    let down_at = Instant::now();
+    let lost_at = states.wait_for(is_lost, 1, Duration::from_secs(20));
+    let after = lost_at - down_at;
+    // Lost comes 4 s after the last thing heard from a server, which was at
+    // most a ping interval (4/3 s) before the kill.
+    assert!(
+        after >= Duration::from_millis(2500) && after <= Duration::from_millis(5000),
+        "Lost after {after:?}"
+    );
+    zk.start_all().unwrap();
+    states.wait_for(fresh, 2, Duration::from_secs(30));
+    let new = c.session_id();
+    assert_ne!(new, old);
+    assert_eq!(
+        states.seen(),
+        [
+            SessionState::Connected {
+                session_id: old,
+                new_session: true
+            },
+            SessionState::Suspended,
+            SessionState::Lost,
+            SessionState::Connected {
+                session_id: new,
+                new_session: true
+            },
+        ]
+    );
+    assert!(c.exists("/").send().wait().unwrap().is_some());
+    c.close().wait().unwrap();
+}
+
+/// User plus system CPU seconds of this whole process.
+fn process_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let f: Vec<&str> = stat
+        .rsplit_once(')')
+        .unwrap()
+        .1
+        .split_whitespace()
+        .collect();
+    (f[11].parse::<f64>().unwrap() + f[12].parse::<f64>().unwrap()) / 100.0
+}
+
+pub fn unreachable_hosts_fail_with_a_clear_error_without_spinning<A: Adapter>() {
+    let _alone = EXCLUSIVE.write().unwrap_or_else(PoisonError::into_inner);
+    // Two "servers" that close every connection at once, and one port
+    // nothing listens on.
+    let down = [
+        Proxy::start("127.0.0.1:9".parse().unwrap()).unwrap(),
+        Proxy::start("127.0.0.1:9".parse().unwrap()).unwrap(),
+    ];
+    down.iter().for_each(|p| p.refuse(true));
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let mut cfg = config(
+        &format!("{},{},{closed}", down[0].addr(), down[1].addr()),
+        Duration::from_secs(4),
+    );
+    cfg.queue_timeout = Some(Duration::from_secs(2));
+    let cpu = process_cpu();
+    let started = Instant::now();
+    let client = A::start(cfg);
+    let get = client.get("/").send();
+    assert_eq!(
+        client.connected().wait_timeout(Duration::from_secs(3)),
+        Err(Error::Timeout)
+    );
+    let r = get.wait_timeout(WAIT);
+    assert_eq!(
+        r.map(drop),
+        Err(Error::ConnectionLoss),
+        "a queued request fails after queue_timeout"
+    );
+    let waited = started.elapsed();
+    let used = process_cpu() - cpu;
+    assert!(
+        used < 0.3 * waited.as_secs_f64(),
+        "{used:.2} s of CPU in {waited:?}: a busy loop?"
+    );
+    let attempts = down[0].attempts() + down[1].attempts();
+    assert!(
+        (2..=40).contains(&attempts),
+        "{attempts} connection attempts in {waited:?}"
+    );
+    assert!(
+        !client.recent_disconnects().is_empty(),
+        "the failures are reported"
+    );
+    assert_eq!(client.state(), None, "never connected");
+    client.close().wait_timeout(WAIT).unwrap();
+}
+
+pub fn close_during_a_reconnect_storm_completes_everything<A: Adapter>() {
+    let _g = shared();
+    let server = ZkServer::shared().unwrap();
+    let direct = server.chroot("fail-close").unwrap();
+    let proxy = Proxy::start(server.addr()).unwrap();
+    let (c, states) = connect::<A>(config(
+        &format!("{}{}", proxy.addr(), chroot_of(&direct)),
+        Duration::from_secs(10),
+    ));
+    proxy.refuse(true);
+    proxy.sever();
+    states.wait_for(is_suspended, 1, WAIT);
+    let pending: Vec<_> = (0..50).map(|i| c.create(format!("/n{i}")).send()).collect();
+    let sleep = c.sleep(Duration::from_secs(60));
+    thread::sleep(Duration::from_millis(300)); // a few refused attempts
+    let started = Instant::now();
+    c.close().wait_timeout(WAIT).unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "close took {:?}",
+        started.elapsed()
+    );
+    for p in pending {
+        assert!(matches!(
+            p.wait_timeout(WAIT),
+            Err(Error::Closed | Error::ConnectionLoss)
+        ));
+    }
+    assert_eq!(sleep.wait_timeout(WAIT), Err(Error::Closed));
+    assert_eq!(c.state(), Some(SessionState::Closed));
+    states.wait_for(|s| *s == SessionState::Closed, 1, WAIT); // listeners run on their own thread
+    assert_eq!(
+        states.seen(),
+        [
+            states.seen()[0],
+            SessionState::Suspended,
+            SessionState::Closed
+        ]
+    );
+}
+
+/// A scripted bad server: answers every connection with `reply` (after
+/// reading the handshake), then closes.
+fn bad_server(reply: Vec<u8>) -> (SocketAddr, Arc<AtomicU64>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(AtomicU64::new(0));
+    let s = seen.clone();
+    thread::spawn(move || {
+        for mut conn in listener.incoming().map_while(Result::ok) {
+            s.fetch_add(1, Ordering::SeqCst);
+            let _ = conn.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut handshake = [0u8; 49];
+            let _ = conn.read_exact(&mut handshake);
+            let _ = conn.write_all(&reply);
+        }
+    });
+    (addr, seen)
+}
+
+fn frame(body: &[u8]) -> Vec<u8> {
+    let mut f = (body.len() as i32).to_be_bytes().to_vec();
+    f.extend_from_slice(body);
+    f
+}
+
+pub fn bad_servers_are_skipped<A: Adapter>() {
+    let _g = shared();
+    let server = ZkServer::shared().unwrap();
+    let direct = server.chroot("fail-bad").unwrap();
+    let good = Proxy::start(server.addr()).unwrap();
+    good.refuse(true);
+    // 36-byte (pre-read-only) ConnectResponse, then garbage as the first reply.
+    let mut old_form = vec![
+        0, 0, 0, 0, 0, 0, 0x0f, 0xa0, 0, 0, 0, 0, 0, 0, 0, 0x42, 0, 0, 0, 16,
+    ];
+    old_form.extend([7u8; 16]);
+    let mut old_then_garbage = frame(&old_form);
+    old_then_garbage.extend(frame(&[0xff; 40]));
+    // An "expired" answer: timeout 0.
+    let mut expired = vec![0u8; 36];
+    expired.push(0);
+    let bad = [
+        bad_server(Vec::new()),                   // closes during the handshake
+        bad_server(old_then_garbage),             // old form, then nonsense
+        bad_server(frame(&expired)),              // says the session expired
+        bad_server(vec![0x7f, 0xff, 0xff, 0xff]), // a 2 GiB frame length
+    ];
+    let hosts: Vec<String> = bad
+        .iter()
+        .map(|(a, _)| a.to_string())
+        .chain([good.addr().to_string()])
+        .collect();
+    let client = A::start(config(
+        &format!("{}{}", hosts.join(","), chroot_of(&direct)),
+        Duration::from_secs(10),
+    ));
+    let states = States::listen(&client);
+    let queued = client.exists("/").send();
+    let deadline = Instant::now() + WAIT;
+    while bad.iter().any(|(_, seen)| seen.load(Ordering::SeqCst) == 0) {
+        assert!(Instant::now() < deadline, "not every bad server was tried");
+        thread::sleep(Duration::from_millis(10));
+    }
+    good.refuse(false);
+    // The server that sent the old-form answer "accepted" a session the real
+    // one never heard of: the client finds it expired there and starts anew.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(good.connections() == 1
+        && matches!(client.state(), Some(SessionState::Connected { .. })))
+    {
+        let seen = states.seen();
+        assert!(
+            Instant::now() < deadline,
+            "never settled on the good server: {} states, last {:?}",
+            seen.len(),
+            seen.last()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    // Sent to whichever server took the handshake first: answered, or lost
+    // with that connection; either way exactly once.
+    assert!(matches!(
+        queued.wait(),
+        Ok(Some(_)) | Err(Error::ConnectionLoss)
+    ));
+    client.create("/ok").send().wait().unwrap();
+    let tries: u64 = bad
+        .iter()
+        .map(|(_, seen)| seen.load(Ordering::SeqCst))
+        .sum();
+    assert!(
+        tries < 60,
+        "{tries} attempts on broken servers: the backoff must hold"
+    );
+    let reasons: Vec<_> = client
+        .recent_disconnects()
+        .into_iter()
+        .map(|(_, r)| r)
+        .collect();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| matches!(r, kazoo::session::DisconnectReason::Malformed(_))),
+        "{reasons:?}"
+    );
+    assert!(!states.seen().is_empty());
+    client.close().wait().unwrap();
+}
