@@ -555,6 +555,7 @@ pub fn unreachable_hosts_fail_with_a_clear_error_without_spinning<A: Adapter>() 
         "{used:.2} s of CPU in {waited:?}: a busy loop?"
     );
     let attempts = down[0].attempts() + down[1].attempts();
+    eprintln!("unreachable hosts: {used:.2} s CPU in {waited:?}, {attempts} connection attempts");
     assert!(
         (2..=40).contains(&attempts),
         "{attempts} connection attempts in {waited:?}"
