@@ -74,6 +74,10 @@ impl<T> Slot<T> {
         slot
     }
 
+    fn is_filled(&self) -> bool {
+        lock(&self.state).done
+    }
+
     fn poll_take(&self, cx: &mut Context<'_>) -> Poll<T> {
         let mut s = lock(&self.state);
         match s.outcome.take() {
@@ -137,6 +141,12 @@ impl<T> Pending<T> {
     /// Blocks the calling thread until the result is in.
     pub fn wait(self) -> Result<T, Error> {
         (self.map)(self.slot.wait_take())
+    }
+
+    /// True once the result is in (`wait` will not block): for event loops
+    /// that poll rather than block.
+    pub fn is_ready(&self) -> bool {
+        self.slot.is_filled()
     }
 
     /// Blocks at most `timeout`; [`Error::Timeout`] if the result is not in

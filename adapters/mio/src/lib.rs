@@ -1,9 +1,393 @@
-//! The mio adapter for the kazoo ZooKeeper client.
+//! The mio adapter for the kazoo ZooKeeper client: a ready driver thread,
+//! or ZooKeeper sessions inside **your own** mio event loop.
 //!
-//! Not yet: this crate will hold a driver on a mio Poll, or inside your own mio loop (issue "mio and tokio adapters…").
-//! Today it only re-exports the core, so a user adds one dependency.
+//! ```no_run
+//! use mio::{Events, Poll, Token};
+//! let mut poll = Poll::new()?;
+//! let mut zk = kazoo_mio::Sessions::new(poll.registry(), Token(0))?;
+//! let client = zk.add(kazoo::session::Config::new("127.0.0.1:2181")?, Token(1));
+//! let created = client.create("/hello").data("world").send();
+//! let mut events = Events::with_capacity(64);
+//! loop {
+//!     poll.poll(&mut events, zk.poll_timeout())?;
+//!     for event in &events { zk.handle_event(event); } // your own tokens go elsewhere
+//!     zk.handle_timeouts();
+//!     # break;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`Sessions`] holds any number of sessions on one thread (one socket and
+//! one token each, plus one [`Waker`] token for them all); [`start`] runs one
+//! on a thread of its own. Watch callbacks and listeners run on a callback
+//! thread, never on the loop. Host names are resolved with the system
+//! resolver on every attempt, which blocks the loop briefly: use IP
+//! addresses where the loop must never wait.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 pub use kazoo::*;
+
+use std::collections::HashMap;
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::ToSocketAddrs;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kazoo::client::{ConnId, Driver, Io, Reply};
+use kazoo::session::{Config, HostPort};
+use kazoo_std::CallbackThread;
+use mio::net::TcpStream;
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+
+/// Sessions driven by a mio loop.
+pub struct Sessions {
+    registry: Registry,
+    waker: Arc<Waker>,
+    waker_token: Token,
+    callbacks: CallbackThread,
+    entries: HashMap<Token, Entry>,
+    buf: Vec<u8>,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("sessions", &self.entries.len())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Entry {
+    driver: Driver,
+    socket: Arc<Mutex<Socket>>,
+}
+
+/// One session's socket, shared by its [`Io`] (called under the client's
+/// lock) and the loop. Never held while calling the [`Driver`].
+struct Socket {
+    token: Token,
+    registry: Registry,
+    waker: Arc<Waker>,
+    stream: Option<(ConnId, TcpStream)>,
+    /// Connect in progress: the first writable event settles it.
+    connecting: bool,
+    /// Bytes the socket would not take yet.
+    out: Vec<u8>,
+    /// Outcomes to report to the driver from the loop: (conn, up).
+    reports: Vec<(ConnId, bool)>,
+}
+
+fn lock(socket: &Mutex<Socket>) -> MutexGuard<'_, Socket> {
+    socket.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Socket {
+    fn close(&mut self) {
+        if let Some((_, mut s)) = self.stream.take() {
+            let _ = self.registry.deregister(&mut s);
+        }
+        self.out.clear();
+        self.connecting = false;
+    }
+
+    /// Gives up the connection and has the loop tell the driver.
+    fn fail(&mut self) {
+        if let Some((conn, _)) = &self.stream {
+            self.reports.push((*conn, false));
+        }
+        self.close();
+        let _ = self.waker.wake();
+    }
+
+    fn flush(&mut self) {
+        let Some((_, s)) = self.stream.as_mut() else {
+            return;
+        };
+        while !self.out.is_empty() {
+            match s.write(&self.out) {
+                Ok(n) => drop(self.out.drain(..n)),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => return self.fail(),
+            }
+        }
+    }
+}
+
+struct MioIo(Arc<Mutex<Socket>>);
+
+impl Io for MioIo {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn connect(&mut self, host: &HostPort, conn: ConnId, _timeout: Duration) {
+        let mut s = lock(&self.0);
+        s.close();
+        let addr = (host.host.as_str(), host.port)
+            .to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next());
+        let opened = addr.map(TcpStream::connect);
+        match opened {
+            Some(Ok(mut stream)) => {
+                let token = s.token;
+                if s.registry
+                    .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
+                    .is_ok()
+                {
+                    let _ = stream.set_nodelay(true);
+                    s.stream = Some((conn, stream));
+                    s.connecting = true;
+                    return;
+                }
+                s.reports.push((conn, false));
+            }
+            _ => s.reports.push((conn, false)),
+        }
+        let _ = s.waker.wake();
+    }
+
+    fn disconnect(&mut self) {
+        let mut s = lock(&self.0);
+        s.close();
+        // The loop may be waiting for nothing else: let it notice a close.
+        let _ = s.waker.wake();
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut s = lock(&self.0);
+        s.out.extend_from_slice(bytes);
+        if !s.connecting {
+            s.flush();
+        }
+    }
+
+    fn wake(&mut self) {
+        let _ = lock(&self.0).waker.wake();
+    }
+
+    fn four_letter_word(&mut self, host: &HostPort, word: &'static str, reply: Reply<String>) {
+        let host = host.clone();
+        let spawned = thread::Builder::new()
+            .name("kazoo-4lw".into())
+            .spawn(move || {
+                reply.send(
+                    kazoo_std::four_letter_word(&host, word).map_err(|_| Error::ConnectionLoss),
+                );
+            });
+        drop(spawned); // without a thread, the dropped reply answers Cancelled
+    }
+}
+
+impl Sessions {
+    /// Sessions on `registry`'s poll; `waker_token` is reserved for waking
+    /// the loop when another thread moves a session's deadline.
+    pub fn new(registry: &Registry, waker_token: Token) -> io::Result<Sessions> {
+        Ok(Sessions {
+            registry: registry.try_clone()?,
+            waker: Arc::new(Waker::new(registry, waker_token)?),
+            waker_token,
+            callbacks: CallbackThread::spawn(),
+            entries: HashMap::new(),
+            buf: vec![0; 64 * 1024],
+        })
+    }
+
+    /// Starts a session whose socket uses `token` (unique in your poll);
+    /// the client may be used from any thread.
+    pub fn add(&mut self, config: Config, token: Token) -> Client {
+        let socket = Arc::new(Mutex::new(Socket {
+            token,
+            registry: match self.registry.try_clone() {
+                Ok(r) => r,
+                Err(_) => return failed_client(config),
+            },
+            waker: self.waker.clone(),
+            stream: None,
+            connecting: false,
+            out: Vec::new(),
+            reports: Vec::new(),
+        }));
+        let (client, driver) = Client::new(config, MioIo(socket.clone()), self.callbacks.clone());
+        self.entries.insert(token, Entry { driver, socket });
+        self.settle(token);
+        client
+    }
+
+    /// Handles one event from your poll; false if it was not for these sessions.
+    pub fn handle_event(&mut self, event: &mio::event::Event) -> bool {
+        let token = event.token();
+        if token == self.waker_token {
+            let tokens: Vec<Token> = self.entries.keys().copied().collect();
+            tokens.into_iter().for_each(|t| self.settle(t));
+            return true;
+        }
+        let Some(entry) = self.entries.get(&token) else {
+            return false;
+        };
+        let (driver, socket) = (entry.driver.clone(), entry.socket.clone());
+        if event.is_writable() || event.is_error() {
+            let up = {
+                let mut s = lock(&socket);
+                match (s.connecting, s.stream.as_ref()) {
+                    (true, Some((conn, stream))) => {
+                        let ok = stream.take_error().ok().flatten().is_none()
+                            && stream.peer_addr().is_ok();
+                        let conn = *conn;
+                        if ok {
+                            s.connecting = false;
+                        } else {
+                            s.fail();
+                        }
+                        ok.then_some(conn)
+                    }
+                    _ => {
+                        s.flush();
+                        None
+                    }
+                }
+            };
+            if let Some(conn) = up {
+                driver.connected(conn);
+                lock(&socket).flush();
+            }
+        }
+        if event.is_readable() || event.is_read_closed() {
+            self.read(&driver, &socket);
+        }
+        self.settle(token);
+        true
+    }
+
+    /// Reads until the socket is drained, handing each chunk to the driver
+    /// outside the socket's lock.
+    fn read(&mut self, driver: &Driver, socket: &Mutex<Socket>) {
+        loop {
+            let (conn, result) = {
+                let mut s = lock(socket);
+                if s.connecting {
+                    return;
+                }
+                let Some((conn, stream)) = s.stream.as_mut() else {
+                    return;
+                };
+                (*conn, stream.read(&mut self.buf))
+            };
+            match result {
+                Ok(n) if n > 0 => {
+                    driver.input(conn, &self.buf[..n]);
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                _ => {
+                    // End of stream or an error: this connection is over
+                    // (unless the session already moved to another one).
+                    let mut s = lock(socket);
+                    if s.stream.as_ref().is_some_and(|(c, _)| *c == conn) {
+                        s.close();
+                    }
+                    drop(s);
+                    driver.disconnected(conn);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Passes queued connect outcomes of one session to its driver.
+    fn settle(&mut self, token: Token) {
+        let Some(entry) = self.entries.get(&token) else {
+            return;
+        };
+        loop {
+            let reports = std::mem::take(&mut lock(&entry.socket).reports);
+            if reports.is_empty() {
+                return;
+            }
+            for (conn, up) in reports {
+                if up {
+                    entry.driver.connected(conn);
+                } else {
+                    entry.driver.disconnected(conn);
+                }
+            }
+        }
+    }
+
+    /// Fires every session's due timers and forgets closed sessions; call
+    /// it after each poll.
+    pub fn handle_timeouts(&mut self) {
+        let now = Instant::now();
+        for entry in self.entries.values() {
+            if entry.driver.deadline().is_some_and(|d| d <= now) {
+                entry.driver.timeout();
+            }
+        }
+        self.entries.retain(|_, e| !e.driver.is_closed());
+    }
+
+    /// When to poll again at the latest (the nearest session deadline).
+    pub fn poll_timeout(&self) -> Option<Duration> {
+        let next = self
+            .entries
+            .values()
+            .filter_map(|e| e.driver.deadline())
+            .min()?;
+        Some(next.saturating_duration_since(Instant::now()))
+    }
+
+    /// Sessions not yet closed.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// True when every session is closed.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// A client that fails everything: what `add` returns if the registry
+/// cannot be shared.
+fn failed_client(mut config: Config) -> Client {
+    config.hosts.clear();
+    kazoo_std::start(config)
+}
+
+/// Runs one session on a thread of its own with a mio poll.
+pub fn start(config: Config) -> Client {
+    match spawn(config.clone()) {
+        Ok(client) => client,
+        Err(_) => failed_client(config),
+    }
+}
+
+/// Connects with kazoo's defaults on a thread of its own; see [`start`].
+pub fn connect(hosts: &str) -> Result<Client, Error> {
+    Ok(start(Config::new(hosts)?))
+}
+
+fn spawn(config: Config) -> io::Result<Client> {
+    let mut poll = Poll::new()?;
+    let mut sessions = Sessions::new(poll.registry(), Token(0))?;
+    let client = sessions.add(config, Token(1));
+    thread::Builder::new()
+        .name("kazoo-mio".into())
+        .spawn(move || {
+            let mut events = Events::with_capacity(64);
+            while !sessions.is_empty() {
+                if poll.poll(&mut events, sessions.poll_timeout()).is_err() {
+                    thread::sleep(Duration::from_millis(10));
+                }
+                for event in &events {
+                    sessions.handle_event(event);
+                }
+                sessions.handle_timeouts();
+            }
+        })?;
+    Ok(client)
+}

@@ -48,7 +48,7 @@ pub fn start(mut config: Config) -> Client {
         config.rng_seed = random_seed();
     }
     let wiring = Arc::new(Wiring::default());
-    let callbacks = spawn_callback_thread();
+    let callbacks = CallbackThread::spawn();
     let (client, driver) = Client::new(
         config,
         StdIo {
@@ -141,7 +141,7 @@ impl Io for StdIo {
         let spawned = thread::Builder::new()
             .name("kazoo-4lw".into())
             .spawn(move || {
-                reply.send(ask(&host, word).map_err(|_| Error::ConnectionLoss));
+                reply.send(four_letter_word(&host, word).map_err(|_| Error::ConnectionLoss));
             });
         // If no thread could start, the dropped reply answers Cancelled.
         drop(spawned);
@@ -241,8 +241,9 @@ fn open(host: &HostPort, timeout: Duration) -> Option<TcpStream> {
     None
 }
 
-/// Sends a four-letter word and reads the whole answer.
-fn ask(host: &HostPort, word: &str) -> std::io::Result<String> {
+/// Sends a four-letter word (`srvr`, `ruok`…) on a connection of its own
+/// and reads the whole answer (blocking, 5 s at most per step).
+pub fn four_letter_word(host: &HostPort, word: &str) -> std::io::Result<String> {
     let mut stream = open(host, Duration::from_secs(5)).ok_or(std::io::ErrorKind::NotConnected)?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     stream.write_all(word.as_bytes())?;
@@ -251,10 +252,14 @@ fn ask(host: &HostPort, word: &str) -> std::io::Result<String> {
     Ok(String::from_utf8_lossy(&answer).into_owned())
 }
 
-/// Runs callbacks in order on one thread, like kazoo's threading handler.
-struct Callbacks(Sender<Job>);
+/// Runs watch callbacks and listeners in order on one thread of their own,
+/// like kazoo's threading handler: a [`Dispatch`] for any adapter whose
+/// callbacks must not run on its I/O thread (kazoo-mio uses it too).
+/// Clones share the thread.
+#[derive(Debug, Clone)]
+pub struct CallbackThread(Sender<Job>);
 
-impl Dispatch for Callbacks {
+impl Dispatch for CallbackThread {
     fn dispatch(&self, job: Job) {
         // The thread outlives every client clone; if it could not start,
         // callbacks are dropped rather than run on the session's thread.
@@ -262,18 +267,21 @@ impl Dispatch for Callbacks {
     }
 }
 
-fn spawn_callback_thread() -> Callbacks {
-    let (tx, rx) = mpsc::channel::<Job>();
-    let spawned = thread::Builder::new()
-        .name("kazoo-callbacks".into())
-        .spawn(move || {
-            for job in rx {
-                // A panicking callback must not stop the ones after it.
-                let _ = catch_unwind(AssertUnwindSafe(job));
-            }
-        });
-    drop(spawned);
-    Callbacks(tx)
+impl CallbackThread {
+    /// Starts the thread; it ends when the client that owns this is gone.
+    pub fn spawn() -> CallbackThread {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let spawned = thread::Builder::new()
+            .name("kazoo-callbacks".into())
+            .spawn(move || {
+                for job in rx {
+                    // A panicking callback must not stop the ones after it.
+                    let _ = catch_unwind(AssertUnwindSafe(job));
+                }
+            });
+        drop(spawned);
+        CallbackThread(tx)
+    }
 }
 
 /// A seed that differs between processes and clients.
