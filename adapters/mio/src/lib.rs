@@ -28,6 +28,8 @@
 #![warn(missing_docs, unreachable_pub)]
 
 pub use kazoo::*;
+/// The mio this crate is built with, for your own loop.
+pub use mio;
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};

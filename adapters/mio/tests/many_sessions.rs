@@ -1,0 +1,107 @@
+//! One thread, one mio poll, 1,000 ZooKeeper sessions against a real server:
+//! all connect, all answer a request, and all stay alive while idle (their
+//! pings go out on time, or the server would expire them).
+
+#![allow(clippy::disallowed_methods)]
+
+use std::time::{Duration, Instant};
+
+use kazoo::session::{Config, SessionState};
+use kazoo::testing::ZkServer;
+use kazoo_mio::Sessions;
+use mio::{Events, Poll, Token};
+
+const SESSIONS: usize = 1000;
+
+fn rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Runs the loop until `done` holds (or panics after `limit`).
+fn run_until(poll: &mut Poll, zk: &mut Sessions, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    let mut events = Events::with_capacity(1024);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out");
+        let wait = zk
+            .poll_timeout()
+            .unwrap_or(Duration::from_millis(100))
+            .min(Duration::from_millis(100));
+        poll.poll(&mut events, Some(wait)).unwrap();
+        for event in &events {
+            assert!(zk.handle_event(event), "every event here is a session's");
+        }
+        zk.handle_timeouts();
+    }
+}
+
+#[test]
+fn a_thousand_sessions_on_one_thread() {
+    let server = ZkServer::shared().expect("a ZooKeeper server");
+    let mut poll = Poll::new().unwrap();
+    let mut zk = Sessions::new(poll.registry(), Token(0)).unwrap();
+    let before = rss_kib();
+    let clients: Vec<_> = (1..=SESSIONS)
+        .map(|i| {
+            let mut config = Config::new(&server.connect_string()).unwrap();
+            config.session_timeout = Duration::from_secs(4); // the server's minimum: pings every 1.3 s
+            zk.add(config, Token(i))
+        })
+        .collect();
+    let started = Instant::now();
+    run_until(&mut poll, &mut zk, Duration::from_secs(120), || {
+        clients
+            .iter()
+            .all(|c| matches!(c.state(), Some(SessionState::Connected { .. })))
+    });
+    let connect_time = started.elapsed();
+    let ids: Vec<i64> = clients.iter().map(|c| c.session_id()).collect();
+
+    let answers: Vec<_> = clients.iter().map(|c| c.exists("/").send()).collect();
+    run_until(&mut poll, &mut zk, Duration::from_secs(60), || {
+        answers.iter().all(|a| a.is_ready())
+    });
+    for a in answers {
+        assert!(a.wait().unwrap().is_some());
+    }
+    let after = rss_kib();
+
+    // Idle for longer than the session timeout: only pings keep them alive.
+    let idle_until = Instant::now() + Duration::from_secs(6);
+    run_until(&mut poll, &mut zk, Duration::from_secs(10), || {
+        Instant::now() >= idle_until
+    });
+    let answers: Vec<_> = clients.iter().map(|c| c.exists("/").send()).collect();
+    run_until(&mut poll, &mut zk, Duration::from_secs(60), || {
+        answers.iter().all(|a| a.is_ready())
+    });
+    for (i, a) in answers.into_iter().enumerate() {
+        assert!(a.wait().unwrap().is_some());
+        let stats = clients[i].stats();
+        assert!(
+            stats.pings_sent >= 3,
+            "session {i} sent {} pings in 6 s idle",
+            stats.pings_sent
+        );
+        assert_eq!(stats.reconnects, 0, "session {i} reconnected");
+        assert_eq!(clients[i].session_id(), ids[i], "session {i} was replaced");
+    }
+    println!(
+        "{SESSIONS} sessions on one thread: connected in {connect_time:?}; RSS {} KiB more, {} bytes per idle session",
+        after.saturating_sub(before),
+        after.saturating_sub(before) * 1024 / SESSIONS as u64
+    );
+
+    for c in &clients {
+        drop(c.close());
+    }
+    run_until(&mut poll, &mut zk, Duration::from_secs(60), || {
+        clients
+            .iter()
+            .all(|c| c.state() == Some(SessionState::Closed))
+    });
+    zk.handle_timeouts();
+    assert!(zk.is_empty(), "closed sessions are forgotten");
+}
