@@ -4,6 +4,8 @@
 //! Run: `cargo run --example custom_event_loop --features testing`
 //! (starts a local ZooKeeper unless `ZK_HOSTS` is set).
 
+#![allow(clippy::disallowed_methods)] // an application owns its clock
+
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::time::{Duration, Instant};
