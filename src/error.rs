@@ -289,6 +289,9 @@ pub enum Misuse {
     /// `close` did not finish in time (kazoo's WriterNotClosed).
     #[error("the connection did not close in time")]
     NotClosed,
+    /// An adapter was asked to start outside the runtime it needs.
+    #[error("no async runtime to run the client on")]
+    NoRuntime,
 }
 
 #[cfg(test)]

@@ -1,9 +1,308 @@
-//! The tokio adapter for the kazoo ZooKeeper client.
+//! The tokio adapter for the kazoo ZooKeeper client: a driver task and one
+//! task per connection on the runtime you already have.
 //!
-//! Not yet: this crate will hold a driver task on tokio::net (issue "mio and tokio adapters…").
-//! Today it only re-exports the core, so a user adds one dependency.
+//! ```no_run
+//! # async fn demo() -> Result<(), kazoo::Error> {
+//! let client = kazoo_tokio::connect("127.0.0.1:2181/app").await?;
+//! client.ensure_path("/jobs").await?;
+//! let path = client.create("/jobs/job-").data("payload").sequential().send().await?;
+//! let (data, _stat) = client.get(&path).send().await?;
+//! assert_eq!(&data[..], b"payload");
+//! let changed = client.get_children("/jobs").send_watched().1;
+//! client.delete(&path).send().await?;
+//! println!("{:?}", changed.await);
+//! client.close().await
+//! # }
+//! ```
+//!
+//! Works on the multi-thread and the current-thread runtime. In async code,
+//! `.await` the client's futures: a blocking `.wait()` inside a task can
+//! stall a current-thread runtime. Watch callbacks and listeners run on
+//! tokio's blocking pool, in order, so they may `.wait()`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
 
 pub use kazoo::*;
+
+use std::io::ErrorKind;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use kazoo::client::{ConnId, Dispatch, Driver, Io, Job, Reply};
+use kazoo::session::{Config, HostPort};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::runtime::Handle;
+use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinHandle;
+
+/// Connects with kazoo's defaults and waits until the session is up.
+pub async fn connect(hosts: &str) -> Result<Client, Error> {
+    let client = start(
+        &Handle::try_current().map_err(|_| Misuse::NoRuntime)?,
+        Config::new(hosts)?,
+    );
+    client.connected().await?;
+    Ok(client)
+}
+
+/// Starts a client on `runtime` and returns at once; requests made before
+/// the session is up wait for it.
+pub fn start(runtime: &Handle, config: Config) -> Client {
+    let shared = Arc::new(Shared::default());
+    let (jobs, queue) = mpsc::unbounded_channel();
+    let io = TokioIo {
+        shared: shared.clone(),
+        runtime: runtime.clone(),
+    };
+    let (client, driver) = Client::new(config, io, Callbacks(jobs));
+    runtime.spawn(run_callbacks(queue));
+    runtime.spawn(drive(driver, shared, runtime.clone()));
+    client
+}
+
+#[derive(Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// The deadline moved, a connection is wanted, or the session closed.
+    wake: Notify,
+    /// Bytes are waiting for the socket to take them.
+    flush: Notify,
+}
+
+#[derive(Default)]
+struct State {
+    /// The connection the session wants now.
+    wanted: Option<ConnId>,
+    /// Its socket once open.
+    stream: Option<Arc<TcpStream>>,
+    /// A connection attempt for the driver task to start.
+    connect: Option<(HostPort, ConnId, Duration)>,
+    /// The task of the current connection.
+    task: Option<JoinHandle<()>>,
+    /// Bytes the socket would not take yet.
+    out: Vec<u8>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+struct TokioIo {
+    shared: Arc<Shared>,
+    runtime: Handle,
+}
+
+impl Io for TokioIo {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+
+    fn connect(&mut self, host: &HostPort, conn: ConnId, timeout: Duration) {
+        let mut s = self.shared.lock();
+        end_connection(&mut s);
+        s.wanted = Some(conn);
+        s.connect = Some((host.clone(), conn, timeout));
+        self.shared.wake.notify_one();
+    }
+
+    fn disconnect(&mut self) {
+        let mut s = self.shared.lock();
+        end_connection(&mut s);
+        s.wanted = None;
+        s.connect = None;
+        self.shared.wake.notify_one();
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut s = self.shared.lock();
+        let Some(stream) = s.stream.clone() else {
+            return;
+        };
+        if !s.out.is_empty() {
+            s.out.extend_from_slice(bytes);
+            return;
+        }
+        let mut written = 0;
+        while written < bytes.len() {
+            match stream.try_write(&bytes[written..]) {
+                Ok(n) => written += n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(_) => {
+                    // The connection task sees the socket fail and reports it.
+                    break;
+                }
+            }
+        }
+        if written < bytes.len() {
+            s.out.extend_from_slice(&bytes[written..]);
+            self.shared.flush.notify_one();
+        }
+    }
+
+    fn wake(&mut self) {
+        self.shared.wake.notify_one();
+    }
+
+    fn four_letter_word(&mut self, host: &HostPort, word: &'static str, reply: Reply<String>) {
+        let host = host.clone();
+        self.runtime.spawn(async move {
+            let ask = async {
+                let mut stream = TcpStream::connect((host.host.as_str(), host.port)).await?;
+                stream.write_all(word.as_bytes()).await?;
+                let mut answer = String::new();
+                stream.read_to_string(&mut answer).await?;
+                Ok::<_, std::io::Error>(answer)
+            };
+            let answer = tokio::time::timeout(Duration::from_secs(5), ask).await;
+            reply.send(
+                answer
+                    .ok()
+                    .and_then(Result::ok)
+                    .ok_or(Error::ConnectionLoss),
+            );
+        });
+    }
+}
+
+fn end_connection(s: &mut State) {
+    if let Some(task) = s.task.take() {
+        task.abort();
+    }
+    s.stream = None;
+    s.out.clear();
+}
+
+/// The driver task: fires the session's timers and starts connection
+/// attempts, until the session is closed.
+async fn drive(driver: Driver, shared: Arc<Shared>, runtime: Handle) {
+    loop {
+        let deadline = driver.timeout();
+        if driver.is_closed() {
+            end_connection(&mut shared.lock());
+            return;
+        }
+        let attempt = shared.lock().connect.take();
+        if let Some((host, conn, timeout)) = attempt {
+            let task = runtime.spawn(run_connection(
+                host,
+                conn,
+                timeout,
+                driver.clone(),
+                shared.clone(),
+            ));
+            let mut s = shared.lock();
+            if s.wanted == Some(conn) {
+                s.task = Some(task);
+            } else {
+                task.abort();
+            }
+            continue;
+        }
+        let sleep = match deadline {
+            Some(at) => tokio::time::sleep_until(at.into()),
+            None => tokio::time::sleep(Duration::from_secs(3600)),
+        };
+        tokio::select! {
+            _ = sleep => {}
+            _ = shared.wake.notified() => {}
+        }
+    }
+}
+
+/// One connection: resolve the host now, connect, then read (and flush
+/// what `write` could not hand over) until it ends.
+async fn run_connection(
+    host: HostPort,
+    conn: ConnId,
+    timeout: Duration,
+    driver: Driver,
+    shared: Arc<Shared>,
+) {
+    let open = async {
+        let mut last = std::io::Error::from(ErrorKind::NotFound);
+        for addr in tokio::net::lookup_host((host.host.as_str(), host.port)).await? {
+            match TcpStream::connect(addr).await {
+                Ok(stream) => return Ok(stream),
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    };
+    let stream = match tokio::time::timeout(timeout, open).await {
+        Ok(Ok(stream)) => Arc::new(stream),
+        _ => {
+            driver.disconnected(conn);
+            return;
+        }
+    };
+    let _ = stream.set_nodelay(true);
+    {
+        let mut s = shared.lock();
+        if s.wanted != Some(conn) {
+            return; // the session moved on while we connected
+        }
+        s.stream = Some(stream.clone());
+    }
+    driver.connected(conn);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let pending = !shared.lock().out.is_empty();
+        tokio::select! {
+            ready = stream.readable() => {
+                if ready.is_err() {
+                    break;
+                }
+                match stream.try_read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        driver.input(conn, &buf[..n]);
+                    }
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::Interrupted) => {}
+                    Err(_) => break,
+                }
+            }
+            ready = stream.writable(), if pending => {
+                if ready.is_err() || !flush(&stream, &shared) {
+                    break;
+                }
+            }
+            _ = shared.flush.notified(), if !pending => {}
+        }
+    }
+    driver.disconnected(conn);
+}
+
+/// Writes what is buffered; false if the socket failed.
+fn flush(stream: &TcpStream, shared: &Shared) -> bool {
+    let mut s = shared.lock();
+    while !s.out.is_empty() {
+        match stream.try_write(&s.out) {
+            Ok(n) => drop(s.out.drain(..n)),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
+    }
+    true
+}
+
+/// Runs callbacks in order, each on the blocking pool (they may block).
+struct Callbacks(mpsc::UnboundedSender<Job>);
+
+impl Dispatch for Callbacks {
+    fn dispatch(&self, job: Job) {
+        let _ = self.0.send(job);
+    }
+}
+
+async fn run_callbacks(mut queue: mpsc::UnboundedReceiver<Job>) {
+    while let Some(job) = queue.recv().await {
+        // A panicking callback only ends its own blocking task.
+        let _ = tokio::task::spawn_blocking(job).await;
+    }
+}
