@@ -34,7 +34,7 @@ pub use faults::expire_session;
 pub use jvm::four_letter_word;
 pub use proxy::Proxy;
 pub use raw::RawConnection;
-pub use server::{ServerOptions, ZkServer};
+pub use server::{fresh_chroot, ServerOptions, ZkServer};
 
 /// Why the test kit could not provide a server or connection.
 #[derive(Debug, thiserror::Error)]

@@ -217,12 +217,9 @@ pub(crate) fn temp_dir() -> Result<PathBuf, TestingError> {
     Ok(dir)
 }
 
-/// Creates `/<prefix>-<n>` through `addr` and returns `hosts/<prefix>-<n>`.
-pub(crate) fn fresh_chroot(
-    addr: SocketAddr,
-    hosts: &str,
-    prefix: &str,
-) -> Result<String, TestingError> {
+/// Creates `/<prefix>-<n>` through `addr` (any ZooKeeper-compatible
+/// server) and returns `hosts/<prefix>-<n>`, a connect string for it.
+pub fn fresh_chroot(addr: SocketAddr, hosts: &str, prefix: &str) -> Result<String, TestingError> {
     static N: AtomicU32 = AtomicU32::new(0);
     let path = format!("/{prefix}-{}", N.fetch_add(1, Ordering::Relaxed));
     let mut zk = RawConnection::open(addr)?;

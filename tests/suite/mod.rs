@@ -21,6 +21,51 @@ use kazoo::Client;
 pub trait Adapter {
     /// Starts a client with `config` (the adapter's `start`).
     fn start(config: Config) -> Client;
+
+    /// The server the suite runs against: the real one unless overridden.
+    fn backend() -> Backend {
+        Backend::Java(
+            ZkServer::shared().expect("a ZooKeeper server (run scripts/test.sh to install one)"),
+        )
+    }
+}
+
+/// A real ZooKeeper from the test kit, or the embedded server.
+#[derive(Clone, Copy)]
+pub enum Backend {
+    Java(&'static ZkServer),
+    Embedded(&'static kazoo_server::EmbeddedServer),
+}
+
+impl Backend {
+    /// One embedded server per test binary.
+    pub fn embedded() -> Backend {
+        static SERVER: std::sync::OnceLock<kazoo_server::EmbeddedServer> =
+            std::sync::OnceLock::new();
+        Backend::Embedded(SERVER.get_or_init(|| {
+            kazoo_server::EmbeddedServer::start(Default::default()).expect("an embedded server")
+        }))
+    }
+
+    pub fn connect_string(&self) -> String {
+        match self {
+            Backend::Java(s) => s.connect_string(),
+            Backend::Embedded(s) => s.connect_string(),
+        }
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        match self {
+            Backend::Java(s) => s.addr(),
+            Backend::Embedded(s) => s.addr(),
+        }
+    }
+
+    /// A connect string for a fresh, empty chroot.
+    pub fn chroot(&self, prefix: &str) -> String {
+        kazoo::testing::fresh_chroot(self.addr(), &self.connect_string(), prefix)
+            .expect("a fresh chroot")
+    }
 }
 
 /// Generous bound for anything the server should answer quickly.
@@ -33,22 +78,23 @@ pub struct Ctx {
     pub hosts: String,
     /// The chroot, e.g. `/suite-create_modes-3`.
     pub chroot: String,
-    pub server: &'static ZkServer,
+    pub server: Backend,
 }
 
 impl Ctx {
     /// A connected client under `/suite-<name>-<n>`.
     pub fn new<A: Adapter>(name: &str) -> Ctx {
-        Self::with(name, |_| {}, |c| A::start(c))
+        Self::with(A::backend(), name, |_| {}, |c| A::start(c))
     }
 
-    pub fn with(name: &str, tweak: impl Fn(&mut Config), start: impl Fn(Config) -> Client) -> Ctx {
-        let server =
-            ZkServer::shared().expect("a ZooKeeper server (run scripts/test.sh to install one)");
+    pub fn with(
+        server: Backend,
+        name: &str,
+        tweak: impl Fn(&mut Config),
+        start: impl Fn(Config) -> Client,
+    ) -> Ctx {
         let hosts = server.connect_string();
-        let connect = server
-            .chroot(&format!("suite-{name}"))
-            .expect("a fresh chroot");
+        let connect = server.chroot(&format!("suite-{name}"));
         let chroot = connect[hosts.len()..].to_string();
         let mut config = Config::new(&connect).unwrap();
         tweak(&mut config);

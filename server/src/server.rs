@@ -1,0 +1,697 @@
+//! The sans-IO server: connections in, bytes out, timers. No sockets,
+//! threads or clocks: the caller passes `now` and moves the bytes.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use kazoo::acl::Id;
+use kazoo::proto::jute::{Reader, Record};
+use kazoo::proto::{
+    encode_frame, xid, ConnectRequest, ConnectResponse, EventType, FrameDecoder, KeeperState,
+    OpCode, ReplyHeader, Request, RequestHeader, Response, WatcherEvent,
+};
+use kazoo::Error;
+
+use crate::ops::{Ctx, Outcome};
+use crate::tree::Tree;
+use crate::watches::{Kind as WatchKind, Watches};
+use crate::{fourlw, ConnId, ServerConfig};
+
+/// One client connection.
+struct Conn {
+    frames: FrameDecoder,
+    /// The first bytes, until we know whether this is a four-letter word.
+    prefix: Vec<u8>,
+    session: Option<i64>,
+    auth: Vec<Id>,
+    out: BytesMut,
+    /// Close once `out` is sent.
+    closing: bool,
+}
+
+struct Session {
+    passwd: Bytes,
+    timeout: Duration,
+    expires_at: Instant,
+    conn: Option<ConnId>,
+}
+
+/// A single-node, in-memory ZooKeeper-compatible server.
+pub struct Server {
+    pub(crate) config: ServerConfig,
+    start: Instant,
+    pub(crate) zxid: i64,
+    pub(crate) tree: Tree,
+    pub(crate) watches: Watches,
+    conns: BTreeMap<ConnId, Conn>,
+    sessions: BTreeMap<i64, Session>,
+    next_conn: u64,
+    next_session: i64,
+    rng: u64,
+    to_close: VecDeque<ConnId>,
+    next_sweep: Instant,
+    pub(crate) received: u64,
+    pub(crate) sent: u64,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("zxid", &self.zxid)
+            .field("connections", &self.conns.len())
+            .field("sessions", &self.sessions.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// A fresh server with an empty tree (plus `/zookeeper`).
+    pub fn new(config: ServerConfig, now: Instant) -> Server {
+        Server {
+            next_sweep: now + config.container_check_interval,
+            next_session: config.server_id << 56 | 1,
+            rng: config.seed ^ 0x5eed,
+            config,
+            start: now,
+            zxid: 1 << 32,
+            tree: Tree::new(),
+            watches: Watches::default(),
+            conns: BTreeMap::new(),
+            sessions: BTreeMap::new(),
+            next_conn: 0,
+            to_close: VecDeque::new(),
+            received: 0,
+            sent: 0,
+        }
+    }
+
+    /// A client connected from `peer`.
+    pub fn connection_opened(&mut self, peer: IpAddr) -> ConnId {
+        self.next_conn += 1;
+        let id = ConnId(self.next_conn);
+        self.conns.insert(
+            id,
+            Conn {
+                frames: FrameDecoder::new(self.config.max_frame_len),
+                prefix: Vec::new(),
+                session: None,
+                auth: vec![Id::new("ip", peer.to_string())],
+                out: BytesMut::new(),
+                closing: false,
+            },
+        );
+        id
+    }
+
+    /// The client closed `conn` (or the network did). Its session lives on
+    /// until it expires or another connection resumes it.
+    pub fn connection_closed(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.remove(&conn) {
+            if let Some(s) = c.session.and_then(|id| self.sessions.get_mut(&id)) {
+                if s.conn == Some(conn) {
+                    s.conn = None;
+                }
+            }
+        }
+        self.watches.drop_connection(conn);
+    }
+
+    /// Bytes read from `conn`, split anywhere.
+    pub fn handle_connection_input(&mut self, conn: ConnId, mut bytes: &[u8], now: Instant) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        if c.closing {
+            return;
+        }
+        if c.session.is_none() && c.prefix.len() < 4 {
+            let take = (4 - c.prefix.len()).min(bytes.len());
+            c.prefix.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if c.prefix.len() < 4 {
+                return;
+            }
+            let prefix = std::mem::replace(&mut c.prefix, vec![0; 4]); // marks the check as done
+            if let Some(answer) = fourlw::answer(&prefix, self) {
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.out.extend_from_slice(answer.as_bytes());
+                }
+                return self.close_after_send(conn);
+            }
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.frames.push(&prefix);
+            }
+        }
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        c.frames.push(bytes);
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            if c.closing {
+                return;
+            }
+            let frame = match c.frames.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return,
+                Err(_) => return self.close_now(conn), // oversized or negative length
+            };
+            self.received += 1;
+            match c.session {
+                None => self.handshake(conn, frame, now),
+                Some(session) => {
+                    self.touch(session, now);
+                    self.request(conn, session, frame, now);
+                }
+            }
+        }
+    }
+
+    /// Appends the bytes `conn` should send; true if there were any.
+    pub fn poll_transmit(&mut self, conn: ConnId, out: &mut BytesMut) -> bool {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return false;
+        };
+        if c.out.is_empty() {
+            return false;
+        }
+        out.extend_from_slice(&c.out);
+        c.out.clear();
+        true
+    }
+
+    /// Connections with bytes to send.
+    pub fn connections_with_output(&self) -> Vec<ConnId> {
+        self.conns
+            .iter()
+            .filter(|(_, c)| !c.out.is_empty())
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
+    /// A connection the server is done with: send what `poll_transmit`
+    /// gives for it, then close the socket (and report `connection_closed`).
+    pub fn poll_close(&mut self) -> Option<ConnId> {
+        self.to_close.pop_front()
+    }
+
+    /// Expires sessions and sweeps containers and TTL nodes due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let expired: Vec<i64> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.expires_at <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            self.end_session(id, now);
+        }
+        if now >= self.next_sweep {
+            self.next_sweep = now + self.config.container_check_interval;
+            let time = self.wall_ms(now);
+            for path in self.tree.expired_containers(time) {
+                self.zxid += 1;
+                let mut changes = Vec::new();
+                if self.tree.delete(&path, self.zxid, &mut changes).is_ok() {
+                    self.notify(changes);
+                }
+            }
+        }
+    }
+
+    /// When `handle_timeout` is next due.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let expiry = self.sessions.values().map(|s| s.expires_at).min();
+        Some(expiry.map_or(self.next_sweep, |e| e.min(self.next_sweep)))
+    }
+
+    /// The last transaction id.
+    pub fn zxid(&self) -> i64 {
+        self.zxid
+    }
+
+    /// Live sessions.
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// Open connections.
+    pub fn connection_count(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Number of nodes in the tree.
+    pub fn node_count(&self) -> usize {
+        self.tree.descendants("/") + 1
+    }
+
+    /// Expires a session now, as its timeout would (tests and simulation).
+    pub fn expire_session(&mut self, session: i64, now: Instant) {
+        if self.sessions.contains_key(&session) {
+            self.end_session(session, now);
+        }
+    }
+
+    // ----- internals -------------------------------------------------------
+
+    pub(crate) fn wall_ms(&self, now: Instant) -> i64 {
+        let since = now.saturating_duration_since(self.start).as_millis();
+        self.config
+            .wall_clock_ms
+            .saturating_add(i64::try_from(since).unwrap_or(i64::MAX))
+    }
+
+    fn close_after_send(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            if !c.closing {
+                c.closing = true;
+                self.to_close.push_back(conn);
+            }
+        }
+    }
+
+    fn close_now(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.out.clear();
+        }
+        self.close_after_send(conn);
+    }
+
+    /// Expiry is rounded up to the next tick, as ZooKeeper buckets it.
+    fn touch(&mut self, session: i64, now: Instant) {
+        let tick = self.config.tick_time.max(Duration::from_millis(1));
+        if let Some(s) = self.sessions.get_mut(&session) {
+            let at = now.saturating_duration_since(self.start) + s.timeout;
+            let ticks = at.as_nanos().div_ceil(tick.as_nanos());
+            let rounded = tick.saturating_mul(u32::try_from(ticks).unwrap_or(u32::MAX));
+            s.expires_at = self.start + rounded;
+        }
+    }
+
+    fn next_random(&mut self) -> u64 {
+        self.rng = self.rng.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn send(&mut self, conn: ConnId, header: ReplyHeader, body: Option<&Response>) {
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        encode_frame(&mut c.out, |o| {
+            header.encode(o);
+            if let Some(b) = body {
+                b.encode(o);
+            }
+        });
+        self.sent += 1;
+    }
+
+    fn handshake(&mut self, conn: ConnId, frame: Bytes, now: Instant) {
+        let Ok(req) = ConnectRequest::decode(&mut Reader::new(frame)) else {
+            return self.close_now(conn);
+        };
+        if req.last_zxid_seen > self.zxid {
+            // The client has seen a newer state than this server has.
+            return self.close_now(conn);
+        }
+        let min = self.config.tick_time * 2;
+        let max = self
+            .config
+            .max_session_timeout
+            .unwrap_or(self.config.tick_time * 20);
+        let asked = Duration::from_millis(u64::try_from(req.timeout).unwrap_or(0));
+        let timeout = asked.clamp(min, max.max(min));
+        let read_only = req.read_only.map(|_| false);
+        let (session_id, passwd) = if req.session_id == 0 {
+            self.zxid += 1; // createSession is a transaction
+            let id = self.next_session;
+            self.next_session += 1;
+            let mut passwd = Vec::with_capacity(16);
+            passwd.extend_from_slice(&self.next_random().to_be_bytes());
+            passwd.extend_from_slice(&self.next_random().to_be_bytes());
+            (id, Bytes::from(passwd))
+        } else {
+            match self.sessions.get(&req.session_id) {
+                Some(s) if s.passwd == req.passwd => (req.session_id, req.passwd.clone()),
+                _ => {
+                    let expired = ConnectResponse {
+                        protocol_version: 0,
+                        timeout: 0,
+                        session_id: 0,
+                        passwd: Bytes::from_static(&[0; 16]),
+                        read_only,
+                    };
+                    self.send_handshake(conn, &expired);
+                    return self.close_after_send(conn);
+                }
+            }
+        };
+        if let Some(old) = self.sessions.get(&session_id).and_then(|s| s.conn) {
+            if old != conn {
+                self.close_now(old);
+            }
+        }
+        self.sessions.insert(
+            session_id,
+            Session {
+                passwd: passwd.clone(),
+                timeout,
+                expires_at: now,
+                conn: Some(conn),
+            },
+        );
+        self.touch(session_id, now);
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.session = Some(session_id);
+        }
+        let response = ConnectResponse {
+            protocol_version: 0,
+            timeout: i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX),
+            session_id,
+            passwd,
+            read_only,
+        };
+        self.send_handshake(conn, &response);
+    }
+
+    fn send_handshake(&mut self, conn: ConnId, response: &ConnectResponse) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            encode_frame(&mut c.out, |o| response.encode(o));
+        }
+    }
+
+    fn request(&mut self, conn: ConnId, session: i64, frame: Bytes, now: Instant) {
+        let mut r = Reader::new(frame);
+        let Ok(header) = RequestHeader::decode(&mut r) else {
+            return self.close_now(conn);
+        };
+        let Ok(op) = OpCode::from_i32(header.op) else {
+            // Unknown opcode: an answer, then the connection closes (PROTOCOL.md §0.2).
+            self.send(
+                conn,
+                ReplyHeader {
+                    xid: header.xid,
+                    zxid: self.zxid,
+                    err: Error::Unimplemented.code().unwrap_or(-6),
+                },
+                None,
+            );
+            return self.close_after_send(conn);
+        };
+        let request = match Request::decode_body(op, &mut r) {
+            Ok(request) => request,
+            Err(_) => {
+                self.send(
+                    conn,
+                    ReplyHeader {
+                        xid: header.xid,
+                        zxid: self.zxid,
+                        err: -5,
+                    },
+                    None,
+                );
+                return self.close_after_send(conn);
+            }
+        };
+        let xid = header.xid;
+        match request {
+            Request::Ping => self.send(
+                conn,
+                ReplyHeader {
+                    xid: xid::PING,
+                    zxid: self.zxid,
+                    err: 0,
+                },
+                None,
+            ),
+            Request::Auth(packet) => {
+                let id = (packet.scheme == "digest")
+                    .then(|| crate::acl::digest_credential(&packet.auth))
+                    .flatten();
+                match id {
+                    Some(id) => {
+                        if let Some(c) = self.conns.get_mut(&conn) {
+                            if !c.auth.contains(&id) {
+                                c.auth.push(id);
+                            }
+                        }
+                        self.send(
+                            conn,
+                            ReplyHeader {
+                                xid: xid::AUTH,
+                                zxid: self.zxid,
+                                err: 0,
+                            },
+                            None,
+                        );
+                    }
+                    None => {
+                        self.send(
+                            conn,
+                            ReplyHeader {
+                                xid: xid::AUTH,
+                                zxid: self.zxid,
+                                err: -115,
+                            },
+                            None,
+                        );
+                        self.close_after_send(conn);
+                    }
+                }
+            }
+            Request::SetWatches(sw) => {
+                let lists = [
+                    sw.data_watches,
+                    sw.exist_watches,
+                    sw.child_watches,
+                    Vec::new(),
+                    Vec::new(),
+                ];
+                self.set_watches(conn, sw.relative_zxid, lists);
+                self.send(
+                    conn,
+                    ReplyHeader {
+                        xid,
+                        zxid: self.zxid,
+                        err: 0,
+                    },
+                    None,
+                );
+            }
+            Request::SetWatches2(sw) => {
+                let lists = [
+                    sw.data_watches,
+                    sw.exist_watches,
+                    sw.child_watches,
+                    sw.persistent_watches,
+                    sw.persistent_recursive_watches,
+                ];
+                self.set_watches(conn, sw.relative_zxid, lists);
+                self.send(
+                    conn,
+                    ReplyHeader {
+                        xid,
+                        zxid: self.zxid,
+                        err: 0,
+                    },
+                    None,
+                );
+            }
+            Request::CloseSession => {
+                self.zxid += 1;
+                self.remove_session(session);
+                self.send(
+                    conn,
+                    ReplyHeader {
+                        xid,
+                        zxid: self.zxid,
+                        err: 0,
+                    },
+                    None,
+                );
+                self.close_after_send(conn);
+            }
+            Request::Check(_) | Request::Sasl(_) => {
+                // Servers since 3.8.5 answer a lone check with Unimplemented, then close.
+                self.send(
+                    conn,
+                    ReplyHeader {
+                        xid,
+                        zxid: self.zxid,
+                        err: -6,
+                    },
+                    None,
+                );
+                self.close_after_send(conn);
+            }
+            request => {
+                let auth = self
+                    .conns
+                    .get(&conn)
+                    .map(|c| c.auth.clone())
+                    .unwrap_or_default();
+                let write = is_write(&request);
+                if write {
+                    self.zxid += 1;
+                }
+                let time = self.wall_ms(now);
+                let mut ctx = Ctx {
+                    server: self,
+                    conn,
+                    session,
+                    auth: &auth,
+                    time,
+                };
+                let Outcome { result, changes } = ctx.apply(request);
+                self.notify(changes);
+                match result {
+                    Ok(response) => self.send(
+                        conn,
+                        ReplyHeader {
+                            xid,
+                            zxid: self.zxid,
+                            err: 0,
+                        },
+                        Some(&response),
+                    ),
+                    Err(e) => {
+                        let err = e.code().unwrap_or(-1);
+                        self.send(
+                            conn,
+                            ReplyHeader {
+                                xid,
+                                zxid: self.zxid,
+                                err,
+                            },
+                            None,
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Sends each change to the connections watching it (before the reply
+    /// to the request that made it, as the real server does).
+    pub(crate) fn notify(&mut self, changes: Vec<(EventType, String)>) {
+        for (event, path) in changes {
+            let told: BTreeSet<ConnId> = self.watches.trigger(event, &path);
+            for conn in told {
+                let event = WatcherEvent {
+                    event_type: event,
+                    state: KeeperState::SyncConnected,
+                    path: path.clone(),
+                };
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    encode_frame(&mut c.out, |o| {
+                        ReplyHeader {
+                            xid: xid::NOTIFICATION,
+                            zxid: -1,
+                            err: 0,
+                        }
+                        .encode(o);
+                        event.encode(o);
+                    });
+                    self.sent += 1;
+                }
+            }
+        }
+    }
+
+    /// Re-arms watches after a reconnect, with catch-up events for what
+    /// changed since `since` (PROTOCOL.md §7.6).
+    fn set_watches(&mut self, conn: ConnId, since: i64, lists: [Vec<String>; 5]) {
+        let [data, exist, child, persistent, recursive] = lists;
+        let mut events = Vec::new();
+        for path in data {
+            match self.tree.stat(&path) {
+                None => events.push((EventType::NodeDeleted, path)),
+                Some(s) if s.mzxid > since => events.push((EventType::NodeDataChanged, path)),
+                Some(_) => self.watches.add(&path, conn, WatchKind::Data),
+            }
+        }
+        for path in exist {
+            match self.tree.stat(&path) {
+                Some(_) => events.push((EventType::NodeCreated, path)),
+                None => self.watches.add(&path, conn, WatchKind::Data),
+            }
+        }
+        for path in child {
+            match self.tree.stat(&path) {
+                None => events.push((EventType::NodeDeleted, path)),
+                Some(s) if s.pzxid > since => events.push((EventType::NodeChildrenChanged, path)),
+                Some(_) => self.watches.add(&path, conn, WatchKind::Child),
+            }
+        }
+        for path in persistent {
+            self.watches.add(&path, conn, WatchKind::Persistent);
+        }
+        for path in recursive {
+            self.watches.add(&path, conn, WatchKind::Recursive);
+        }
+        if let Some(c) = self.conns.get_mut(&conn) {
+            for (event_type, path) in events {
+                let event = WatcherEvent {
+                    event_type,
+                    state: KeeperState::SyncConnected,
+                    path,
+                };
+                encode_frame(&mut c.out, |o| {
+                    ReplyHeader {
+                        xid: xid::NOTIFICATION,
+                        zxid: -1,
+                        err: 0,
+                    }
+                    .encode(o);
+                    event.encode(o);
+                });
+            }
+        }
+    }
+
+    /// Session timeout or closeSession from elsewhere: a closeSession
+    /// transaction, then the connection closes.
+    fn end_session(&mut self, session: i64, _now: Instant) {
+        self.zxid += 1;
+        let conn = self.sessions.get(&session).and_then(|s| s.conn);
+        self.remove_session(session);
+        if let Some(conn) = conn {
+            self.close_now(conn);
+        }
+    }
+
+    fn remove_session(&mut self, session: i64) {
+        self.sessions.remove(&session);
+        let mut changes = Vec::new();
+        for path in self.tree.ephemerals(session) {
+            let _ = self.tree.delete(&path, self.zxid, &mut changes);
+        }
+        self.notify(changes);
+    }
+
+    pub(crate) fn session_ephemerals(&self, session: i64) -> Vec<String> {
+        self.tree.ephemerals(session)
+    }
+}
+
+/// Transactions: they take a zxid even when they fail, as on the real server.
+fn is_write(request: &Request) -> bool {
+    matches!(
+        request,
+        Request::Create(_)
+            | Request::Create2(_)
+            | Request::CreateContainer(_)
+            | Request::CreateTtl(_)
+            | Request::Delete(_)
+            | Request::SetData(_)
+            | Request::SetAcl(_)
+            | Request::Multi(_)
+    )
+}

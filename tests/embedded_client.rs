@@ -1,0 +1,21 @@
+//! The integration suite, written against a real ZooKeeper 3.8.0, run
+//! unchanged against the embedded server (kazoo-server) on the std adapter:
+//! every assertion the real server passes, the embedded one must pass too.
+
+mod suite;
+
+use suite::*;
+
+struct EmbeddedStd;
+
+impl Adapter for EmbeddedStd {
+    fn start(config: kazoo::session::Config) -> kazoo::Client {
+        kazoo_std::start(config)
+    }
+
+    fn backend() -> Backend {
+        Backend::embedded()
+    }
+}
+
+integration_tests!(EmbeddedStd);
