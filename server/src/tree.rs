@@ -215,6 +215,7 @@ impl Tree {
         self.nodes
             .range(prefix.clone()..)
             .take_while(|(p, _)| p.starts_with(&prefix))
+            .filter(|(p, _)| p.as_str() != path)
             .count()
     }
 
