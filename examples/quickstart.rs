@@ -1,21 +1,21 @@
 //! Quickstart: connect, then create, read, watch, change and delete a few
 //! nodes, printing what happens.
 //!
-//! Run: `./scripts/quickstart.sh` (installs ZooKeeper if missing), or
-//! `cargo run --example quickstart --features testing`. Set
-//! `ZK_HOSTS=host:port[,host:port…]` to use servers you already run;
-//! otherwise a local one is started on a free port and stopped at the end.
+//! Run: `./scripts/quickstart.sh` or `cargo run --example quickstart`.
+//! With `ZK_HOSTS` unset it runs against the embedded server (kazoo-server:
+//! in memory, no Java); set `ZK_HOSTS=host:port[,host:port…]` to use a real
+//! ZooKeeper ensemble.
 
 use std::time::Duration;
 
-use kazoo::testing::ZkServer;
+use kazoo_server::EmbeddedServer;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_server, hosts) = match std::env::var("ZK_HOSTS") {
         Ok(hosts) => (None, hosts),
         Err(_) => {
-            println!("starting a ZooKeeper server on a free loopback port…");
-            let server = ZkServer::start()?;
+            let server = EmbeddedServer::start(Default::default())?;
+            println!("running on the embedded server at {} (set ZK_HOSTS=host:port,... for a real ensemble)", server.addr());
             let hosts = server.connect_string();
             (Some(server), hosts)
         }

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --fuzz
-targets=(frame_decoder response_decoder request_roundtrip session)
+targets=(frame_decoder response_decoder request_roundtrip session server_input)
 if [ $# -ge 1 ]; then targets=("$1"); fi
 seconds=${2:-${FUZZ_SECONDS:-20}}
 mkdir -p target

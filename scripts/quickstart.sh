@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Installs ZooKeeper if missing, then runs the quickstart example against a
-# server it starts on a free loopback port (and stops afterwards).
+# Runs the quickstart example: against the embedded server (no Java needed)
+# unless ZK_HOSTS names real servers.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/deps.sh
-cargo run --quiet --example quickstart --features testing
+cargo run --quiet --example quickstart
