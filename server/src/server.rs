@@ -274,10 +274,13 @@ impl Server {
         }
     }
 
+    /// Closes without another word: pending output and watches go at once
+    /// (nothing more reaches this connection, as on the real server).
     fn close_now(&mut self, conn: ConnId) {
         if let Some(c) = self.conns.get_mut(&conn) {
             c.out.clear();
         }
+        self.watches.drop_connection(conn);
         self.close_after_send(conn);
     }
 
@@ -589,7 +592,7 @@ impl Server {
                     state: KeeperState::SyncConnected,
                     path: path.clone(),
                 };
-                if let Some(c) = self.conns.get_mut(&conn) {
+                if let Some(c) = self.conns.get_mut(&conn).filter(|c| !c.closing) {
                     encode_frame(&mut c.out, |o| {
                         ReplyHeader {
                             xid: xid::NOTIFICATION,

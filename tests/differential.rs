@@ -1,0 +1,674 @@
+//! Differential conformance: the same scripted scenarios against the real
+//! ZooKeeper (test kit) and the embedded server (kazoo-server), each under
+//! a fresh chroot; the traces of what each server answered must be equal.
+//!
+//! A trace holds error codes, returned paths, data, the deterministic parts
+//! of every Stat (versions, counts, whether zxids coincide; never absolute
+//! zxids or times) and the watch events a second client saw, in order.
+
+#![allow(clippy::disallowed_methods)]
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kazoo::acl::{Acl, Id, Perms, CREATOR_ALL_ACL, READ_ACL_UNSAFE};
+use kazoo::proto::{AddWatchMode, MultiResult, Stat};
+use kazoo::session::{Config, WatchedEvent};
+use kazoo::testing::{fresh_chroot, ZkServer};
+use kazoo::Client;
+use kazoo_server::EmbeddedServer;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+/// What a scenario observed, one line per observation.
+#[derive(Default)]
+struct Trace(Vec<String>);
+
+impl Trace {
+    fn note(&mut self, what: &str, value: impl std::fmt::Debug) {
+        self.0.push(format!("{what}: {value:?}"));
+    }
+}
+
+/// The parts of a Stat that do not depend on the server's history.
+fn stat(s: &Stat) -> String {
+    format!(
+        "v{} cv{} av{} len{} kids{} eph:{} c=m:{} c=p:{}",
+        s.version,
+        s.cversion,
+        s.aversion,
+        s.data_length,
+        s.num_children,
+        s.ephemeral_owner != 0,
+        s.czxid == s.mzxid,
+        s.czxid == s.pzxid
+    )
+}
+
+fn result<T>(r: Result<T, kazoo::Error>, show: impl Fn(T) -> String) -> String {
+    match r {
+        Ok(v) => show(v),
+        Err(e) => format!("error {:?}", e.code()),
+    }
+}
+
+fn multi(results: &[MultiResult]) -> String {
+    results
+        .iter()
+        .map(|r| match r {
+            MultiResult::Create(c) => format!("create {}", c.path),
+            MultiResult::Create2(c) => format!("create2 {} {}", c.path, stat(&c.stat)),
+            MultiResult::SetData(s) => format!("set {}", stat(s)),
+            MultiResult::Delete => "delete".into(),
+            MultiResult::Check => "check".into(),
+            MultiResult::Error(e) => format!("error {}", e.err),
+            other => format!("{other:?}"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+type Scenario = fn(&Client, &Client, &Events, &mut Trace);
+
+/// Watch events a client saw, in order.
+#[derive(Clone, Default)]
+struct Events(Arc<Mutex<Vec<String>>>);
+
+impl Events {
+    fn callback(&self) -> impl Fn(WatchedEvent) + Send + Sync + 'static {
+        let seen = self.0.clone();
+        move |e| {
+            seen.lock()
+                .unwrap()
+                .push(format!("{:?} {:?} {}", e.event_type, e.state, e.path))
+        }
+    }
+
+    /// Waits until `n` events are in (or a while passed), then takes them.
+    fn take(&self, n: usize) -> Vec<String> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while self.0.lock().unwrap().len() < n && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(100)); // and nothing more
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn run(addr: std::net::SocketAddr, hosts: &str, name: &str, scenario: Scenario) -> Vec<String> {
+    let connect = fresh_chroot(addr, hosts, &format!("diff-{name}")).unwrap();
+    let start = |s: &str| {
+        let c = kazoo_std::start(Config::new(s).unwrap());
+        c.connected().wait_timeout(WAIT).unwrap();
+        c
+    };
+    let (a, b) = (start(&connect), start(&connect));
+    let events = Events::default();
+    let mut trace = Trace::default();
+    scenario(&a, &b, &events, &mut trace);
+    drop(a.close().wait_timeout(WAIT));
+    drop(b.close().wait_timeout(WAIT));
+    trace.0
+}
+
+fn compare(name: &str, scenario: Scenario) {
+    let java = ZkServer::shared().expect("a ZooKeeper server");
+    let embedded = EmbeddedServer::start(Default::default()).unwrap();
+    let real = run(java.addr(), &java.connect_string(), name, scenario);
+    let ours = run(embedded.addr(), &embedded.connect_string(), name, scenario);
+    for (i, (r, o)) in real.iter().zip(&ours).enumerate() {
+        assert_eq!(
+            o,
+            r,
+            "{name}, observation {i}: embedded vs real\nreal trace:\n{}",
+            real.join("\n")
+        );
+    }
+    assert_eq!(ours.len(), real.len(), "{name}: trace lengths");
+}
+
+#[test]
+fn creates_of_every_kind() {
+    compare("creates", |c, _, _, t| {
+        t.note(
+            "persistent",
+            result(
+                c.create("/p").data("abc").send_with_stat().wait(),
+                |(p, s)| format!("{p} {}", stat(&s)),
+            ),
+        );
+        t.note(
+            "ephemeral",
+            result(
+                c.create("/e").ephemeral().send_with_stat().wait(),
+                |(p, s)| format!("{p} {}", stat(&s)),
+            ),
+        );
+        for _ in 0..3 {
+            t.note(
+                "sequential",
+                result(c.create("/s-").sequential().send().wait(), |p| p),
+            );
+        }
+        t.note(
+            "ephemeral seq",
+            result(
+                c.create("/es-").ephemeral().sequential().send().wait(),
+                |p| p,
+            ),
+        );
+        t.note(
+            "container",
+            result(
+                c.create("/c").container().send_with_stat().wait(),
+                |(p, s)| format!("{p} {}", stat(&s)),
+            ),
+        );
+        t.note(
+            "ttl",
+            result(
+                c.create("/t")
+                    .ttl(Duration::from_secs(60))
+                    .send_with_stat()
+                    .wait(),
+                |(p, s)| format!("{p} {}", stat(&s)),
+            ),
+        );
+        t.note(
+            "ttl seq",
+            result(
+                c.create("/ts-")
+                    .ttl(Duration::from_secs(60))
+                    .sequential()
+                    .send()
+                    .wait(),
+                |p| p,
+            ),
+        );
+        t.note(
+            "nested",
+            result(
+                c.create("/p/q/r").make_parents().data("x").send().wait(),
+                |p| p,
+            ),
+        );
+        let mut kids = c.get_children("/").send().wait().unwrap();
+        kids.sort();
+        t.note("children", kids);
+        t.note(
+            "root",
+            c.exists("/").send().wait().map(|s| s.map(|s| stat(&s))),
+        );
+        t.note(
+            "p",
+            result(c.get("/p").send().wait(), |(d, s)| {
+                format!("{d:?} {}", stat(&s))
+            }),
+        );
+        t.note("count", c.get_all_children_number("/").wait());
+    });
+}
+
+#[test]
+fn errors_in_zookeeper_order() {
+    compare("errors", |c, _, _, t| {
+        c.create("/a").data("1").send().wait().unwrap();
+        c.create("/a/kid").send().wait().unwrap();
+        c.create("/eph").ephemeral().send().wait().unwrap();
+        t.note("exists", c.create("/a").send().wait().map_err(|e| e.code()));
+        t.note(
+            "no parent",
+            c.create("/none/x").send().wait().map_err(|e| e.code()),
+        );
+        t.note(
+            "ephemeral parent",
+            c.create("/eph/x").send().wait().map_err(|e| e.code()),
+        );
+        t.note(
+            "bogus acl",
+            c.create("/b")
+                .acl(vec![Acl::new(Perms::ALL, Id::new("bogus", "x"))])
+                .send()
+                .wait()
+                .map_err(|e| e.code()),
+        );
+        t.note(
+            "auth acl, no auth",
+            c.create("/b")
+                .acl(CREATOR_ALL_ACL)
+                .send()
+                .wait()
+                .map_err(|e| e.code()),
+        );
+        t.note(
+            "not empty",
+            c.delete("/a").send().wait().map_err(|e| e.code()),
+        );
+        t.note(
+            "bad version set",
+            c.set("/a", "2")
+                .version(7)
+                .send()
+                .wait()
+                .map(|s| stat(&s))
+                .map_err(|e| e.code()),
+        );
+        t.note(
+            "bad version delete",
+            c.delete("/a/kid")
+                .version(3)
+                .send()
+                .wait()
+                .map_err(|e| e.code()),
+        );
+        t.note(
+            "bad aversion",
+            c.set_acls("/a", READ_ACL_UNSAFE)
+                .version(2)
+                .send()
+                .wait()
+                .map(|s| stat(&s))
+                .map_err(|e| e.code()),
+        );
+        for (what, r) in [
+            ("get", c.get("/none").send().wait().map(drop)),
+            ("set", c.set("/none", "x").send().wait().map(drop)),
+            ("getACL", c.get_acls("/none").wait().map(drop)),
+            ("children", c.get_children("/none").send().wait().map(drop)),
+            ("count", c.get_all_children_number("/none").wait().map(drop)),
+            ("delete", c.delete("/none").send().wait()),
+        ] {
+            t.note(what, r.map_err(|e| e.code()));
+        }
+        t.note(
+            "exists none",
+            c.exists("/none").send().wait().map(|s| s.is_some()),
+        );
+        t.note(
+            "remove no watch",
+            c.remove_watches("/a", kazoo::proto::WatcherType::Any)
+                .wait()
+                .map_err(|e| e.code()),
+        );
+        t.note(
+            "reconfig",
+            c.reconfig()
+                .leaving("3")
+                .send()
+                .wait()
+                .map(drop)
+                .map_err(|e| e.code()),
+        );
+    });
+}
+
+#[test]
+fn multi_and_multi_read() {
+    compare("multi", |c, _, _, t| {
+        c.create("/cfg").data("v1").send().wait().unwrap();
+        c.create("/old").send().wait().unwrap();
+        let mut tx = c.transaction();
+        tx.check("/cfg", 0)
+            .set("/cfg", "v2", 0)
+            .create("/cfg/new", "n")
+            .delete("/old", -1)
+            .create_sequential("/seq-", "");
+        t.note("ok", result(tx.commit().wait(), |r| multi(&r)));
+        let mut tx = c.transaction();
+        tx.create("/x", "").check("/cfg", 0).delete("/cfg/new", -1);
+        t.note(
+            "failed",
+            match tx.commit().wait() {
+                Err(kazoo::Error::MultiFailed { index, results, .. }) => {
+                    format!("at {index}: {}", multi(&results))
+                }
+                other => format!("{other:?}"),
+            },
+        );
+        t.note(
+            "nothing applied",
+            c.exists("/x").send().wait().map(|s| s.is_some()),
+        );
+        t.note(
+            "cfg",
+            result(c.get("/cfg").send().wait(), |(d, s)| {
+                format!("{d:?} {}", stat(&s))
+            }),
+        );
+        let reads = c
+            .multi_read()
+            .get("/cfg")
+            .get_children("/cfg")
+            .get("/none")
+            .get_children("/none")
+            .send()
+            .wait()
+            .unwrap();
+        let reads: Vec<String> = reads
+            .into_iter()
+            .map(|r| {
+                result(r, |v| match v {
+                    kazoo::client::ReadResult::Data(d, s) => format!("data {d:?} {}", stat(&s)),
+                    other => format!("{other:?}"),
+                })
+            })
+            .collect();
+        t.note("multiRead", reads);
+    });
+}
+
+#[test]
+fn acls_and_identities() {
+    compare("acls", |c, other, _, t| {
+        c.add_auth("digest", "alice:pw").wait().unwrap();
+        let alice = vec![Acl::new(
+            Perms::READ | Perms::WRITE | Perms::ADMIN,
+            Id::digest("alice", "pw"),
+        )];
+        c.create("/secret")
+            .data("s")
+            .acl(alice)
+            .send()
+            .wait()
+            .unwrap();
+        c.create("/mine")
+            .acl(CREATOR_ALL_ACL)
+            .send()
+            .wait()
+            .unwrap();
+        t.note(
+            "acl",
+            c.get_acls("/mine").wait().map(|(a, s)| (a, stat(&s))),
+        );
+        t.note(
+            "other get",
+            other
+                .get("/secret")
+                .send()
+                .wait()
+                .map(drop)
+                .map_err(|e| e.code()),
+        );
+        t.note(
+            "other exists",
+            other.exists("/secret").send().wait().map(|s| s.is_some()),
+        );
+        t.note(
+            "create under no CREATE",
+            c.create("/secret/kid").send().wait().map_err(|e| e.code()),
+        );
+        other.add_auth("digest", "alice:pw").wait().unwrap();
+        t.note(
+            "other get after auth",
+            other.get("/secret").send().wait().map(|(d, _)| d),
+        );
+        c.create("/open").send().wait().unwrap();
+        t.note(
+            "set acl",
+            c.set_acls("/open", READ_ACL_UNSAFE)
+                .version(0)
+                .send()
+                .wait()
+                .map(|s| stat(&s)),
+        );
+        t.note(
+            "write read-only",
+            c.set("/open", "x")
+                .send()
+                .wait()
+                .map(drop)
+                .map_err(|e| e.code()),
+        );
+        t.note(
+            "admin read-only",
+            c.set_acls("/open", READ_ACL_UNSAFE)
+                .send()
+                .wait()
+                .map(drop)
+                .map_err(|e| e.code()),
+        );
+        t.note(
+            "delete child of read-only",
+            c.delete("/open").send().wait().map_err(|e| e.code()),
+        );
+        let mut who: Vec<_> = c
+            .whoami()
+            .wait()
+            .unwrap()
+            .into_iter()
+            .map(|i| (i.auth_scheme, i.user))
+            .collect();
+        who.sort();
+        t.note("whoami", who);
+    });
+}
+
+#[test]
+fn watch_events_in_order() {
+    compare("watches", |c, watcher, events, t| {
+        c.create("/n").data("0").send().wait().unwrap();
+        c.create("/dir").send().wait().unwrap();
+        watcher
+            .get("/n")
+            .watch(events.callback())
+            .send()
+            .wait()
+            .unwrap();
+        watcher
+            .exists("/later")
+            .watch(events.callback())
+            .send()
+            .wait()
+            .unwrap();
+        watcher
+            .get_children("/dir")
+            .watch(events.callback())
+            .send()
+            .wait()
+            .unwrap();
+        watcher
+            .add_watch("/tree", AddWatchMode::PersistentRecursive)
+            .send(events.callback())
+            .wait()
+            .unwrap();
+        watcher
+            .add_watch("/dir", AddWatchMode::Persistent)
+            .send(events.callback())
+            .wait()
+            .unwrap();
+        c.set("/n", "1").send().wait().unwrap();
+        c.set("/n", "2").send().wait().unwrap();
+        c.create("/later").send().wait().unwrap();
+        c.create("/dir/a").send().wait().unwrap();
+        c.create("/dir/b").send().wait().unwrap();
+        c.create("/tree/x/y").make_parents().send().wait().unwrap();
+        c.set("/tree/x", "z").send().wait().unwrap();
+        c.delete("/tree").recursive().send().wait().unwrap();
+        c.set("/dir", "d").send().wait().unwrap();
+        t.note("events", events.take(13));
+    });
+}
+
+#[test]
+fn ephemerals_go_with_their_session() {
+    compare("ephemerals", |c, watcher, events, t| {
+        c.create("/e1").ephemeral().send().wait().unwrap();
+        c.create("/d/e2")
+            .make_parents()
+            .ephemeral()
+            .send()
+            .wait()
+            .unwrap();
+        // Unordered on the wire: compared sorted.
+        let sorted = |r: Result<Vec<String>, kazoo::Error>| {
+            r.map(|mut v| {
+                v.sort();
+                v
+            })
+        };
+        t.note("listed", sorted(c.get_ephemerals("/").wait()));
+        t.note("prefix", sorted(c.get_ephemerals("/d").wait()));
+        t.note("other's list", sorted(watcher.get_ephemerals("/").wait()));
+        watcher
+            .exists("/e1")
+            .watch(events.callback())
+            .send()
+            .wait()
+            .unwrap();
+        watcher
+            .get_children("/d")
+            .watch(events.callback())
+            .send()
+            .wait()
+            .unwrap();
+        c.close().wait().unwrap();
+        // A closing session's ephemerals go in hash order on the real
+        // server: compare the set.
+        let mut gone = events.take(2);
+        gone.sort();
+        t.note("events", gone);
+        t.note(
+            "gone",
+            watcher.exists("/e1").send().wait().map(|s| s.is_some()),
+        );
+        t.note(
+            "d",
+            watcher
+                .exists("/d")
+                .send()
+                .wait()
+                .map(|s| s.map(|s| stat(&s))),
+        );
+    });
+}
+
+/// Runs a scenario that needs the server's address (a proxy in front of
+/// it, a second connection to expire a session) on both servers.
+fn compare_with_addr(name: &str, scenario: fn(std::net::SocketAddr, String, &mut Trace)) {
+    let java = ZkServer::shared().expect("a ZooKeeper server");
+    let embedded = EmbeddedServer::start(Default::default()).unwrap();
+    let trace = |addr: std::net::SocketAddr, hosts: &str| {
+        let connect = fresh_chroot(addr, hosts, &format!("diff-{name}")).unwrap();
+        let chroot = connect[hosts.len()..].to_string();
+        let mut t = Trace::default();
+        scenario(addr, chroot, &mut t);
+        t.0
+    };
+    let real = trace(java.addr(), &java.connect_string());
+    let ours = trace(embedded.addr(), &embedded.connect_string());
+    assert_eq!(ours, real, "{name}: embedded vs real");
+}
+
+fn wait_state(c: &Client, want: impl Fn(Option<kazoo::session::SessionState>) -> bool) {
+    let deadline = std::time::Instant::now() + WAIT;
+    while !want(c.state()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "state {:?}",
+            c.state()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+#[test]
+fn reconnect_catches_up_one_shot_watches() {
+    use kazoo::session::SessionState;
+    compare_with_addr("catch-up", |addr, chroot, t| {
+        let proxy = kazoo::testing::Proxy::start(addr).unwrap();
+        let c = kazoo_std::start(Config::new(&format!("{}{chroot}", proxy.addr())).unwrap());
+        let other = kazoo_std::start(Config::new(&format!("{addr}{chroot}")).unwrap());
+        c.connected().wait_timeout(WAIT).unwrap();
+        for p in ["/d", "/k", "/p", "/r", "/gone"] {
+            c.create(p).send().wait().unwrap();
+        }
+        let events = Events::default();
+        c.get("/d").watch(events.callback()).send().wait().unwrap();
+        c.exists("/x")
+            .watch(events.callback())
+            .send()
+            .wait()
+            .unwrap();
+        c.get_children("/k")
+            .watch(events.callback())
+            .send()
+            .wait()
+            .unwrap();
+        c.get("/gone")
+            .watch(events.callback())
+            .send()
+            .wait()
+            .unwrap();
+        c.get("/p").watch(events.callback()).send().wait().unwrap(); // unchanged: re-armed quietly
+        c.add_watch("/r", AddWatchMode::PersistentRecursive)
+            .send(events.callback())
+            .wait()
+            .unwrap();
+        proxy.refuse(true);
+        proxy.sever();
+        wait_state(&c, |s| s == Some(SessionState::Suspended));
+        other.set("/d", "1").send().wait().unwrap();
+        other.create("/x").send().wait().unwrap();
+        other.create("/k/kid").send().wait().unwrap();
+        other.delete("/gone").send().wait().unwrap();
+        other.create("/r/new").send().wait().unwrap();
+        proxy.refuse(false);
+        wait_state(&c, |s| {
+            matches!(
+                s,
+                Some(SessionState::Connected {
+                    new_session: false,
+                    ..
+                })
+            )
+        });
+        let mut caught = events.take(5);
+        caught.sort(); // catch-up order is the server's; compare the set
+        t.note("after reconnect", caught);
+        other.set("/p", "changed").send().wait().unwrap();
+        other.set("/r/new", "x").send().wait().unwrap();
+        t.note("later", events.take(2));
+        drop(c.close().wait_timeout(WAIT));
+        drop(other.close().wait_timeout(WAIT));
+    });
+}
+
+#[test]
+fn real_expiry() {
+    use kazoo::session::SessionState;
+    compare_with_addr("expiry", |addr, chroot, t| {
+        let c = kazoo_std::start(Config::new(&format!("{addr}{chroot}")).unwrap());
+        c.connected().wait_timeout(WAIT).unwrap();
+        let first = c.session_id();
+        c.create("/eph").ephemeral().send().wait().unwrap();
+        let (read, watch) = c.get("/eph").send_watched();
+        read.wait().unwrap(); // the watch is set before the session goes
+        kazoo::testing::expire_session(addr, &c).unwrap();
+        wait_state(&c, |s| {
+            matches!(
+                s,
+                Some(SessionState::Connected {
+                    new_session: true,
+                    ..
+                })
+            ) && c.session_id() != first
+        });
+        t.note(
+            "watch",
+            watch
+                .wait_timeout(WAIT)
+                .map(|e| e.map(|e| (e.event_type, e.state))),
+        );
+        t.note(
+            "ephemeral",
+            c.exists("/eph").send().wait().map(|s| s.is_some()),
+        );
+        let disconnects: Vec<String> = c
+            .recent_disconnects()
+            .into_iter()
+            .map(|(_, r)| format!("{r:?}"))
+            .collect();
+        t.note("disconnects", disconnects);
+        drop(c.close().wait_timeout(WAIT));
+    });
+}
