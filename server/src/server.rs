@@ -249,6 +249,33 @@ impl Server {
         self.tree.descendants("/") + 1
     }
 
+    /// A node's data and Stat (for tests and simulation to check the tree).
+    pub fn node(&self, path: &str) -> Option<(Bytes, kazoo::proto::Stat)> {
+        let node = self.tree.get(path)?;
+        Some((node.data.clone(), self.tree.stat(path)?))
+    }
+
+    /// Closes every connection at once, as a restart does; sessions live
+    /// on (and expire on their own clock) unless `keep_sessions` is false.
+    pub fn restart(&mut self, keep_sessions: bool, now: Instant) {
+        let conns: Vec<ConnId> = self.conns.keys().copied().collect();
+        for conn in conns {
+            self.close_now(conn);
+        }
+        if !keep_sessions {
+            let ids: Vec<i64> = self.sessions.keys().copied().collect();
+            for id in ids {
+                self.end_session(id, now);
+            }
+        } else {
+            // A restarted server gives every session a full timeout again.
+            let ids: Vec<i64> = self.sessions.keys().copied().collect();
+            for id in ids {
+                self.touch(id, now);
+            }
+        }
+    }
+
     /// Expires a session now, as its timeout would (tests and simulation).
     pub fn expire_session(&mut self, session: i64, now: Instant) {
         if self.sessions.contains_key(&session) {

@@ -1,0 +1,123 @@
+//! The invariants checked after every simulated run.
+
+use std::sync::atomic::Ordering;
+
+use kazoo::session::SessionState;
+
+use super::workload::Workload;
+use super::World;
+
+/// Every check; the first violation, described.
+pub fn all(world: &World, load: &Workload) -> Result<(), String> {
+    completed(load)?;
+    acknowledged_writes_visible(world, load)?;
+    counter_lost_nothing(world, load)?;
+    watches_fired_once(world, load)?;
+    for (i, c) in world.clients.iter().enumerate() {
+        states_in_order(&c.states.lock().unwrap()).map_err(|e| format!("client {i}: {e}"))?;
+    }
+    recipes(world)
+}
+
+/// Every request completed (once: a slot completes once by construction,
+/// and the session's own property tests count completions).
+fn completed(load: &Workload) -> Result<(), String> {
+    if load.idle() {
+        Ok(())
+    } else {
+        Err(format!("{} requests never completed", load.outstanding()))
+    }
+}
+
+fn acknowledged_writes_visible(world: &World, load: &Workload) -> Result<(), String> {
+    for path in &load.acked_creates {
+        if world.server.node(path).is_none() {
+            return Err(format!("acknowledged create {path} is gone"));
+        }
+    }
+    Ok(())
+}
+
+/// Each acknowledged increment is in the counter; ambiguous ones may be.
+fn counter_lost_nothing(world: &World, load: &Workload) -> Result<(), String> {
+    let (data, _) = world.server.node("/counter").ok_or("the counter is gone")?;
+    let value: u64 = std::str::from_utf8(&data)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .ok_or("the counter is not a number")?;
+    let (lo, hi) = (load.cas_acked, load.cas_acked + load.cas_ambiguous);
+    if value < lo || value > hi {
+        return Err(format!("counter {value}, acknowledged {lo}, at most {hi}"));
+    }
+    Ok(())
+}
+
+/// One-shot watches fire at most once, and a watch whose node changed
+/// after it was set fires (an event, or the end of its session).
+fn watches_fired_once(world: &World, load: &Workload) -> Result<(), String> {
+    for w in &load.watches {
+        let fired = w.fired.load(Ordering::SeqCst);
+        if fired > 1 {
+            return Err(format!(
+                "a one-shot watch on {} fired {fired} times",
+                w.path
+            ));
+        }
+        let changed = world
+            .server
+            .node(&w.path)
+            .is_some_and(|(_, s)| s.mzxid > w.mzxid);
+        if changed && fired == 0 {
+            return Err(format!(
+                "client {}: the watch on {} missed a change",
+                w.client, w.path
+            ));
+        }
+    }
+    for f in &load.failed_watch_reads {
+        if f.load(Ordering::SeqCst) != 0 {
+            return Err("a watch whose read failed fired".into());
+        }
+    }
+    Ok(())
+}
+
+/// Connected{new} only at the start or after Lost; Connected{resumed} only
+/// after Suspended; Suspended only after Connected; nothing after Closed.
+pub fn states_in_order(states: &[SessionState]) -> Result<(), String> {
+    let mut prev: Option<SessionState> = None;
+    for &s in states {
+        let ok = match (prev, s) {
+            (Some(SessionState::Closed), _) => false,
+            (_, SessionState::Closed) => true,
+            (
+                None | Some(SessionState::Lost),
+                SessionState::Connected {
+                    new_session: true, ..
+                },
+            ) => true,
+            (
+                Some(SessionState::Suspended),
+                SessionState::Connected {
+                    new_session: false, ..
+                },
+            ) => true,
+            (Some(SessionState::Connected { .. }), SessionState::Suspended) => true,
+            (Some(SessionState::Suspended), SessionState::Lost) => true,
+            // Expired while never connected, or straight from a refused resume.
+            (None | Some(SessionState::Connected { .. }), SessionState::Lost) => true,
+            _ => false,
+        };
+        if !ok {
+            return Err(format!("{prev:?} then {s:?} in {states:?}"));
+        }
+        prev = Some(s);
+    }
+    Ok(())
+}
+
+/// Recipe invariants (no two lock holders, one leader…) go here when the
+/// recipes exist.
+fn recipes(_world: &World) -> Result<(), String> {
+    Ok(())
+}
