@@ -22,7 +22,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("connected, session {:#x}", client.session_id());
 
     let root = format!("/tokio-example-{}", std::process::id());
-    let events = client
+    let mut events = client
         .add_watch(root.as_str(), AddWatchMode::PersistentRecursive)
         .stream()
         .await?;

@@ -199,8 +199,9 @@ impl Client {
                 let Some(wait) = policy.delay_after(attempt, rng.next_u64()) else {
                     return give_up(error);
                 };
-                if let Some(deadline) = policy.deadline {
-                    if client.inner().now() + wait > start + deadline {
+                if let Some(deadline) = policy.deadline.and_then(|d| start.checked_add(d)) {
+                    let wake = crate::client::far_as_possible(client.inner().now(), wait);
+                    if wake > deadline {
                         return give_up(error);
                     }
                 }

@@ -663,12 +663,9 @@ fn real_expiry() {
             "ephemeral",
             c.exists("/eph").send().wait().map(|s| s.is_some()),
         );
-        let disconnects: Vec<String> = c
-            .recent_disconnects()
-            .into_iter()
-            .map(|(_, r)| format!("{r:?}"))
-            .collect();
-        t.note("disconnects", disconnects);
+        // How often the connection was cut on the way is timing; how it ended is not.
+        let last = c.recent_disconnects().last().map(|(_, r)| format!("{r:?}"));
+        t.note("last disconnect", last);
         drop(c.close().wait_timeout(WAIT));
     });
 }

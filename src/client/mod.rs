@@ -35,7 +35,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::drive::{self, Transport};
-use crate::proto::{DecodeError, KeeperState, Request};
+use crate::proto::{DecodeError, Request};
 use crate::session::{Config, DisconnectReason, Event, HostPort, RequestId, Session, SessionState};
 use crate::Error;
 
@@ -145,6 +145,9 @@ impl fmt::Debug for Driver {
 
 pub(crate) struct Inner {
     core: Mutex<Core>,
+    /// Held from before the core lock is released until the jobs are
+    /// handed over, so that callbacks leave in the order they were made.
+    dispatching: Mutex<()>,
     dispatch: Box<dyn Dispatch>,
     /// Seed for retry jitter.
     pub(crate) seed: u64,
@@ -164,6 +167,11 @@ struct Core {
     closed: Vec<Reply<()>>,
     deadline: Option<Instant>,
     jobs: Vec<Job>,
+    /// Watchers and listeners let go of, dropped after the lock is released:
+    /// a callback may hold the last `Client`, whose drop takes the lock.
+    released: Vec<Box<dyn std::any::Any + Send>>,
+    /// The session ended for good: everything waiting has been told.
+    finished: bool,
     /// The last few connection ends, for diagnostics.
     disconnects: VecDeque<(HostPort, DisconnectReason)>,
 }
@@ -208,10 +216,14 @@ impl Inner {
         let r = f(&mut core, now);
         core.run(now);
         let jobs = std::mem::take(&mut core.jobs);
+        let released = std::mem::take(&mut core.released);
+        let order = (!jobs.is_empty()).then(|| lock(&self.dispatching));
         drop(core);
         for job in jobs {
             self.dispatch.dispatch(job);
         }
+        drop(order);
+        drop(released);
         r
     }
 
@@ -250,6 +262,9 @@ impl Core {
         while let Some(event) = self.session.poll_event() {
             self.on_event(event);
         }
+        if self.session.is_closed() && !self.finished {
+            self.finish();
+        }
         let earlier = match (deadline, self.deadline) {
             (Some(new), Some(old)) => new < old,
             (Some(_), None) => true,
@@ -271,9 +286,7 @@ impl Core {
                         Err(_) => false,
                     };
                     if !kept {
-                        if let Some(w) = self.watchers.remove(&id) {
-                            w.end();
-                        }
+                        self.release_watcher(id);
                     }
                 }
                 if let Some(slot) = self.slots.remove(&id) {
@@ -284,21 +297,22 @@ impl Core {
                 let Some(w) = self.watchers.get(&watcher) else {
                     return;
                 };
-                let ends = w.ends_with(&event);
+                let mut ends = w.ends_with(&event);
                 match &w.target {
                     Target::Callback(cb) => {
                         let cb = cb.clone();
                         self.jobs.push(Box::new(move || cb(event)));
                     }
+                    // Nobody holds the stream or future any more: stop
+                    // collecting events for it.
+                    Target::Channel(c) if Arc::strong_count(c) == 1 => ends = true,
                     Target::Channel(c) => c.push(event),
                 }
                 if ends {
-                    if let Some(w) = self.watchers.remove(&watcher) {
-                        w.end();
-                    }
+                    self.release_watcher(watcher);
                 }
             }
-            Event::State { state, keeper } => {
+            Event::State { state, .. } => {
                 for (_, listener) in &self.listeners {
                     let listener = listener.clone();
                     self.jobs.push(Box::new(move || listener(state)));
@@ -307,17 +321,6 @@ impl Core {
                 for c in &self.state_channels {
                     c.push(state);
                 }
-                if state == SessionState::Closed || keeper == KeeperState::Closed {
-                    for reply in self.closed.drain(..) {
-                        reply.send(Ok(()));
-                    }
-                    for c in self.state_channels.drain(..) {
-                        c.close();
-                    }
-                    for (_, w) in self.watchers.drain() {
-                        w.end();
-                    }
-                }
             }
             Event::Disconnected { host, reason } => {
                 if self.disconnects.len() == DISCONNECTS_KEPT {
@@ -325,6 +328,34 @@ impl Core {
                 }
                 self.disconnects.push_back((host, reason));
             }
+        }
+    }
+}
+
+impl Core {
+    fn release_watcher(&mut self, id: RequestId) {
+        if let Some(w) = self.watchers.remove(&id) {
+            w.end();
+            self.released.push(Box::new(w));
+        }
+    }
+
+    /// The session is over for good (closed, or authentication failed):
+    /// tell everyone still waiting, and let go of every callback.
+    fn finish(&mut self) {
+        self.finished = true;
+        for reply in self.closed.drain(..) {
+            reply.send(Ok(()));
+        }
+        for c in self.state_channels.drain(..) {
+            c.close();
+        }
+        let ids: Vec<RequestId> = self.watchers.keys().copied().collect();
+        for id in ids {
+            self.release_watcher(id);
+        }
+        for (_, l) in self.listeners.drain(..) {
+            self.released.push(Box::new(l));
         }
     }
 }
@@ -350,8 +381,11 @@ impl Client {
                 closed: Vec::new(),
                 deadline: None,
                 jobs: Vec::new(),
+                released: Vec::new(),
+                finished: false,
                 disconnects: VecDeque::new(),
             }),
+            dispatching: Mutex::new(()),
             dispatch: Box::new(dispatch),
             seed,
         });
@@ -406,7 +440,7 @@ impl Client {
     /// if the config allows it); fails if the session closed or
     /// authentication failed first. Use `.wait_timeout(d)` to bound it.
     pub fn connected(&self) -> Task<()> {
-        let states = self.states();
+        let mut states = self.states();
         let inner = self.inner.clone();
         Task::new(async move {
             let current = lock(&inner.core).session.state();
@@ -421,7 +455,9 @@ impl Client {
                     return Err(Error::Closed);
                 }
             }
-            Err(Error::Closed)
+            // The stream ended: the session is over (closed, or auth failed).
+            let why = lock(&inner.core).session.terminal_error().cloned();
+            Err(why.unwrap_or(Error::Closed))
         })
     }
 
@@ -441,11 +477,16 @@ impl Client {
 
     /// Stops calling a listener; false if it was not registered.
     pub fn remove_listener(&self, id: ListenerId) -> bool {
-        self.inner.step(|core, _| {
-            let before = core.listeners.len();
-            core.listeners.retain(|(l, _)| *l != id);
-            core.listeners.len() != before
-        })
+        self.inner.step(
+            |core, _| match core.listeners.iter().position(|(l, _)| *l == id) {
+                Some(i) => {
+                    let (_, listener) = core.listeners.remove(i);
+                    core.released.push(Box::new(listener));
+                    true
+                }
+                None => false,
+            },
+        )
     }
 
     /// Every state change from now on, as a stream (ends after `Closed`).
@@ -465,8 +506,8 @@ impl Client {
     /// Completes after `duration`, on the session's timers: how retry and
     /// recipes wait without a runtime or a sleeping thread.
     pub fn sleep(&self, duration: Duration) -> Pending<()> {
-        let at = self.inner.now() + duration;
-        self.sleep_until(at)
+        let now = self.inner.now();
+        self.sleep_until(far_as_possible(now, duration))
     }
 
     /// Completes once the session's clock passes `at`.
@@ -520,6 +561,18 @@ impl Client {
     }
 }
 
+/// `now + d`, or as far as an `Instant` reaches (a sleep "forever" ends
+/// only with the session).
+pub(crate) fn far_as_possible(now: Instant, d: Duration) -> Instant {
+    let mut step = d;
+    loop {
+        if let Some(at) = now.checked_add(step) {
+            return at;
+        }
+        step /= 2;
+    }
+}
+
 fn is_up(state: Option<SessionState>) -> bool {
     matches!(
         state,
@@ -540,7 +593,7 @@ impl fmt::Debug for StateStream {
 
 impl StateStream {
     /// The next state change, awaited (`None` after `Closed`).
-    pub async fn next(&self) -> Option<SessionState> {
+    pub async fn next(&mut self) -> Option<SessionState> {
         channel::Recv(&self.channel).await
     }
 

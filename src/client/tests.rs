@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::*;
-use crate::proto::{EventType, Stat};
+use crate::proto::{EventType, KeeperState, Stat};
 use crate::session::tests::sim::FakeServer;
 use crate::ArgumentError;
 
@@ -348,4 +348,54 @@ fn multi_step_operations_start_when_called() {
     assert_eq!(ensure.wait(), Ok(()));
     assert_eq!(retried.wait(), Ok("/r".into()));
     assert_eq!(deleted.wait(), Ok(()));
+}
+
+#[test]
+fn auth_failure_ends_everything_waiting() {
+    let (client, driver, fake) = connected();
+    fake.world().server.reject_auth = true;
+    let states = client.states();
+    let auth = client.add_auth("digest", "u:bad");
+    let closing = client.close();
+    settle(&driver, &fake);
+    assert_eq!(auth.wait(), Err(Error::AuthFailed));
+    assert_eq!(
+        closing.wait(),
+        Ok(()),
+        "close completes even though auth ended the session first"
+    );
+    assert_eq!(states.recv(), Some(SessionState::Lost));
+    assert_eq!(states.recv(), None, "the stream ends");
+    assert_eq!(client.connected().wait(), Err(Error::AuthFailed));
+    assert!(driver.is_closed());
+}
+
+#[test]
+fn a_callback_holding_the_last_client_is_dropped_outside_the_lock() {
+    let (client, driver, fake) = connected();
+    let held = client.clone();
+    // The read fails, so its watcher (and the clone it holds) is let go of.
+    let read = client
+        .get("/missing")
+        .watch(move |_| {
+            let _ = held.state();
+        })
+        .send();
+    drop(client);
+    settle(&driver, &fake); // would deadlock if the last Client died under the lock
+    assert_eq!(read.wait().map(drop), Err(Error::NoNode));
+    settle(&driver, &fake);
+    assert!(
+        driver.is_closed(),
+        "the last handle is gone: the session closed"
+    );
+}
+
+#[test]
+fn sleeping_forever_does_not_overflow() {
+    let (client, driver, fake) = connected();
+    let forever = client.sleep(Duration::MAX);
+    drop(client.close());
+    settle(&driver, &fake);
+    assert_eq!(forever.wait(), Err(Error::Closed));
 }

@@ -105,7 +105,7 @@ impl WatchStream {
     }
 
     /// The next event, awaited.
-    pub async fn next(&self) -> Option<WatchedEvent> {
+    pub async fn next(&mut self) -> Option<WatchedEvent> {
         Recv(&self.channel).await
     }
 

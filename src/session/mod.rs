@@ -456,6 +456,12 @@ impl Session {
         per_host.max(Duration::from_millis(1))
     }
 
+    /// Why the session ended for good (closed, authentication failed), if
+    /// it did: what every new request fails with.
+    pub fn terminal_error(&self) -> Option<&Error> {
+        self.terminal.as_ref()
+    }
+
     /// The server of the current (or last) connection.
     pub fn current_host(&self) -> Option<&HostPort> {
         self.hosts.get(self.current_host)

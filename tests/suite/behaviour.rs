@@ -43,7 +43,10 @@ pub fn listeners_and_state_streams_see_every_state<A: Adapter>() {
         "the stream ends after Closed"
     );
     assert!(rx2.try_recv().is_err(), "a removed listener hears nothing");
-    assert!(client.remove_listener(listener));
+    assert!(
+        !client.remove_listener(listener),
+        "a closed client has let go of its listeners"
+    );
     assert_eq!(
         client.states().recv(),
         None,

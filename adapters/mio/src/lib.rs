@@ -237,15 +237,19 @@ impl Sessions {
                 let mut s = lock(&socket);
                 match (s.connecting, s.stream.as_ref()) {
                     (true, Some((conn, stream))) => {
-                        let ok = stream.take_error().ok().flatten().is_none()
-                            && stream.peer_addr().is_ok();
                         let conn = *conn;
-                        if ok {
-                            s.connecting = false;
-                        } else {
-                            s.fail();
+                        match (stream.take_error(), stream.peer_addr()) {
+                            (Ok(None), Ok(_)) => {
+                                s.connecting = false;
+                                Some(conn)
+                            }
+                            // A spurious event: the connect is still going on.
+                            (Ok(None), Err(e)) if e.kind() == ErrorKind::NotConnected => None,
+                            _ => {
+                                s.fail();
+                                None
+                            }
                         }
-                        ok.then_some(conn)
                     }
                     _ => {
                         s.flush();

@@ -199,6 +199,9 @@ fn run_connection(
         return;
     };
     let _ = stream.set_nodelay(true);
+    // Writes happen under the client's lock: a server that stops reading
+    // must not hold it for long. Past this, the connection counts as dead.
+    let _ = stream.set_write_timeout(Some(timeout.max(Duration::from_secs(1))));
     let Ok(writer) = stream.try_clone() else {
         driver.disconnected(conn);
         return;
