@@ -167,6 +167,16 @@ pub fn digest_id(user: &str, password: &str) -> String {
     format!("{user}:{b64}")
 }
 
+/// The digest id a server gives for an `add_auth("digest", credential)`:
+/// the text before the first `:` as the user, and the SHA-1 of the whole
+/// credential (for `user:password`, the same as [`digest_id`]).
+pub fn digest_id_of_credential(credential: &str) -> String {
+    let user = credential.split(':').next().unwrap_or("");
+    let hash = Sha1::digest(credential.as_bytes());
+    let b64 = base64::engine::general_purpose::STANDARD.encode(hash);
+    format!("{user}:{b64}")
+}
+
 /// `world:anyone` with every permission: open to all.
 pub const OPEN_ACL_UNSAFE: &[Acl] = &[Acl {
     perms: Perms::ALL,

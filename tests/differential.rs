@@ -669,3 +669,301 @@ fn real_expiry() {
         drop(c.close().wait_timeout(WAIT));
     });
 }
+
+/// Scenarios on raw connections: requests the client never sends (a bad
+/// create flag, checkWatches), answers it hides (null data, masked ACLs).
+fn compare_raw(name: &str, scenario: fn(std::net::SocketAddr, &str, &mut Trace)) {
+    let java = ZkServer::shared().expect("a ZooKeeper server");
+    let embedded = EmbeddedServer::start(Default::default()).unwrap();
+    let trace = |addr: std::net::SocketAddr, hosts: &str| {
+        let connect = fresh_chroot(addr, hosts, &format!("diff-{name}")).unwrap();
+        let root = connect[hosts.len()..].to_string();
+        let mut t = Trace::default();
+        scenario(addr, &root, &mut t);
+        t.0.into_iter()
+            .map(|l| l.replace(&root, "<root>"))
+            .collect::<Vec<_>>()
+    };
+    let real = trace(java.addr(), &java.connect_string());
+    let ours = trace(embedded.addr(), &embedded.connect_string());
+    if std::env::var_os("DIFF_SHOW").is_some() {
+        eprintln!("{name}:\n{}", real.join("\n"));
+    }
+    for (i, (r, o)) in real.iter().zip(&ours).enumerate() {
+        assert_eq!(
+            o,
+            r,
+            "{name}, observation {i}: embedded vs real\nreal trace:\n{}",
+            real.join("\n")
+        );
+    }
+    assert_eq!(ours.len(), real.len());
+}
+
+mod raw {
+    use bytes::{BufMut, Bytes, BytesMut};
+    use kazoo::acl::{Acl, Id, Perms, OPEN_ACL_UNSAFE};
+    use kazoo::proto::*;
+    use kazoo::testing::{RawConnection, TestingError};
+
+    pub fn code(r: Result<Response, TestingError>) -> String {
+        match r {
+            Ok(Response::GetData(d)) => format!("data {:?} len {}", d.data, d.stat.data_length),
+            Ok(Response::GetAcl(a)) => format!(
+                "acl {:?}",
+                a.acl
+                    .iter()
+                    .map(|e| format!("{}:{}", e.id.scheme, e.id.id))
+                    .collect::<Vec<_>>()
+            ),
+            Ok(Response::Create(c)) => format!("created {}", c.path),
+            Ok(Response::GetChildren(c)) => {
+                let mut names = c.children;
+                names.sort();
+                format!("children {names:?}")
+            }
+            Ok(Response::GetAllChildrenNumber(n)) => format!("count {}", n.total_number),
+            Ok(other) => format!(
+                "ok {}",
+                format!("{other:?}").split('(').next().unwrap_or("")
+            ),
+            Err(TestingError::Protocol(e)) => format!("error {:?}", e.code()),
+            Err(e) => format!("failed {e}"),
+        }
+    }
+
+    pub fn create(path: &str, data: Option<&'static [u8]>, acl: Vec<Acl>) -> Request {
+        Request::Create(CreateRequest {
+            path: path.into(),
+            data: data.map(Bytes::from_static),
+            acl,
+            mode: CreateMode::Persistent,
+        })
+    }
+
+    pub fn open() -> Vec<Acl> {
+        OPEN_ACL_UNSAFE.to_vec()
+    }
+
+    pub fn only(user: &str, perms: Perms) -> Vec<Acl> {
+        vec![Acl::new(perms, Id::digest(user, "pw"))]
+    }
+
+    pub fn auth(c: &mut RawConnection, credential: &'static [u8]) -> String {
+        code(c.call(Request::Auth(AuthPacket {
+            auth_type: 0,
+            scheme: "digest".into(),
+            auth: Bytes::from_static(credential),
+        })))
+    }
+
+    /// A create with flags 7, which no CreateMode spells.
+    pub fn create_flags_7(c: &mut RawConnection, path: &str) -> String {
+        let mut out = BytesMut::new();
+        encode_frame(&mut out, |o| {
+            o.put_i32(77);
+            o.put_i32(1);
+            o.put_i32(path.len() as i32);
+            o.put_slice(path.as_bytes());
+            o.put_i32(-1);
+            o.put_i32(1);
+            o.put_i32(31);
+            for s in ["world", "anyone"] {
+                o.put_i32(s.len() as i32);
+                o.put_slice(s.as_bytes());
+            }
+            o.put_i32(7);
+        });
+        if c.write_raw(&out).is_err() {
+            return "write failed".into();
+        }
+        match c.recv() {
+            Ok((h, _)) => format!("xid {} err {}", h.xid, h.err),
+            Err(e) => format!("failed {e}"),
+        }
+    }
+}
+
+#[test]
+fn raw_requests_and_answers() {
+    use kazoo::acl::Perms;
+    use kazoo::proto::{PathRecord, PathVersion, PathWatch, Request, WatcherType, WatchesRequest};
+    use kazoo::testing::RawConnection;
+    compare_raw("raw", |addr, root, t| {
+        let p = |s: &str| format!("{root}{s}");
+        let mut admin = RawConnection::open(addr).unwrap();
+        let mut other = RawConnection::open(addr).unwrap();
+        t.note(
+            "null data",
+            raw::code(admin.call(raw::create(&p("/null"), None, raw::open()))),
+        );
+        t.note(
+            "get null",
+            raw::code(admin.call(Request::GetData(PathWatch {
+                path: p("/null"),
+                watch: false,
+            }))),
+        );
+        t.note(
+            "empty data",
+            raw::code(admin.call(raw::create(&p("/empty"), Some(b""), raw::open()))),
+        );
+        t.note(
+            "get empty",
+            raw::code(admin.call(Request::GetData(PathWatch {
+                path: p("/empty"),
+                watch: false,
+            }))),
+        );
+        t.note("auth without colon", raw::auth(&mut admin, b"bob"));
+        t.note("auth alice", raw::auth(&mut admin, b"alice:pw"));
+        t.note(
+            "secret",
+            raw::code(admin.call(raw::create(
+                &p("/secret"),
+                Some(b"s"),
+                raw::only("alice", Perms::ALL),
+            ))),
+        );
+        t.note(
+            "getACL unauthenticated",
+            raw::code(other.call(Request::GetAcl(PathRecord { path: p("/secret") }))),
+        );
+        t.note(
+            "count unauthenticated",
+            raw::code(other.call(Request::GetAllChildrenNumber(PathRecord {
+                path: p("/secret"),
+            }))),
+        );
+        t.note(
+            "read-only for carol",
+            raw::code(admin.call(raw::create(&p("/ro"), None, {
+                let mut acl = raw::only("carol", Perms::READ);
+                acl.extend(raw::only("alice", Perms::ALL));
+                acl
+            }))),
+        );
+        t.note("carol", raw::auth(&mut other, b"carol:pw"));
+        t.note(
+            "getACL with READ only",
+            raw::code(other.call(Request::GetAcl(PathRecord { path: p("/ro") }))),
+        );
+        t.note(
+            "getACL as admin",
+            raw::code(admin.call(Request::GetAcl(PathRecord { path: p("/ro") }))),
+        );
+        t.note(
+            "no delete",
+            raw::code(admin.call(raw::create(
+                &p("/nodel"),
+                None,
+                raw::only("alice", Perms::READ | Perms::CREATE),
+            ))),
+        );
+        t.note(
+            "delete missing under no-DELETE",
+            raw::code(admin.call(Request::Delete(PathVersion {
+                path: p("/nodel/missing"),
+                version: -1,
+            }))),
+        );
+        t.note("flags 7", raw::create_flags_7(&mut admin, &p("/seven")));
+        t.note(
+            "still connected",
+            raw::code(admin.call(Request::Exists(PathWatch {
+                path: p("/null"),
+                watch: false,
+            })))
+            .starts_with("ok"),
+        );
+        // checkWatches only checks.
+        t.note(
+            "watch",
+            raw::code(admin.call(Request::GetData(PathWatch {
+                path: p("/null"),
+                watch: true,
+            })))
+            .starts_with("data"),
+        );
+        t.note(
+            "check",
+            raw::code(admin.call(Request::CheckWatches(WatchesRequest {
+                path: p("/null"),
+                watcher_type: WatcherType::Data,
+            }))),
+        );
+        t.note(
+            "set",
+            raw::code(other.call(Request::SetData(kazoo::proto::SetDataRequest {
+                path: p("/null"),
+                data: None,
+                version: -1,
+            }))),
+        );
+        t.note(
+            "ping",
+            raw::code(admin.call(Request::Exists(PathWatch {
+                path: p("/null"),
+                watch: false,
+            })))
+            .starts_with("ok"),
+        );
+        t.note(
+            "event after check",
+            admin
+                .events
+                .iter()
+                .map(|e| format!("{:?}", e.event_type))
+                .collect::<Vec<_>>(),
+        );
+        // A watcher without READ on the node hears nothing of it.
+        let mut outsider = RawConnection::open(addr).unwrap();
+        t.note(
+            "exists watch",
+            raw::code(outsider.call(Request::Exists(PathWatch {
+                path: p("/secret"),
+                watch: true,
+            })))
+            .starts_with("ok"),
+        );
+        t.note(
+            "change secret",
+            raw::code(admin.call(Request::SetData(kazoo::proto::SetDataRequest {
+                path: p("/secret"),
+                data: None,
+                version: -1,
+            })))
+            .starts_with("ok"),
+        );
+        t.note(
+            "outsider sync",
+            raw::code(outsider.call(Request::Sync(PathRecord { path: p("/null") })))
+                .starts_with("ok"),
+        );
+        t.note("outsider events", outsider.events.len());
+        t.note(
+            "sequential at the root of the chroot",
+            raw::code(admin.call(Request::Create(kazoo::proto::CreateRequest {
+                path: p("/"),
+                data: None,
+                acl: raw::open(),
+                mode: kazoo::proto::CreateMode::PersistentSequential,
+            })))
+            .contains(root),
+        );
+        t.note(
+            "zookeeper children",
+            raw::code(admin.call(Request::GetChildren(PathWatch {
+                path: "/zookeeper".into(),
+                watch: false,
+            }))),
+        );
+        t.note(
+            "delete /zookeeper/quota",
+            raw::code(admin.call(Request::Delete(PathVersion {
+                path: "/zookeeper/quota".into(),
+                version: -1,
+            }))),
+        );
+    });
+}

@@ -65,7 +65,7 @@ pub(crate) fn fix_up(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, Error> {
     if acl.is_empty() {
         return Err(Error::InvalidAcl);
     }
-    let mut out = Vec::with_capacity(acl.len());
+    let mut out: Vec<Acl> = Vec::with_capacity(acl.len());
     for entry in acl {
         match entry.id.scheme.as_ref() {
             "world" if entry.id.id == "anyone" => out.push(entry.clone()),
@@ -84,7 +84,32 @@ pub(crate) fn fix_up(acl: &[Acl], ids: &[Id]) -> Result<Vec<Acl>, Error> {
             _ => return Err(Error::InvalidAcl),
         }
     }
-    Ok(out)
+    // Duplicate entries collapse, as on the real server.
+    let mut unique: Vec<Acl> = Vec::with_capacity(out.len());
+    for entry in out {
+        if !unique.contains(&entry) {
+            unique.push(entry);
+        }
+    }
+    Ok(unique)
+}
+
+/// True if `ids` hold any of the bits of `perms` (getACL asks READ or ADMIN).
+pub(crate) fn allowed_any(acl: &[Acl], perms: &[Perms], ids: &[Id]) -> bool {
+    perms.iter().any(|p| allowed(acl, *p, ids))
+}
+
+/// Without ADMIN, getACL hides digest hashes (`user:x`).
+pub(crate) fn masked(acl: &[Acl]) -> Vec<Acl> {
+    acl.iter()
+        .map(|entry| match entry.id.scheme.as_ref() {
+            "digest" => {
+                let user = entry.id.id.split(':').next().unwrap_or("").to_string();
+                Acl::new(entry.perms, Id::new("digest", format!("{user}:x")))
+            }
+            _ => entry.clone(),
+        })
+        .collect()
 }
 
 fn valid_digest(id: &str) -> bool {
@@ -96,18 +121,23 @@ fn valid_ip(id: &str) -> bool {
         Some((net, bits)) => (net, Some(bits)),
         None => (id, None),
     };
-    let bits_ok = match bits {
-        Some(b) => b.parse::<u8>().is_ok(),
-        None => true,
+    let max = match net.parse::<IpAddr>() {
+        Ok(IpAddr::V4(_)) => 32,
+        Ok(IpAddr::V6(_)) => 128,
+        Err(_) => return false,
     };
-    net.parse::<IpAddr>().is_ok() && bits_ok
+    match bits {
+        Some(b) => b.parse::<u8>().is_ok_and(|b| b <= max),
+        None => true,
+    }
 }
 
-/// The id a `digest` credential `user:password` authenticates as.
-pub(crate) fn digest_credential(credential: &[u8]) -> Option<Id> {
-    let text = std::str::from_utf8(credential).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some(Id::digest(user, password))
+/// The id a `digest` credential authenticates as. The real server accepts
+/// any bytes: the user is the text before the first `:`, the hash covers
+/// the whole credential.
+pub(crate) fn digest_credential(credential: &[u8]) -> Id {
+    let text = String::from_utf8_lossy(credential);
+    Id::new("digest", kazoo::acl::digest_id_of_credential(&text))
 }
 
 #[cfg(test)]

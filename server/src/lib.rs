@@ -40,7 +40,7 @@ mod watches;
 use std::time::Duration;
 
 pub use net::EmbeddedServer;
-pub use server::Server;
+pub use server::{Server, HANDSHAKE_TIMEOUT};
 
 /// The version `srvr` reports: the real server's it imitates.
 pub const VERSION: &str = "3.8.0-kazoo";

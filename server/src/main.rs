@@ -33,7 +33,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     let mut config = ServerConfig::default();
-    config.tick_time = Duration::from_millis(args.tick_time.max(1));
+    config.tick_time = Duration::from_millis(args.tick_time.clamp(1, 3_600_000));
     config.max_session_timeout = args.max_session_timeout.map(Duration::from_millis);
     match EmbeddedServer::bind(addr, config) {
         Ok(server) => {

@@ -41,7 +41,7 @@ pub(crate) struct Ctx<'a> {
 /// A create, normalised from its opcode and flags.
 struct NewNode {
     path: String,
-    data: Bytes,
+    data: Option<Bytes>,
     acl: Vec<Acl>,
     kind: Kind,
     sequential: bool,
@@ -93,10 +93,22 @@ impl Ctx<'_> {
                 self.server.tree.get(&r.path),
                 self.server.tree.stat(&r.path),
             ) {
-                (Some(node), Some(stat)) => Ok(Response::GetAcl(GetAclResponse {
-                    acl: node.acl.clone(),
-                    stat,
-                })),
+                (Some(node), Some(stat)) => {
+                    if !crate::acl::allowed_any(&node.acl, &[Perms::READ, Perms::ADMIN], self.auth)
+                    {
+                        Err(Error::NoAuth)
+                    } else if crate::acl::allowed(&node.acl, Perms::ADMIN, self.auth) {
+                        Ok(Response::GetAcl(GetAclResponse {
+                            acl: node.acl.clone(),
+                            stat,
+                        }))
+                    } else {
+                        Ok(Response::GetAcl(GetAclResponse {
+                            acl: crate::acl::masked(&node.acl),
+                            stat,
+                        }))
+                    }
+                }
                 _ => Err(Error::NoNode),
             },
             Request::Sync(r) => Ok(Response::Sync(r)),
@@ -117,6 +129,9 @@ impl Ctx<'_> {
             }
             Request::GetAllChildrenNumber(r) => match self.server.tree.get(&r.path) {
                 None => Err(Error::NoNode),
+                Some(node) if !crate::acl::allowed(&node.acl, Perms::READ, self.auth) => {
+                    Err(Error::NoAuth)
+                }
                 Some(_) => Ok(Response::GetAllChildrenNumber(
                     GetAllChildrenNumberResponse {
                         total_number: i32::try_from(self.server.tree.descendants(&r.path))
@@ -141,21 +156,29 @@ impl Ctx<'_> {
                     None => Err(Error::BadArguments),
                 }
             }
-            Request::RemoveWatches(r) | Request::CheckWatches(r) => {
-                let remove = matches!(
-                    r.watcher_type,
-                    WatcherType::Any | WatcherType::Data | WatcherType::Children
-                );
-                if !remove {
-                    Err(Error::BadArguments) // types 4 and 5 arrive with 3.9
-                } else if self
+            Request::RemoveWatches(r) | Request::CheckWatches(r)
+                if !supported_watcher_type(r.watcher_type) =>
+            {
+                Err(Error::BadArguments) // types 4 and 5 arrive with 3.9
+            }
+            Request::CheckWatches(r) => {
+                match self
+                    .server
+                    .watches
+                    .contains(&r.path, self.conn, r.watcher_type)
+                {
+                    true => Ok(Response::Empty),
+                    false => Err(Error::NoWatcher),
+                }
+            }
+            Request::RemoveWatches(r) => {
+                match self
                     .server
                     .watches
                     .remove(&r.path, self.conn, r.watcher_type)
                 {
-                    Ok(Response::Empty)
-                } else {
-                    Err(Error::NoWatcher)
+                    true => Ok(Response::Empty),
+                    false => Err(Error::NoWatcher),
                 }
             }
             Request::Reconfig(_) => Err(Error::ReconfigDisabled),
@@ -210,7 +233,7 @@ impl Ctx<'_> {
         } else {
             path::validate(&path)
         };
-        if checked.is_err() || path == "/" {
+        if checked.is_err() || (path == "/" && !sequential) {
             return Err(Error::BadArguments);
         }
         // In a multi, a create2 answers as a plain create on 3.8.0 (PROTOCOL.md §0.9).
@@ -221,7 +244,7 @@ impl Ctx<'_> {
         };
         Ok(NewNode {
             path,
-            data: data.unwrap_or_default(),
+            data,
             acl,
             kind,
             sequential,
@@ -275,10 +298,7 @@ impl Ctx<'_> {
             self.server.watches.add(path, self.conn, WatchKind::Data);
         }
         let stat = self.server.tree.stat(path).unwrap_or_default();
-        Ok(Response::GetData(GetDataResponse {
-            data: Some(data),
-            stat,
-        }))
+        Ok(Response::GetData(GetDataResponse { data, stat }))
     }
 
     fn children(
@@ -404,6 +424,10 @@ impl Ctx<'_> {
                 _ => Err(Error::RuntimeInconsistency),
             },
             MultiOp::Check(r) => {
+                let node = tree.get(&r.path).ok_or(Error::NoNode)?;
+                if !crate::acl::allowed(&node.acl, Perms::READ, self.auth) {
+                    return Err(Error::NoAuth);
+                }
                 let stat = tree.stat(&r.path).ok_or(Error::NoNode)?;
                 if r.version != -1 && r.version != stat.version {
                     return Err(Error::BadVersion);
@@ -438,6 +462,13 @@ impl Ctx<'_> {
             _ => Err(Error::RuntimeInconsistency),
         }
     }
+}
+
+fn supported_watcher_type(which: WatcherType) -> bool {
+    matches!(
+        which,
+        WatcherType::Any | WatcherType::Data | WatcherType::Children
+    )
 }
 
 /// Creates a node (ACL fixed up, parent checked, sequence added).
@@ -486,14 +517,15 @@ fn delete(
     zxid: i64,
     changes: &mut Vec<Change>,
 ) -> Result<(), Error> {
-    if path == "/" {
+    if path == "/" || crate::tree::is_special(path) {
         return Err(Error::BadArguments);
     }
-    let node = tree.get(path).ok_or(Error::NoNode)?;
+    // The real server's order: parent, the parent's ACL, node, version, children.
     let parent = tree.parent(path).ok_or(Error::NoNode)?;
     if !crate::acl::allowed(&parent.acl, Perms::DELETE, auth) {
         return Err(Error::NoAuth);
     }
+    let node = tree.get(path).ok_or(Error::NoNode)?;
     if version != -1 && version != node.stat.version {
         return Err(Error::BadVersion);
     }
@@ -518,6 +550,6 @@ fn set_data(
     if version != -1 && version != node.stat.version {
         return Err(Error::BadVersion);
     }
-    tree.set_data(path, data.unwrap_or_default(), zxid, time, changes)
+    tree.set_data(path, data, zxid, time, changes)
         .map(Response::Stat)
 }

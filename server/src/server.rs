@@ -21,6 +21,8 @@ use crate::{fourlw, ConnId, ServerConfig};
 
 /// One client connection.
 struct Conn {
+    /// Until when the connection may take to complete its handshake.
+    handshake_by: Instant,
     frames: FrameDecoder,
     /// The first bytes, until we know whether this is a four-letter word.
     prefix: Vec<u8>,
@@ -54,7 +56,13 @@ pub struct Server {
     next_sweep: Instant,
     pub(crate) received: u64,
     pub(crate) sent: u64,
+    /// The latest `now` seen, for calls that take none.
+    last_now: Instant,
 }
+
+/// How long a connection may stay without a session (the real server
+/// closes such connections after about ten seconds).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -84,16 +92,25 @@ impl Server {
             to_close: VecDeque::new(),
             received: 0,
             sent: 0,
+            last_now: now,
         }
     }
 
     /// A client connected from `peer`.
     pub fn connection_opened(&mut self, peer: IpAddr) -> ConnId {
+        self.connection_opened_at(peer, self.last_now)
+    }
+
+    /// A client connected from `peer` at `now`; it has [`HANDSHAKE_TIMEOUT`]
+    /// to send its handshake.
+    pub fn connection_opened_at(&mut self, peer: IpAddr, now: Instant) -> ConnId {
+        self.last_now = self.last_now.max(now);
         self.next_conn += 1;
         let id = ConnId(self.next_conn);
         self.conns.insert(
             id,
             Conn {
+                handshake_by: now + HANDSHAKE_TIMEOUT,
                 frames: FrameDecoder::new(self.config.max_frame_len),
                 prefix: Vec::new(),
                 session: None,
@@ -120,6 +137,7 @@ impl Server {
 
     /// Bytes read from `conn`, split anywhere.
     pub fn handle_connection_input(&mut self, conn: ConnId, mut bytes: &[u8], now: Instant) {
+        self.last_now = self.last_now.max(now);
         let Some(c) = self.conns.get_mut(&conn) else {
             return;
         };
@@ -201,6 +219,16 @@ impl Server {
 
     /// Expires sessions and sweeps containers and TTL nodes due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.last_now = self.last_now.max(now);
+        let silent: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.session.is_none() && !c.closing && c.handshake_by <= now)
+            .map(|(id, _)| *id)
+            .collect();
+        for conn in silent {
+            self.close_now(conn);
+        }
         let expired: Vec<i64> = self
             .sessions
             .iter()
@@ -225,8 +253,13 @@ impl Server {
 
     /// When `handle_timeout` is next due.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let expiry = self.sessions.values().map(|s| s.expires_at).min();
-        Some(expiry.map_or(self.next_sweep, |e| e.min(self.next_sweep)))
+        let expiry = self.sessions.values().map(|s| s.expires_at);
+        let handshakes = self
+            .conns
+            .values()
+            .filter(|c| c.session.is_none() && !c.closing)
+            .map(|c| c.handshake_by);
+        Some(expiry.chain(handshakes).fold(self.next_sweep, Instant::min))
     }
 
     /// The last transaction id.
@@ -252,7 +285,7 @@ impl Server {
     /// A node's data and Stat (for tests and simulation to check the tree).
     pub fn node(&self, path: &str) -> Option<(Bytes, kazoo::proto::Stat)> {
         let node = self.tree.get(path)?;
-        Some((node.data.clone(), self.tree.stat(path)?))
+        Some((node.data.clone().unwrap_or_default(), self.tree.stat(path)?))
     }
 
     /// Closes every connection at once, as a restart does; sessions live
@@ -437,17 +470,27 @@ impl Server {
         };
         let request = match Request::decode_body(op, &mut r) {
             Ok(request) => request,
-            Err(_) => {
-                self.send(
+            Err(e) => {
+                // An undecodable body is answered and the connection stays:
+                // a bad create flag is BadArguments, anything else (a mixed
+                // multi, an unknown watch mode) MarshallingError.
+                if is_write_op(op) {
+                    self.zxid += 1;
+                }
+                let err = match e {
+                    kazoo::proto::DecodeError::UnknownCreateMode(_) => -8,
+                    _ => -5,
+                };
+                let zxid = self.zxid;
+                return self.send(
                     conn,
                     ReplyHeader {
                         xid: header.xid,
-                        zxid: self.zxid,
-                        err: -5,
+                        zxid,
+                        err,
                     },
                     None,
                 );
-                return self.close_after_send(conn);
             }
         };
         let xid = header.xid;
@@ -462,38 +505,33 @@ impl Server {
                 None,
             ),
             Request::Auth(packet) => {
-                let id = (packet.scheme == "digest")
-                    .then(|| crate::acl::digest_credential(&packet.auth))
-                    .flatten();
-                match id {
+                let id = match packet.scheme.as_str() {
+                    "digest" => Some(Some(crate::acl::digest_credential(&packet.auth))),
+                    "ip" => Some(None), // the connection already has its ip id
+                    _ => None,
+                };
+                let err = match id {
                     Some(id) => {
-                        if let Some(c) = self.conns.get_mut(&conn) {
+                        if let (Some(c), Some(id)) = (self.conns.get_mut(&conn), id) {
                             if !c.auth.contains(&id) {
                                 c.auth.push(id);
                             }
                         }
-                        self.send(
-                            conn,
-                            ReplyHeader {
-                                xid: xid::AUTH,
-                                zxid: self.zxid,
-                                err: 0,
-                            },
-                            None,
-                        );
+                        0
                     }
-                    None => {
-                        self.send(
-                            conn,
-                            ReplyHeader {
-                                xid: xid::AUTH,
-                                zxid: self.zxid,
-                                err: -115,
-                            },
-                            None,
-                        );
-                        self.close_after_send(conn);
-                    }
+                    None => -115,
+                };
+                self.send(
+                    conn,
+                    ReplyHeader {
+                        xid: xid::AUTH,
+                        zxid: 0,
+                        err,
+                    },
+                    None,
+                );
+                if err != 0 {
+                    self.close_after_send(conn);
                 }
             }
             Request::SetWatches(sw) => {
@@ -610,27 +648,33 @@ impl Server {
 
     /// Sends each change to the connections watching it (before the reply
     /// to the request that made it, as the real server does).
-    pub(crate) fn notify(&mut self, changes: Vec<(EventType, String)>) {
-        for (event, path) in changes {
-            let told: BTreeSet<ConnId> = self.watches.trigger(event, &path);
+    pub(crate) fn notify(&mut self, changes: Vec<crate::tree::Change>) {
+        for change in changes {
+            let told: BTreeSet<ConnId> = self.watches.trigger(change.event, &change.path);
             for conn in told {
-                let event = WatcherEvent {
-                    event_type: event,
-                    state: KeeperState::SyncConnected,
-                    path: path.clone(),
+                let Some(c) = self.conns.get_mut(&conn).filter(|c| !c.closing) else {
+                    continue;
                 };
-                if let Some(c) = self.conns.get_mut(&conn).filter(|c| !c.closing) {
-                    encode_frame(&mut c.out, |o| {
-                        ReplyHeader {
-                            xid: xid::NOTIFICATION,
-                            zxid: -1,
-                            err: 0,
-                        }
-                        .encode(o);
-                        event.encode(o);
-                    });
-                    self.sent += 1;
+                // Only connections that may read the node hear of it
+                // (CVE-2024-23944, backported into the Debian 3.8.0 server).
+                if !crate::acl::allowed(&change.acl, kazoo::acl::Perms::READ, &c.auth) {
+                    continue;
                 }
+                let event = WatcherEvent {
+                    event_type: change.event,
+                    state: KeeperState::SyncConnected,
+                    path: change.path.clone(),
+                };
+                encode_frame(&mut c.out, |o| {
+                    ReplyHeader {
+                        xid: xid::NOTIFICATION,
+                        zxid: -1,
+                        err: 0,
+                    }
+                    .encode(o);
+                    event.encode(o);
+                });
+                self.sent += 1;
             }
         }
     }
@@ -709,6 +753,21 @@ impl Server {
     pub(crate) fn session_ephemerals(&self, session: i64) -> Vec<String> {
         self.tree.ephemerals(session)
     }
+}
+
+/// Opcodes of transactions (for requests whose body did not decode).
+fn is_write_op(op: OpCode) -> bool {
+    matches!(
+        op,
+        OpCode::Create
+            | OpCode::Create2
+            | OpCode::CreateContainer
+            | OpCode::CreateTtl
+            | OpCode::Delete
+            | OpCode::SetData
+            | OpCode::SetAcl
+            | OpCode::Multi
+    )
 }
 
 /// Transactions: they take a zxid even when they fail, as on the real server.

@@ -20,20 +20,35 @@ pub(crate) enum Kind {
 
 #[derive(Debug, Clone)]
 pub(crate) struct Node {
-    pub(crate) data: Bytes,
+    /// `None` for null data (getData answers length -1).
+    pub(crate) data: Option<Bytes>,
     pub(crate) acl: Vec<Acl>,
     pub(crate) stat: Stat,
     pub(crate) kind: Kind,
     pub(crate) children: BTreeSet<String>,
 }
 
-/// A change a write made: watchers of `path` of this kind are told.
-pub(crate) type Change = (EventType, String);
+/// A change a write made: watchers of `path` are told, if they may READ
+/// under `acl` (the node's; the parent's for a child change).
+#[derive(Debug, Clone)]
+pub(crate) struct Change {
+    pub(crate) event: EventType,
+    pub(crate) path: String,
+    pub(crate) acl: Vec<Acl>,
+}
 
 /// The tree, rooted at `/` (with `/zookeeper` as the real server has it).
 #[derive(Debug, Clone)]
 pub(crate) struct Tree {
     nodes: BTreeMap<String, Node>,
+}
+
+/// The server's own nodes, which clients may not delete.
+pub(crate) fn is_special(path: &str) -> bool {
+    matches!(
+        path,
+        "/zookeeper" | "/zookeeper/quota" | "/zookeeper/config"
+    )
 }
 
 pub(crate) fn parent_of(path: &str) -> &str {
@@ -52,27 +67,26 @@ impl Tree {
         let mut tree = Tree {
             nodes: BTreeMap::new(),
         };
-        let root = Node {
-            data: Bytes::new(),
-            acl: kazoo::acl::OPEN_ACL_UNSAFE.to_vec(),
+        let node = |acl: &[Acl]| Node {
+            data: None,
+            acl: acl.to_vec(),
             stat: Stat::default(),
             kind: Kind::Persistent,
             children: BTreeSet::new(),
         };
-        tree.nodes.insert("/".into(), root);
-        // The real server always has /zookeeper (and /zookeeper/quota).
-        for p in ["/zookeeper", "/zookeeper/quota"] {
-            let node = tree.nodes.get("/").cloned().map(|mut n| {
-                n.children.clear();
-                n
-            });
-            if let Some(node) = node {
-                tree.nodes.insert(p.into(), node);
-                let parent = parent_of(p).to_string();
-                if let Some(par) = tree.nodes.get_mut(&parent) {
-                    par.children.insert(name_of(p).into());
-                    par.stat.num_children += 1;
-                }
+        tree.nodes
+            .insert("/".into(), node(kazoo::acl::OPEN_ACL_UNSAFE));
+        // The real server always has /zookeeper, /zookeeper/quota and
+        // (3.5+) /zookeeper/config, readable by all.
+        for (p, acl) in [
+            ("/zookeeper", kazoo::acl::OPEN_ACL_UNSAFE),
+            ("/zookeeper/quota", kazoo::acl::OPEN_ACL_UNSAFE),
+            ("/zookeeper/config", kazoo::acl::READ_ACL_UNSAFE),
+        ] {
+            tree.nodes.insert(p.into(), node(acl));
+            if let Some(parent) = tree.nodes.get_mut(parent_of(p)) {
+                parent.children.insert(name_of(p).into());
+                parent.stat.num_children += 1;
             }
         }
         tree
@@ -98,7 +112,7 @@ impl Tree {
     pub(crate) fn create(
         &mut self,
         path: &str,
-        data: Bytes,
+        data: Option<Bytes>,
         acl: Vec<Acl>,
         kind: Kind,
         zxid: i64,
@@ -124,9 +138,20 @@ impl Tree {
             pzxid: zxid,
             ctime: time,
             mtime: time,
-            data_length: data.len() as i32,
+            data_length: data.as_ref().map_or(0, |d| d.len() as i32),
             ..Stat::default()
         };
+        let parent_acl = parent.acl.clone();
+        changes.push(Change {
+            event: EventType::NodeCreated,
+            path: path.to_string(),
+            acl: acl.clone(),
+        });
+        changes.push(Change {
+            event: EventType::NodeChildrenChanged,
+            path: parent_path,
+            acl: parent_acl,
+        });
         let node = Node {
             data,
             acl,
@@ -135,8 +160,6 @@ impl Tree {
             children: BTreeSet::new(),
         };
         self.nodes.insert(path.to_string(), node);
-        changes.push((EventType::NodeCreated, path.to_string()));
-        changes.push((EventType::NodeChildrenChanged, parent_path));
         Ok(self.stat(path).unwrap_or_default())
     }
 
@@ -151,34 +174,50 @@ impl Tree {
         if !node.children.is_empty() {
             return Err(Error::NotEmpty);
         }
+        let acl = node.acl.clone();
         self.nodes.remove(path);
         let parent_path = parent_of(path).to_string();
+        let mut parent_acl = Vec::new();
         if let Some(parent) = self.nodes.get_mut(&parent_path) {
             parent.children.remove(name_of(path));
             parent.stat.cversion = parent.stat.cversion.wrapping_add(1);
             parent.stat.num_children -= 1;
             parent.stat.pzxid = zxid;
+            parent_acl = parent.acl.clone();
         }
-        changes.push((EventType::NodeDeleted, path.to_string()));
-        changes.push((EventType::NodeChildrenChanged, parent_path));
+        changes.push(Change {
+            event: EventType::NodeDeleted,
+            path: path.to_string(),
+            acl,
+        });
+        changes.push(Change {
+            event: EventType::NodeChildrenChanged,
+            path: parent_path,
+            acl: parent_acl,
+        });
         Ok(())
     }
 
     pub(crate) fn set_data(
         &mut self,
         path: &str,
-        data: Bytes,
+        data: Option<Bytes>,
         zxid: i64,
         time: i64,
         changes: &mut Vec<Change>,
     ) -> Result<Stat, Error> {
         let node = self.nodes.get_mut(path).ok_or(Error::NoNode)?;
-        node.stat.data_length = data.len() as i32;
+        node.stat.data_length = data.as_ref().map_or(0, |d| d.len() as i32);
         node.data = data;
         node.stat.version = node.stat.version.wrapping_add(1);
         node.stat.mzxid = zxid;
         node.stat.mtime = time;
-        changes.push((EventType::NodeDataChanged, path.to_string()));
+        let acl = node.acl.clone();
+        changes.push(Change {
+            event: EventType::NodeDataChanged,
+            path: path.to_string(),
+            acl,
+        });
         Ok(self.stat(path).unwrap_or_default())
     }
 
@@ -246,7 +285,7 @@ mod tests {
         let s = t
             .create(
                 "/a",
-                Bytes::from_static(b"x"),
+                Some(Bytes::from_static(b"x")),
                 vec![],
                 Kind::Persistent,
                 5,
@@ -261,7 +300,7 @@ mod tests {
         );
         t.create(
             "/a/b",
-            Bytes::new(),
+            None,
             vec![],
             Kind::Persistent,
             6,
@@ -277,9 +316,9 @@ mod tests {
         let a = t.stat("/a").unwrap();
         assert_eq!((a.cversion, a.num_children, a.pzxid), (2, 0, 8));
         let s = t
-            .set_data("/a", Bytes::from_static(b"yz"), 9, 102, &mut changes)
+            .set_data("/a", Some(Bytes::from_static(b"yz")), 9, 102, &mut changes)
             .unwrap();
         assert_eq!((s.version, s.mzxid, s.mtime, s.data_length), (1, 9, 102, 2));
-        assert_eq!(t.descendants("/"), 3, "/a, /zookeeper, /zookeeper/quota");
+        assert_eq!(t.descendants("/"), 4, "/a and the three /zookeeper nodes");
     }
 }

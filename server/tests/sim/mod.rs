@@ -293,7 +293,7 @@ impl World {
             let at = self.now + self.latency();
             let sconn = (!self.partitioned(i)).then(|| {
                 self.server
-                    .connection_opened(IpAddr::V4(Ipv4Addr::LOCALHOST))
+                    .connection_opened_at(IpAddr::V4(Ipv4Addr::LOCALHOST), self.now)
             });
             if let Some(s) = sconn {
                 self.owners.insert(s, (i, cconn));
