@@ -1,4 +1,4 @@
-//! Four-letter words: `ruok`, `srvr`, `stat` and `isro`, answered in plain
+//! Four-letter words: `ruok`, `srvr`, `stat`, `envi` and `isro`, answered in plain
 //! text on a connection that then closes.
 
 use crate::server::Server;
@@ -19,6 +19,12 @@ pub(crate) fn answer(prefix: &[u8], server: &Server) -> Option<String> {
     }
     Some(match word {
         "ruok" => "imok".to_string(),
+        // Python kazoo's server_version() reads this one.
+        "envi" => format!(
+            "Environment:\nzookeeper.version={}, built for kazoo-server\nhost.name=localhost\nos.name={}\n",
+            crate::VERSION,
+            std::env::consts::OS
+        ),
         "isro" => "rw".to_string(),
         "srvr" => srvr(server),
         "stat" => {
