@@ -511,15 +511,24 @@ impl Client {
     }
 
     /// Completes once the session's clock passes `at`.
+    /// Dropping the returned future before it completes cancels the alarm.
     pub fn sleep_until(&self, at: Instant) -> Pending<()> {
         let slot = Slot::new();
         let s = slot.clone();
-        self.inner.step(move |core, now| {
+        let id = self.inner.step(move |core, _| {
             let id = core.session.alarm(at);
             core.slots.insert(id, s);
-            let _ = now;
+            id
         });
-        Pending::new(slot, |o| o.map(drop))
+        let inner = Arc::downgrade(&self.inner);
+        Pending::new(slot, |o| o.map(drop)).on_drop(move || {
+            if let Some(inner) = inner.upgrade() {
+                inner.step(|core, _| {
+                    core.session.cancel_alarm(id);
+                    core.slots.remove(&id);
+                });
+            }
+        })
     }
 
     /// Closes the session: the server deletes its ephemerals at once.

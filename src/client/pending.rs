@@ -117,6 +117,8 @@ impl<T> Slot<T> {
 pub struct Pending<T> {
     slot: Arc<Slot<Outcome>>,
     map: fn(Outcome) -> Result<T, Error>,
+    /// Run when dropped before completing (a sleep cancels its alarm).
+    on_drop: Option<Box<dyn FnOnce() + Send + Sync>>,
     _t: PhantomData<fn() -> T>,
 }
 
@@ -134,8 +136,15 @@ impl<T> Pending<T> {
         Pending {
             slot,
             map,
+            on_drop: None,
             _t: PhantomData,
         }
+    }
+
+    /// Runs `f` if this is dropped before its result is in.
+    pub(crate) fn on_drop(mut self, f: impl FnOnce() + Send + Sync + 'static) -> Pending<T> {
+        self.on_drop = Some(Box::new(f));
+        self
     }
 
     /// Blocks the calling thread until the result is in.
@@ -155,6 +164,16 @@ impl<T> Pending<T> {
         match self.slot.wait_take_timeout(timeout) {
             Some(o) => (self.map)(o),
             None => Err(Error::Timeout),
+        }
+    }
+}
+
+impl<T> Drop for Pending<T> {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_drop.take() {
+            if !self.slot.is_filled() {
+                f();
+            }
         }
     }
 }

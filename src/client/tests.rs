@@ -399,3 +399,22 @@ fn sleeping_forever_does_not_overflow() {
     settle(&driver, &fake);
     assert_eq!(forever.wait(), Err(Error::Closed));
 }
+
+#[test]
+fn a_dropped_sleep_cancels_its_alarm() {
+    let (client, driver, fake) = connected();
+    let long = client.sleep(Duration::from_secs(3600));
+    let kept = client.sleep(Duration::from_millis(10));
+    assert_eq!(client.stats().alarms, 2);
+    drop(long);
+    assert_eq!(
+        client.stats().alarms,
+        1,
+        "the dropped sleep left nothing behind"
+    );
+    fake.world().now += Duration::from_millis(10);
+    driver.timeout();
+    assert_eq!(kept.wait(), Ok(()));
+    assert_eq!(client.stats().alarms, 0);
+    settle(&driver, &fake);
+}

@@ -440,6 +440,7 @@ impl Session {
         SessionStats {
             pending: self.pending.len() + self.auth_pending.len(),
             queued: self.queue.len(),
+            alarms: self.alarms.len(),
             ..self.stats
         }
     }

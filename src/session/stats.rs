@@ -22,6 +22,8 @@ pub struct SessionStats {
     pub pending: usize,
     /// Requests waiting to be sent.
     pub queued: usize,
+    /// Alarms (sleeps, retry backoffs) not yet due.
+    pub alarms: usize,
     /// Round-trip time of the last answered ping.
     pub last_rtt: Option<Duration>,
 }
