@@ -23,6 +23,10 @@
 //! thread, never on the loop. Host names are resolved with the system
 //! resolver on every attempt, which blocks the loop briefly: use IP
 //! addresses where the loop must never wait.
+//!
+//! Never `.wait()` for a request on the loop's own thread: the loop is what
+//! completes it. Check [`Pending::is_ready`](kazoo::client::Pending::is_ready)
+//! each turn instead, or wait from another thread.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]

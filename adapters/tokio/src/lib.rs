@@ -18,7 +18,8 @@
 //! Works on the multi-thread and the current-thread runtime. In async code,
 //! `.await` the client's futures: a blocking `.wait()` inside a task can
 //! stall a current-thread runtime. Watch callbacks and listeners run on
-//! tokio's blocking pool, in order, so they may `.wait()`.
+//! tokio's blocking pool, in order, so they may `.wait()`. The runtime
+//! drives the session: once it is shut down, nothing completes any more.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
