@@ -6,16 +6,4 @@ mod suite;
 
 use suite::*;
 
-struct EmbeddedStd;
-
-impl Adapter for EmbeddedStd {
-    fn start(config: kazoo::session::Config) -> kazoo::Client {
-        kazoo_std::start(config)
-    }
-
-    fn backend() -> Backend {
-        Backend::embedded()
-    }
-}
-
-integration_tests!(EmbeddedStd);
+integration_tests!(adapters::EmbeddedStd);

@@ -1,16 +1,8 @@
-//! Failure semantics on the mio adapter (kazoo-mio, its ready driver thread), against
-//! real ZooKeeper servers.
+//! Failure semantics on the mio adapter (kazoo-mio, its ready driver
+//! thread), against real ZooKeeper servers.
 
 mod suite;
 
 use suite::*;
 
-struct Mio;
-
-impl Adapter for Mio {
-    fn start(config: kazoo::session::Config) -> kazoo::Client {
-        kazoo_mio::start(config)
-    }
-}
-
-failure_tests!(Mio);
+failure_tests!(adapters::Mio);

@@ -5,12 +5,4 @@ mod suite;
 
 use suite::*;
 
-struct Std;
-
-impl Adapter for Std {
-    fn start(config: kazoo::session::Config) -> kazoo::Client {
-        kazoo_std::start(config)
-    }
-}
-
-integration_tests!(Std);
+integration_tests!(adapters::Std);

@@ -534,43 +534,33 @@ impl Server {
                     self.close_after_send(conn);
                 }
             }
-            Request::SetWatches(sw) => {
-                let lists = [
-                    sw.data_watches,
-                    sw.exist_watches,
-                    sw.child_watches,
-                    Vec::new(),
-                    Vec::new(),
-                ];
-                self.set_watches(conn, sw.relative_zxid, lists);
-                self.send(
-                    conn,
-                    ReplyHeader {
-                        xid,
-                        zxid: self.zxid,
-                        err: 0,
-                    },
-                    None,
-                );
-            }
-            Request::SetWatches2(sw) => {
-                let lists = [
-                    sw.data_watches,
-                    sw.exist_watches,
-                    sw.child_watches,
-                    sw.persistent_watches,
-                    sw.persistent_recursive_watches,
-                ];
-                self.set_watches(conn, sw.relative_zxid, lists);
-                self.send(
-                    conn,
-                    ReplyHeader {
-                        xid,
-                        zxid: self.zxid,
-                        err: 0,
-                    },
-                    None,
-                );
+            Request::SetWatches(_) | Request::SetWatches2(_) => {
+                let (since, lists) = match request {
+                    Request::SetWatches(sw) => (
+                        sw.relative_zxid,
+                        [
+                            sw.data_watches,
+                            sw.exist_watches,
+                            sw.child_watches,
+                            Vec::new(),
+                            Vec::new(),
+                        ],
+                    ),
+                    Request::SetWatches2(sw) => (
+                        sw.relative_zxid,
+                        [
+                            sw.data_watches,
+                            sw.exist_watches,
+                            sw.child_watches,
+                            sw.persistent_watches,
+                            sw.persistent_recursive_watches,
+                        ],
+                    ),
+                    _ => return,
+                };
+                self.set_watches(conn, since, lists);
+                let zxid = self.zxid;
+                self.send(conn, ReplyHeader { xid, zxid, err: 0 }, None);
             }
             Request::CloseSession => {
                 self.zxid += 1;
@@ -660,20 +650,7 @@ impl Server {
                 if !crate::acl::allowed(&change.acl, kazoo::acl::Perms::READ, &c.auth) {
                     continue;
                 }
-                let event = WatcherEvent {
-                    event_type: change.event,
-                    state: KeeperState::SyncConnected,
-                    path: change.path.clone(),
-                };
-                encode_frame(&mut c.out, |o| {
-                    ReplyHeader {
-                        xid: xid::NOTIFICATION,
-                        zxid: -1,
-                        err: 0,
-                    }
-                    .encode(o);
-                    event.encode(o);
-                });
+                push_notification(&mut c.out, change.event, change.path.clone());
                 self.sent += 1;
             }
         }
@@ -712,20 +689,7 @@ impl Server {
         }
         if let Some(c) = self.conns.get_mut(&conn) {
             for (event_type, path) in events {
-                let event = WatcherEvent {
-                    event_type,
-                    state: KeeperState::SyncConnected,
-                    path,
-                };
-                encode_frame(&mut c.out, |o| {
-                    ReplyHeader {
-                        xid: xid::NOTIFICATION,
-                        zxid: -1,
-                        err: 0,
-                    }
-                    .encode(o);
-                    event.encode(o);
-                });
+                push_notification(&mut c.out, event_type, path);
             }
         }
     }
@@ -753,6 +717,25 @@ impl Server {
     pub(crate) fn session_ephemerals(&self, session: i64) -> Vec<String> {
         self.tree.ephemerals(session)
     }
+}
+
+/// Appends a watch notification (xid -1, zxid -1, before any reply that
+/// caused it).
+fn push_notification(out: &mut BytesMut, event_type: EventType, path: String) {
+    let event = WatcherEvent {
+        event_type,
+        state: KeeperState::SyncConnected,
+        path,
+    };
+    encode_frame(out, |o| {
+        ReplyHeader {
+            xid: xid::NOTIFICATION,
+            zxid: -1,
+            err: 0,
+        }
+        .encode(o);
+        event.encode(o);
+    });
 }
 
 /// Opcodes of transactions (for requests whose body did not decode).

@@ -6,6 +6,7 @@
 
 #![allow(dead_code, clippy::disallowed_methods)]
 
+pub mod adapters;
 pub mod behaviour;
 pub mod failures;
 pub mod ops;
