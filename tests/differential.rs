@@ -606,7 +606,7 @@ fn reconnect_catches_up_one_shot_watches() {
             .unwrap();
         proxy.refuse(true);
         proxy.sever();
-        wait_state(&c, |s| s == Some(SessionState::Suspended));
+        wait_state(&c, |s| matches!(s, Some(SessionState::Suspended { .. })));
         other.set("/d", "1").send().wait().unwrap();
         other.create("/x").send().wait().unwrap();
         other.create("/k/kid").send().wait().unwrap();

@@ -181,7 +181,7 @@ fn dropped_connection_resumes_the_session_and_replays_watches_and_auth() {
             matches!(
                 e,
                 Event::State {
-                    state: SessionState::Suspended,
+                    state: SessionState::Suspended { .. },
                     ..
                 }
             )
@@ -228,7 +228,7 @@ fn dropped_connection_resumes_the_session_and_replays_watches_and_auth() {
                 session_id,
                 new_session: true
             },
-            SessionState::Suspended,
+            SessionState::Suspended { session_id },
             SessionState::Connected {
                 session_id,
                 new_session: false
@@ -307,7 +307,13 @@ fn real_expiry_is_lost_then_a_new_session() {
     d.wait_for(|e| matches!(e, Event::State { state: SessionState::Connected { new_session: true, session_id: id }, .. } if *id != session_id), 20);
     assert!(started.elapsed() < Duration::from_secs(10));
     let states = d.states();
-    assert!(states.contains(&SessionState::Lost), "{states:?}");
+    assert!(
+        states.contains(&SessionState::Lost {
+            session_id,
+            reason: kazoo::session::LostReason::Expired
+        }),
+        "{states:?}"
+    );
     assert!(
         d.events
             .iter()

@@ -125,6 +125,12 @@ impl EmbeddedServer {
         inner.flush();
     }
 
+    /// Fault injection: answer resumes with a new session id (see
+    /// [`Server::set_replace_on_resume`](crate::Server::set_replace_on_resume)).
+    pub fn set_replace_on_resume(&self, on: bool) {
+        self.shared.lock().server.set_replace_on_resume(on);
+    }
+
     /// Live sessions.
     pub fn session_count(&self) -> usize {
         self.shared.lock().server.session_count()

@@ -58,6 +58,8 @@ pub struct Server {
     pub(crate) sent: u64,
     /// The latest `now` seen, for calls that take none.
     last_now: Instant,
+    /// Fault: answer a resume with a fresh session (see [`Server::set_replace_on_resume`]).
+    replace_on_resume: bool,
 }
 
 /// How long a connection may stay without a session (the real server
@@ -93,7 +95,16 @@ impl Server {
             received: 0,
             sent: 0,
             last_now: now,
+            replace_on_resume: false,
         }
+    }
+
+    /// Fault injection: answer every resume of a live session with a new
+    /// session id and no "expired", ending the old session (its ephemerals
+    /// go), as ClickHouse Keeper was seen to do. A client must report the
+    /// old session lost before the new one.
+    pub fn set_replace_on_resume(&mut self, on: bool) {
+        self.replace_on_resume = on;
     }
 
     /// A client connected from `peer`.
@@ -393,15 +404,13 @@ impl Server {
         let timeout = asked.clamp(min, max.max(min));
         let read_only = req.read_only.map(|_| false);
         let (session_id, passwd) = if req.session_id == 0 {
-            self.zxid += 1; // createSession is a transaction
-            let id = self.next_session;
-            self.next_session += 1;
-            let mut passwd = Vec::with_capacity(16);
-            passwd.extend_from_slice(&self.next_random().to_be_bytes());
-            passwd.extend_from_slice(&self.next_random().to_be_bytes());
-            (id, Bytes::from(passwd))
+            self.create_session()
         } else {
             match self.sessions.get(&req.session_id) {
+                Some(s) if s.passwd == req.passwd && self.replace_on_resume => {
+                    self.end_session(req.session_id, now);
+                    self.create_session()
+                }
                 Some(s) if s.passwd == req.passwd => (req.session_id, req.passwd.clone()),
                 _ => {
                     let expired = ConnectResponse {
@@ -442,6 +451,17 @@ impl Server {
             read_only,
         };
         self.send_handshake(conn, &response);
+    }
+
+    /// A new session id and password; createSession is a transaction.
+    fn create_session(&mut self) -> (i64, Bytes) {
+        self.zxid += 1;
+        let id = self.next_session;
+        self.next_session += 1;
+        let mut passwd = Vec::with_capacity(16);
+        passwd.extend_from_slice(&self.next_random().to_be_bytes());
+        passwd.extend_from_slice(&self.next_random().to_be_bytes());
+        (id, Bytes::from(passwd))
     }
 
     fn send_handshake(&mut self, conn: ConnId, response: &ConnectResponse) {

@@ -16,15 +16,24 @@ use sim::{Faults, Rng, World};
 
 /// One run: set up, a workload under faults, a quiet period, then checks.
 fn run(seed: u64) -> Result<(World, String), Box<(String, World)>> {
+    run_with(seed, |_| {})
+}
+
+/// `run` with the seed's faults adjusted by `adjust`.
+fn run_with(
+    seed: u64,
+    adjust: impl FnOnce(&mut Faults),
+) -> Result<(World, String), Box<(String, World)>> {
     let mut rng = Rng::new(seed);
     let clients = 2 + rng.below(3) as usize;
-    let faults = Faults::for_seed(&mut rng);
+    let mut faults = Faults::for_seed(&mut rng);
+    adjust(&mut faults);
     let mut world = World::new(seed, clients, Faults::none());
     let mut load = Workload::set_up(&mut world);
-    world.faults = faults;
+    world.set_faults(faults);
     world.run(Duration::from_secs(6), true, |w| load.step(w, true));
     // Heal, let sessions settle and everything in flight finish.
-    world.faults = Faults::none();
+    world.set_faults(Faults::none());
     world.run(Duration::from_secs(15), false, |w| load.step(w, false));
     let summary = format!(
         "{clients} clients, {} ops: {} creates acknowledged ({} not), counter +{} ({} ambiguous), {} watches; {} faults",
@@ -101,25 +110,92 @@ fn a_seed_replays_bit_for_bit() {
 
 #[test]
 fn the_state_order_check_rejects_what_it_should() {
+    use kazoo::session::LostReason::*;
     use kazoo::session::SessionState::*;
-    let c = |new_session| Connected {
-        session_id: 1,
+    let c = |session_id, new_session| Connected {
+        session_id,
         new_session,
     };
-    assert!(sim::check::states_in_order(&[
-        c(true),
-        Suspended,
-        c(false),
-        Suspended,
-        Lost,
-        c(true),
-        Closed
-    ])
-    .is_ok());
+    let s = |session_id| Suspended { session_id };
+    let lost = |session_id| Lost {
+        session_id,
+        reason: TimedOut,
+    };
+    let check = sim::check::states_in_order;
+    let ok = [
+        c(1, true),
+        s(1),
+        c(1, false),
+        s(1),
+        lost(1),
+        c(2, true),
+        Closed { session_id: 2 },
+    ];
+    assert!(check(&ok).is_ok());
     assert!(
-        sim::check::states_in_order(&[c(true), Suspended, c(true)]).is_err(),
+        check(&[c(1, true), s(1), c(1, true)]).is_err(),
         "a new session needs Lost first"
     );
-    assert!(sim::check::states_in_order(&[c(true), Lost, c(false)]).is_err());
-    assert!(sim::check::states_in_order(&[Closed, c(true)]).is_err());
+    assert!(
+        check(&[c(1, true), s(1), c(2, true)]).is_err(),
+        "a new id needs Lost first"
+    );
+    assert!(
+        check(&[c(1, true), s(1), c(2, false)]).is_err(),
+        "resumed with another id"
+    );
+    assert!(check(&[c(1, true), lost(1), c(1, false)]).is_err());
+    assert!(
+        check(&[c(1, true), s(1), lost(1), c(1, true)]).is_err(),
+        "a lost session never comes back"
+    );
+    assert!(check(&[c(1, true), s(2)]).is_err());
+    assert!(check(&[c(1, true), s(1), lost(2)]).is_err());
+    assert!(check(&[Closed { session_id: 0 }, c(1, true)]).is_err());
+    // A read-only session taken over by a read/write one is no loss.
+    assert!(check(&[ReadOnly { session_id: 1 }, s(1), c(2, true)]).is_ok());
+    // A session resumed from elsewhere that the server no longer knows.
+    assert!(check(&[
+        Lost {
+            session_id: 9,
+            reason: Expired
+        },
+        c(1, true)
+    ])
+    .is_ok());
+}
+
+/// The session-replacing fault reaches the clients: seeds with it report
+/// `Lost { reason: Replaced }` before each new id, and every check holds.
+#[test]
+fn replaced_sessions_are_reported_lost_before_the_new_id() {
+    use kazoo::session::{LostReason, SessionState};
+    let mut replaced = 0;
+    for seed in 1..=20 {
+        let world = match run_with(seed, |f| {
+            f.replace_on_resume = true;
+            f.reset_per_mille = f.reset_per_mille.max(5);
+        }) {
+            Ok((world, _)) => world,
+            Err(failure) => panic!("seed {seed}: {}\n{}", failure.0, failure.1.log.join("\n")),
+        };
+        for c in &world.clients {
+            replaced += c
+                .states
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|s| {
+                    matches!(
+                        s,
+                        SessionState::Lost {
+                            reason: LostReason::Replaced,
+                            ..
+                        }
+                    )
+                })
+                .count();
+        }
+    }
+    assert!(replaced > 0, "the fault never replaced a session");
 }

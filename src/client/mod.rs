@@ -451,7 +451,7 @@ impl Client {
                 if is_up(Some(state)) {
                     return Ok(());
                 }
-                if state == SessionState::Closed {
+                if matches!(state, SessionState::Closed { .. }) {
                     return Err(Error::Closed);
                 }
             }
@@ -585,7 +585,7 @@ pub(crate) fn far_as_possible(now: Instant, d: Duration) -> Instant {
 fn is_up(state: Option<SessionState>) -> bool {
     matches!(
         state,
-        Some(SessionState::Connected { .. } | SessionState::ReadOnly)
+        Some(SessionState::Connected { .. } | SessionState::ReadOnly { .. })
     )
 }
 

@@ -244,7 +244,7 @@ fn callbacks_are_dispatched_in_order() {
     for job in jobs {
         job();
     }
-    assert_eq!(*lock(&order), ["/b", "/a", "Closed"]);
+    assert_eq!(*lock(&order), ["/b", "/a", "Closed { session_id: 257 }"]);
 }
 
 #[test]
@@ -364,7 +364,13 @@ fn auth_failure_ends_everything_waiting() {
         Ok(()),
         "close completes even though auth ended the session first"
     );
-    assert_eq!(states.recv(), Some(SessionState::Lost));
+    assert!(matches!(
+        states.recv(),
+        Some(SessionState::Lost {
+            reason: crate::session::LostReason::AuthFailed,
+            ..
+        })
+    ));
     assert_eq!(states.recv(), None, "the stream ends");
     assert_eq!(client.connected().wait(), Err(Error::AuthFailed));
     assert!(driver.is_closed());

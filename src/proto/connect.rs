@@ -5,6 +5,9 @@ use bytes::{Bytes, BytesMut};
 use super::jute::{Reader, Record};
 use super::{DecodeError, ReplyHeader};
 
+/// Session passwords are 16 bytes (PROTOCOL.md §2.1).
+pub(crate) const PASSWD_LEN: usize = 16;
+
 /// The first frame a client sends on a connection, with no RequestHeader.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ConnectRequest {
@@ -129,6 +132,11 @@ impl HandshakeReply {
         let response = ConnectResponse::decode_from(payload)?;
         if response.timeout <= 0 {
             Ok(HandshakeReply::Expired)
+        } else if response.session_id == 0 || response.passwd.len() != PASSWD_LEN {
+            Err(DecodeError::BadSession {
+                session_id: response.session_id,
+                passwd_len: response.passwd.len(),
+            })
         } else {
             Ok(HandshakeReply::Accepted(response))
         }

@@ -40,6 +40,7 @@ mod watch;
 #[cfg(test)]
 pub(crate) mod tests;
 
+pub(crate) use connect::PASSWD_LEN;
 pub use connect::{ConnectRequest, ConnectResponse, HandshakeReply};
 pub use frame::{
     encode_frame, encode_request, FrameDecoder, RequestTooLarge, DEFAULT_MAX_FRAME_LEN,
@@ -124,6 +125,15 @@ pub enum DecodeError {
     /// A handshake reply too short to be a ConnectResponse or a ReplyHeader.
     #[error("handshake reply of {0} bytes")]
     BadHandshake(usize),
+    /// A ConnectResponse that accepts a session but names none: session id 0,
+    /// or a password that is not 16 bytes.
+    #[error("handshake accepted session {session_id:#x} with a {passwd_len}-byte password")]
+    BadSession {
+        /// The session id received.
+        session_id: i64,
+        /// The password length received.
+        passwd_len: usize,
+    },
     /// A reply body of another kind than the request calls for.
     #[error("unexpected reply body, expected {0}")]
     UnexpectedResponse(&'static str),

@@ -81,7 +81,8 @@ pub struct WatchedEvent {
     pub path: String,
 }
 
-/// The high-level session state.
+/// The high-level session state. Every variant names the session it is
+/// about, so a lock or lease can tell "my session" from a later one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SessionState {
@@ -89,19 +90,64 @@ pub enum SessionState {
     Connected {
         /// The session id.
         session_id: i64,
-        /// True for a new session: ephemerals and watches of an earlier one are gone.
+        /// True for a new session: ephemerals and watches of an earlier one
+        /// are gone. Decided by comparing the server's answer with the id the
+        /// handshake sent (docs/session.md).
         new_session: bool,
     },
     /// Connected to a read-only server: reads work, writes fail with `NotReadOnly`.
-    ReadOnly,
+    ReadOnly {
+        /// The session id (one only this read-only server knows).
+        session_id: i64,
+    },
     /// The connection dropped; the session may still be alive. Requests in
     /// flight failed with `ConnectionLoss`; new ones wait for a connection.
-    Suspended,
-    /// The session is gone (expired, timed out while disconnected, or auth
-    /// failed). Unless auth failed, the next connection starts a new session.
-    Lost,
+    Suspended {
+        /// The session that may still be alive.
+        session_id: i64,
+    },
+    /// The session is gone: its ephemerals, watches and queued requests with
+    /// it. Unless auth failed, the next connection starts a new session.
+    Lost {
+        /// The session that is gone.
+        session_id: i64,
+        /// How the client knows.
+        reason: LostReason,
+    },
     /// `close` finished; the session will not reconnect.
-    Closed,
+    Closed {
+        /// The session that was closed (0 if none was ever established).
+        session_id: i64,
+    },
+}
+
+impl SessionState {
+    /// The session this state is about (0 before any was established).
+    pub fn session_id(&self) -> i64 {
+        match *self {
+            SessionState::Connected { session_id, .. }
+            | SessionState::ReadOnly { session_id }
+            | SessionState::Suspended { session_id }
+            | SessionState::Lost { session_id, .. }
+            | SessionState::Closed { session_id } => session_id,
+        }
+    }
+}
+
+/// Why a session was declared [`Lost`](SessionState::Lost).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum LostReason {
+    /// The server said so (a ConnectResponse with timeout 0).
+    Expired,
+    /// No server contact for the whole session timeout: the server has
+    /// expired it, or is about to. Decided on the client's own clock.
+    TimedOut,
+    /// The server answered a resume with a different session id (some
+    /// ZooKeeper-compatible servers do this instead of saying "expired").
+    Replaced,
+    /// Authentication failed; the session ends for good.
+    AuthFailed,
 }
 
 /// Why a connection ended.
@@ -124,4 +170,8 @@ pub enum DisconnectReason {
     ClientClosed,
     /// Authentication failed (-115).
     AuthFailed,
+    /// The session timed out on the client's clock while this resume
+    /// handshake was in flight: the connection is dropped before `Lost`, so
+    /// a late answer can never revive the session the client gave up.
+    SessionTimedOut,
 }

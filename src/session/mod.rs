@@ -35,14 +35,16 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 
 pub use config::{parse_connect_string, Config, HostPort};
-pub use event::{Command, DisconnectReason, Event, RequestId, SessionState, WatchedEvent};
+pub use event::{
+    Command, DisconnectReason, Event, LostReason, RequestId, SessionState, WatchedEvent,
+};
 pub use stats::SessionStats;
 
 use crate::proto::jute::{Reader, Record};
 use crate::proto::{
     encode_frame, encode_request, xid, AuthPacket, ConnectRequest, DecodeError, EventType,
     FrameDecoder, HandshakeReply, KeeperState, OpCode, ReplyHeader, Request, RequestTooLarge,
-    Response, SetWatches, SetWatches2, WatcherEvent,
+    Response, SetWatches, SetWatches2, WatcherEvent, PASSWD_LEN,
 };
 use crate::{ConfigError, Error};
 use request::Registration;
@@ -59,8 +61,11 @@ enum Phase {
     Waiting,
     /// `Command::Connect` issued; waiting for `handle_connected`.
     Connecting,
-    /// Connected; the ConnectRequest is about to go out (`sent: false`) or is out.
-    Handshaking { sent: bool },
+    /// Connected; the ConnectRequest is about to go out (`asked: None`) or
+    /// went out asking for this session id (0: a new session). The answer
+    /// is compared with `asked`, never with other state, to decide whether
+    /// the session is new, resumed or replaced.
+    Handshaking { asked: Option<i64> },
     /// The session is established on this connection.
     Connected { read_only: bool },
     /// Terminal: closed, or authentication failed.
@@ -146,7 +151,7 @@ impl Session {
         let (session_id, passwd) = config
             .resume
             .clone()
-            .unwrap_or((0, Bytes::from_static(&[0; 16])));
+            .unwrap_or((0, Bytes::from_static(&[0; PASSWD_LEN])));
         let auth = config
             .auth
             .iter()
@@ -269,7 +274,7 @@ impl Session {
     /// The driver's connection (from the last `Command::Connect`) is open.
     pub fn handle_connected(&mut self, now: Instant) {
         if self.phase == Phase::Connecting {
-            self.phase = Phase::Handshaking { sent: false };
+            self.phase = Phase::Handshaking { asked: None };
             self.frames.reset();
             let _ = now; // the Connect timer, armed with the command, covers the handshake too
         }
@@ -289,7 +294,7 @@ impl Session {
     pub fn handle_input(&mut self, bytes: &[u8], now: Instant) {
         if !matches!(
             self.phase,
-            Phase::Handshaking { sent: true } | Phase::Connected { .. }
+            Phase::Handshaking { asked: Some(_) } | Phase::Connected { .. }
         ) {
             return; // stale bytes of a connection already given up
         }
@@ -304,7 +309,9 @@ impl Session {
             self.stats.frames_received += 1;
             self.last_recv = now;
             match self.phase {
-                Phase::Handshaking { .. } => self.handle_handshake(frame, now),
+                Phase::Handshaking { asked: Some(asked) } => {
+                    self.handle_handshake(asked, frame, now)
+                }
                 Phase::Connected { .. } => self.handle_frame(frame, now),
                 _ => return,
             }
@@ -325,7 +332,7 @@ impl Session {
                 Timer::Connect => self.drop_connection(now, DisconnectReason::ConnectTimeout),
                 Timer::Read => self.drop_connection(now, DisconnectReason::ReadTimeout),
                 Timer::Ping => self.ping_due = true,
-                Timer::Lost => self.end_session(KeeperState::Expired),
+                Timer::Lost => self.session_timed_out(now),
                 Timer::Backoff => self.start_attempt(now),
                 Timer::CloseLinger => {
                     if matches!(
@@ -375,9 +382,9 @@ impl Session {
     pub fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) -> bool {
         let start = out.len();
         match self.phase {
-            Phase::Handshaking { sent: false } => {
-                self.write_handshake(out);
-                self.phase = Phase::Handshaking { sent: true };
+            Phase::Handshaking { asked: None } => {
+                let asked = self.write_handshake(out);
+                self.phase = Phase::Handshaking { asked: Some(asked) };
             }
             Phase::Connected { .. } => {
                 if self.replay_due {
@@ -529,7 +536,11 @@ impl Session {
     fn connection_ended(&mut self, now: Instant, reason: DisconnectReason) {
         let was_connected = matches!(self.phase, Phase::Connected { .. });
         let malformed = matches!(reason, DisconnectReason::Malformed(_));
-        let reachable = matches!(reason, DisconnectReason::Expired);
+        // The server answered: not a reason to try another one.
+        let reachable = matches!(
+            reason,
+            DisconnectReason::Expired | DisconnectReason::SessionTimedOut
+        );
         self.events.push_back(Event::Disconnected {
             host: self.hosts[self.current_host].clone(),
             reason,
@@ -552,7 +563,11 @@ impl Session {
             return self.finish_close();
         }
         if was_connected {
-            self.set_state(SessionState::Suspended, KeeperState::Disconnected);
+            let session_id = self.session_id;
+            self.set_state(
+                SessionState::Suspended { session_id },
+                KeeperState::Disconnected,
+            );
             if self.session_id != 0 {
                 self.timers.set(Timer::Lost, self.last_recv + self.timeout);
             }
@@ -565,7 +580,8 @@ impl Session {
         self.next_attempt(now);
     }
 
-    fn write_handshake(&mut self, out: &mut BytesMut) {
+    /// Writes the ConnectRequest; returns the session id it asks for (0: new).
+    fn write_handshake(&mut self, out: &mut BytesMut) -> i64 {
         // Until a read/write server was seen, a session id is only valid on
         // the read-only server that issued it (PROTOCOL.md §2.6).
         let resume = self.session_id != 0 && self.seen_rw;
@@ -577,24 +593,27 @@ impl Session {
             passwd: if resume {
                 self.passwd.clone()
             } else {
-                Bytes::from_static(&[0; 16])
+                Bytes::from_static(&[0; PASSWD_LEN])
             },
             read_only: Some(self.config.read_only),
         };
         encode_frame(out, |o| request.encode(o));
         self.stats.frames_sent += 1;
+        request.session_id
     }
 
-    fn handle_handshake(&mut self, frame: Bytes, now: Instant) {
+    /// The first frame on a connection whose ConnectRequest asked for
+    /// session `asked` (0: a new one). Whether the session is new, resumed
+    /// or replaced is decided here, from `asked` and the answer alone.
+    fn handle_handshake(&mut self, asked: i64, frame: Bytes, now: Instant) {
         let response = match HandshakeReply::decode(frame) {
             Err(e) => return self.drop_connection(now, DisconnectReason::Malformed(e)),
             Ok(HandshakeReply::Refused { err, .. }) => {
                 return self.drop_connection(now, DisconnectReason::Refused(Error::from_code(err)))
             }
             Ok(HandshakeReply::Expired) => {
-                let resuming = self.session_id != 0;
-                self.end_session(KeeperState::Expired);
-                if resuming {
+                if asked != 0 {
+                    self.end_session(LostReason::Expired, KeeperState::Expired);
                     // The server is fine, only our session is gone: start a
                     // new one there.
                     self.next_host = self.current_host;
@@ -606,10 +625,16 @@ impl Session {
             }
             Ok(HandshakeReply::Accepted(r)) => r,
         };
-        let new_session = response.session_id != self.session_id || self.state.is_none();
-        if new_session && self.session_id != 0 {
-            // A read-only session replaced by a real one: the old one is over.
-            self.end_session(KeeperState::Expired);
+        let new_session = response.session_id != asked;
+        // Watches carried over to this connection: a resumed session's, or a
+        // read-only session's that a new session takes over (the only
+        // legitimate change of id, PROTOCOL.md §2.6: its ConnectRequest asked
+        // for 0 on purpose, and a read-only session holds no ephemerals).
+        let carried = !new_session || self.session_id != 0;
+        if asked != 0 && new_session {
+            // A resume answered with another id: the old session is gone,
+            // whatever the server did not say.
+            self.end_session(LostReason::Replaced, KeeperState::Expired);
         }
         let read_only = response.read_only == Some(true);
         self.session_id = response.session_id;
@@ -637,10 +662,13 @@ impl Session {
         self.timers
             .set(Timer::Ping, self.last_send + self.ping_interval());
         self.replay_due = true;
+        let session_id = self.session_id;
         if read_only {
-            self.set_state(SessionState::ReadOnly, KeeperState::ConnectedReadOnly);
+            self.set_state(
+                SessionState::ReadOnly { session_id },
+                KeeperState::ConnectedReadOnly,
+            );
         } else {
-            let session_id = self.session_id;
             self.set_state(
                 SessionState::Connected {
                     session_id,
@@ -649,7 +677,7 @@ impl Session {
                 KeeperState::SyncConnected,
             );
         }
-        if !new_session {
+        if carried {
             for (watcher, path) in self.watches.resumed() {
                 self.push_watch(watcher, EventType::None, KeeperState::SyncConnected, path);
             }
@@ -949,23 +977,36 @@ impl Session {
         self.events.push_back(Event::State { state, keeper });
     }
 
-    /// The session is over: tell its watchers, forget its id. The next
-    /// handshake creates a new one.
-    fn end_session(&mut self, keeper: KeeperState) {
+    /// The client's own clock says the session is gone (no server contact
+    /// for the whole timeout). A resume handshake still in flight is
+    /// dropped first: its answer could say "alive" after the loss was
+    /// reported, and a session, once reported lost, never comes back.
+    fn session_timed_out(&mut self, now: Instant) {
+        let resuming = matches!(self.phase, Phase::Handshaking { asked: Some(id) } if id != 0);
+        if resuming {
+            self.next_host = self.current_host;
+            self.drop_connection(now, DisconnectReason::SessionTimedOut);
+        }
+        self.end_session(LostReason::TimedOut, KeeperState::Expired);
+    }
+
+    /// The session is over: fail what was queued for it, tell its
+    /// watchers, forget its id. The next handshake creates a new one.
+    fn end_session(&mut self, reason: LostReason, keeper: KeeperState) {
         self.timers.stop(Timer::Lost);
-        if self.session_id != 0 {
-            // Requests made for the old session must not run on a new one
-            // (an ephemeral create, a lock's check): they fail, as the
-            // Java client fails them. Later requests go to the new session.
-            self.fail_queued(&Error::SessionExpired);
-            self.arm_queue_deadline();
+        let session_id = self.session_id;
+        if session_id == 0 {
+            return;
         }
-        if self.state != Some(SessionState::Lost) {
-            self.set_state(SessionState::Lost, keeper);
-        }
+        // Requests made for the old session must not run on a new one (an
+        // ephemeral create, a lock's check): they fail, as the Java client
+        // fails them. Later requests go to the new session.
+        self.fail_queued(&Error::SessionExpired);
+        self.arm_queue_deadline();
+        self.set_state(SessionState::Lost { session_id, reason }, keeper);
         self.tell_watchers_and_forget(keeper);
         self.session_id = 0;
-        self.passwd = Bytes::from_static(&[0; 16]);
+        self.passwd = Bytes::from_static(&[0; PASSWD_LEN]);
     }
 
     fn tell_watchers_and_forget(&mut self, keeper: KeeperState) {
@@ -980,15 +1021,24 @@ impl Session {
             host: self.hosts[self.current_host].clone(),
             reason: DisconnectReason::AuthFailed,
         });
+        let session_id = self.session_id;
         self.terminate(
             Error::AuthFailed,
-            SessionState::Lost,
+            SessionState::Lost {
+                session_id,
+                reason: LostReason::AuthFailed,
+            },
             KeeperState::AuthFailed,
         );
     }
 
     fn finish_close(&mut self) {
-        self.terminate(Error::Closed, SessionState::Closed, KeeperState::Closed);
+        let session_id = self.session_id;
+        self.terminate(
+            Error::Closed,
+            SessionState::Closed { session_id },
+            KeeperState::Closed,
+        );
     }
 
     fn terminate(&mut self, err: Error, state: SessionState, keeper: KeeperState) {

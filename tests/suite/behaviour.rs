@@ -36,10 +36,11 @@ pub fn listeners_and_state_streams_see_every_state<A: Adapter>() {
     assert_eq!(client.state(), Some(connected));
     client.close().wait_timeout(WAIT).unwrap();
     let seen: Vec<_> = rx.iter().take(2).collect();
-    assert_eq!(seen, [connected, SessionState::Closed]);
+    let closed = SessionState::Closed { session_id: id };
+    assert_eq!(seen, [connected, closed]);
     assert_eq!(
         stream.collect::<Vec<_>>(),
-        [connected, SessionState::Closed],
+        [connected, closed],
         "the stream ends after Closed"
     );
     assert!(rx2.try_recv().is_err(), "a removed listener hears nothing");
@@ -169,7 +170,7 @@ pub fn close_completes_everything_pending<A: Adapter>() {
         Ok(()),
         "closing twice is fine"
     );
-    assert_eq!(c.state(), Some(SessionState::Closed));
+    assert!(matches!(c.state(), Some(SessionState::Closed { .. })));
 }
 
 pub fn sleep_and_retry_use_the_session_clock<A: Adapter>() {

@@ -83,11 +83,11 @@ impl States {
 }
 
 fn is_suspended(s: &SessionState) -> bool {
-    *s == SessionState::Suspended
+    matches!(s, SessionState::Suspended { .. })
 }
 
 fn is_lost(s: &SessionState) -> bool {
-    *s == SessionState::Lost
+    matches!(s, SessionState::Lost { .. })
 }
 
 fn resumed(s: &SessionState) -> bool {
@@ -127,6 +127,61 @@ fn connect<A: Adapter>(config: Config) -> (Client, States) {
     client.connected().wait_timeout(WAIT).expect("connected");
     states.wait_for(fresh, 1, WAIT);
     (client, states)
+}
+
+/// `Config::resume`: a session opened by one client (think: another
+/// process) is picked up by a second one, ephemerals included; the second
+/// one's requests, queued before its handshake, run on that session.
+pub fn a_session_handed_to_another_client_is_resumed_not_new<A: Adapter>() {
+    let _g = shared();
+    let server = ZkServer::shared().unwrap();
+    let direct = server.chroot("fail-resume").unwrap();
+    let proxy = Proxy::start(server.addr()).unwrap();
+    let (a, _) = connect::<A>(config(
+        &format!("{}{}", proxy.addr(), chroot_of(&direct)),
+        Duration::from_secs(10),
+    ));
+    a.create("/eph").ephemeral().send().wait().unwrap();
+    let (id, passwd) = a.client_id();
+    // A goes quiet, as a process that handed over and stopped would.
+    proxy.refuse(true);
+    proxy.sever();
+
+    let mut resume = config(&direct, Duration::from_secs(10));
+    resume.resume = Some((id, passwd));
+    let b = A::start(resume);
+    let states = States::listen(&b);
+    let queued = b.exists("/eph").send(); // before the handshake
+    let created = b.create("/from-b").ephemeral().send();
+    let stat = queued
+        .wait_timeout(WAIT)
+        .unwrap()
+        .expect("the ephemeral is still there");
+    assert_eq!(stat.ephemeral_owner, id, "owned by the resumed session");
+    created.wait_timeout(WAIT).unwrap();
+    states.wait_for(|s| matches!(s, SessionState::Connected { .. }), 1, WAIT);
+    assert_eq!(
+        states.seen(),
+        [SessionState::Connected {
+            session_id: id,
+            new_session: false
+        }]
+    );
+    assert_eq!(b.session_id(), id);
+    let observer = A::start(Config::new(&direct).unwrap());
+    let owner = |path: &str| {
+        observer
+            .exists(path)
+            .send()
+            .wait_timeout(WAIT)
+            .unwrap()
+            .map(|s| s.ephemeral_owner)
+    };
+    assert_eq!(owner("/from-b"), Some(id));
+    drop(a.close());
+    b.close().wait_timeout(WAIT).unwrap();
+    assert_eq!(owner("/eph"), None, "closing B ended the one session");
+    observer.close().wait_timeout(WAIT).unwrap();
 }
 
 pub fn dropped_connection_resumes_the_session_and_catches_up<A: Adapter>() {
@@ -189,7 +244,7 @@ pub fn dropped_connection_resumes_the_session_and_catches_up<A: Adapter>() {
                 session_id: id,
                 new_session: true
             },
-            SessionState::Suspended,
+            SessionState::Suspended { session_id: id },
             SessionState::Connected {
                 session_id: id,
                 new_session: false
@@ -332,8 +387,11 @@ pub fn real_expiry_is_lost_then_a_new_session<A: Adapter>() {
                 session_id: old,
                 new_session: true
             },
-            SessionState::Suspended,
-            SessionState::Lost,
+            SessionState::Suspended { session_id: old },
+            SessionState::Lost {
+                session_id: old,
+                reason: kazoo::session::LostReason::Expired
+            },
             SessionState::Connected {
                 session_id: new,
                 new_session: true
@@ -453,9 +511,12 @@ pub fn failover_keeps_the_session_and_every_acknowledged_write<A: Adapter>() {
     assert_eq!(c.session_id(), id, "the session survived both kills");
     let seen = states.seen();
     assert!(seen.len() >= 3, "{seen:?}");
-    assert!(!seen.contains(&SessionState::Lost), "{seen:?}");
+    assert!(!seen.iter().any(is_lost), "{seen:?}");
     for pair in seen[1..].chunks(2) {
-        assert!(pair[0] == SessionState::Suspended, "{seen:?}");
+        assert!(
+            pair[0] == SessionState::Suspended { session_id: id },
+            "{seen:?}"
+        );
         if let Some(next) = pair.get(1) {
             assert!(resumed(next), "{seen:?}");
         }
@@ -492,8 +553,11 @@ pub fn ensemble_down_longer_than_the_timeout_is_lost_on_the_client_clock<A: Adap
                 session_id: old,
                 new_session: true
             },
-            SessionState::Suspended,
-            SessionState::Lost,
+            SessionState::Suspended { session_id: old },
+            SessionState::Lost {
+                session_id: old,
+                reason: kazoo::session::LostReason::TimedOut
+            },
             SessionState::Connected {
                 session_id: new,
                 new_session: true
@@ -577,6 +641,7 @@ pub fn close_during_a_reconnect_storm_completes_everything<A: Adapter>() {
         &format!("{}{}", proxy.addr(), chroot_of(&direct)),
         Duration::from_secs(10),
     ));
+    let id = c.session_id();
     proxy.refuse(true);
     proxy.sever();
     states.wait_for(is_suspended, 1, WAIT);
@@ -597,14 +662,15 @@ pub fn close_during_a_reconnect_storm_completes_everything<A: Adapter>() {
         ));
     }
     assert_eq!(sleep.wait_timeout(WAIT), Err(Error::Closed));
-    assert_eq!(c.state(), Some(SessionState::Closed));
-    states.wait_for(|s| *s == SessionState::Closed, 1, WAIT); // listeners run on their own thread
+    let closed = SessionState::Closed { session_id: id };
+    assert_eq!(c.state(), Some(closed));
+    states.wait_for(|s| *s == closed, 1, WAIT); // listeners run on their own thread
     assert_eq!(
         states.seen(),
         [
             states.seen()[0],
-            SessionState::Suspended,
-            SessionState::Closed
+            SessionState::Suspended { session_id: id },
+            closed
         ]
     );
 }

@@ -178,6 +178,7 @@ macro_rules! failure_tests {
     ($adapter:ty) => {
         $crate::suite::integration_tests!(@ $adapter;
             failures::dropped_connection_resumes_the_session_and_catches_up,
+            failures::a_session_handed_to_another_client_is_resumed_not_new,
             failures::stalled_connection_hits_the_read_timeout,
             failures::real_expiry_is_lost_then_a_new_session,
             failures::failover_keeps_the_session_and_every_acknowledged_write,

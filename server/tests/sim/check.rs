@@ -82,34 +82,64 @@ fn watches_fired_once(world: &World, load: &Workload) -> Result<(), String> {
     Ok(())
 }
 
-/// Connected{new} only at the start or after Lost; Connected{resumed} only
-/// after Suspended; Suspended only after Connected; nothing after Closed.
+/// Session states in an order that can happen, with ids that never lie:
+/// - `Connected { new_session: false }` only after `Suspended` of the same id;
+/// - a new id only at the start, after `Lost` of the previous one, or when a
+///   read-only session is taken over (PROTOCOL.md §2.6);
+/// - `Suspended` and `Lost` only about the current session, and a lost id
+///   is never connected again;
+/// - nothing after `Closed`.
 pub fn states_in_order(states: &[SessionState]) -> Result<(), String> {
+    use SessionState::*;
+    // The current session: its id, and whether a read-only server issued it.
+    let mut current: Option<(i64, bool)> = None;
+    let mut lost = std::collections::BTreeSet::new();
     let mut prev: Option<SessionState> = None;
     for &s in states {
-        let ok = match (prev, s) {
-            (Some(SessionState::Closed), _) => false,
-            (_, SessionState::Closed) => true,
-            (
-                None | Some(SessionState::Lost),
-                SessionState::Connected {
-                    new_session: true, ..
-                },
-            ) => true,
-            (
-                Some(SessionState::Suspended),
-                SessionState::Connected {
-                    new_session: false, ..
-                },
-            ) => true,
-            (Some(SessionState::Connected { .. }), SessionState::Suspended) => true,
-            (Some(SessionState::Suspended), SessionState::Lost) => true,
-            // Expired while never connected, or straight from a refused resume.
-            (None | Some(SessionState::Connected { .. }), SessionState::Lost) => true,
-            _ => false,
-        };
+        let id = s.session_id();
+        let same = current.is_some_and(|(c, _)| c == id);
+        let was_read_only = current.is_some_and(|(_, read_only)| read_only);
+        let ok = !lost.contains(&id)
+            && match (prev, s) {
+                (Some(Closed { .. }), _) => false,
+                (_, Closed { .. }) => same || current.is_none(),
+                (
+                    None | Some(Lost { .. }),
+                    Connected {
+                        new_session: true, ..
+                    }
+                    | ReadOnly { .. },
+                ) => true,
+                (
+                    Some(Suspended { .. }),
+                    Connected {
+                        new_session: false, ..
+                    },
+                ) => same,
+                (
+                    Some(Suspended { .. }),
+                    Connected {
+                        new_session: true, ..
+                    },
+                ) => !same && was_read_only,
+                (Some(Suspended { .. }), ReadOnly { .. }) => same || was_read_only,
+                (Some(Connected { .. } | ReadOnly { .. }), Suspended { .. }) => same,
+                (Some(Suspended { .. } | Connected { .. } | ReadOnly { .. }), Lost { .. }) => same,
+                // A resumed session the server no longer knows.
+                (None, Lost { .. }) => true,
+                _ => false,
+            };
         if !ok {
             return Err(format!("{prev:?} then {s:?} in {states:?}"));
+        }
+        match s {
+            Connected { session_id, .. } => current = Some((session_id, false)),
+            ReadOnly { session_id } => current = Some((session_id, true)),
+            Lost { session_id, .. } => {
+                lost.insert(session_id);
+                current = None;
+            }
+            _ => {}
         }
         prev = Some(s);
     }

@@ -123,6 +123,8 @@ pub struct Faults {
     pub partition_per_mille: u64,
     pub restart_per_mille: u64,
     pub expire_per_mille: u64,
+    /// The server answers resumes with a new session id (ClickHouse Keeper).
+    pub replace_on_resume: bool,
 }
 
 impl Faults {
@@ -133,6 +135,7 @@ impl Faults {
             partition_per_mille: rng.below(6),
             restart_per_mille: rng.below(4),
             expire_per_mille: rng.below(4),
+            replace_on_resume: rng.chance(250),
         }
     }
 
@@ -143,6 +146,7 @@ impl Faults {
             partition_per_mille: 0,
             restart_per_mille: 0,
             expire_per_mille: 0,
+            replace_on_resume: false,
         }
     }
 }
@@ -188,9 +192,10 @@ impl World {
             seq: 0,
             owners: BTreeMap::new(),
             last_delivery: BTreeMap::new(),
-            faults,
+            faults: Faults::none(),
             log: Vec::new(),
         };
+        world.set_faults(faults);
         for _ in 0..clients {
             world.add_client();
         }
@@ -448,6 +453,12 @@ impl World {
     }
 
     /// Where each client stands, for a failure report.
+    /// How rough the world is from now on (the server's own faults too).
+    pub fn set_faults(&mut self, faults: Faults) {
+        self.server.set_replace_on_resume(faults.replace_on_resume);
+        self.faults = faults;
+    }
+
     pub fn describe(&self) -> String {
         self.clients
             .iter()

@@ -1,6 +1,7 @@
 //! Session tests with no network: a scripted fake server, a virtual clock,
 //! and golden transcripts of whole scenarios.
 
+mod identity;
 mod props;
 mod scenarios;
 pub(crate) mod sim;

@@ -6,7 +6,7 @@ use bytes::BytesMut;
 
 use super::sim::{req, Handshake, Sim};
 use crate::proto::*;
-use crate::session::{Command, Config, DisconnectReason, Event, SessionState};
+use crate::session::{Command, Config, DisconnectReason, Event, LostReason, SessionState};
 use crate::Error;
 
 fn connected(sim: &Sim) -> bool {
@@ -155,7 +155,7 @@ fn read_timeout_moves_to_the_next_host() {
                 session_id: 0x101,
                 new_session: true
             },
-            SessionState::Suspended
+            SessionState::Suspended { session_id: 0x101 }
         ]
     );
 }
@@ -165,13 +165,22 @@ fn session_lost_on_its_own_clock_then_a_new_session() {
     let mut sim = Sim::new(Sim::config());
     sim.refuse = true;
     sim.drop_connection();
-    assert_eq!(sim.session.state(), Some(SessionState::Suspended));
+    assert_eq!(
+        sim.session.state(),
+        Some(SessionState::Suspended { session_id: 0x101 })
+    );
     sim.advance(Duration::from_millis(2999));
-    assert_eq!(sim.session.state(), Some(SessionState::Suspended));
+    assert_eq!(
+        sim.session.state(),
+        Some(SessionState::Suspended { session_id: 0x101 })
+    );
     sim.advance(Duration::from_millis(1));
     assert_eq!(
         sim.session.state(),
-        Some(SessionState::Lost),
+        Some(SessionState::Lost {
+            session_id: 0x101,
+            reason: LostReason::TimedOut
+        }),
         "Lost without hearing from the server"
     );
     sim.refuse = false;
@@ -183,8 +192,11 @@ fn session_lost_on_its_own_clock_then_a_new_session() {
                 session_id: 0x101,
                 new_session: true
             },
-            SessionState::Suspended,
-            SessionState::Lost,
+            SessionState::Suspended { session_id: 0x101 },
+            SessionState::Lost {
+                session_id: 0x101,
+                reason: LostReason::TimedOut
+            },
             SessionState::Connected {
                 session_id: 0x102,
                 new_session: true
@@ -202,7 +214,13 @@ fn requests_queued_for_a_lost_session_fail_and_later_ones_use_the_new_one() {
     sim.drop_connection();
     let old = sim.submit(req::create("/mine", CreateMode::Ephemeral));
     sim.advance(Duration::from_secs(3));
-    assert_eq!(sim.session.state(), Some(SessionState::Lost));
+    assert_eq!(
+        sim.session.state(),
+        Some(SessionState::Lost {
+            session_id: 0x101,
+            reason: LostReason::TimedOut
+        })
+    );
     assert_eq!(sim.result(old), Some(&Err(Error::SessionExpired)));
     let new = sim.submit(req::create("/mine", CreateMode::Ephemeral));
     sim.refuse = false;
@@ -308,7 +326,13 @@ fn expired_connect_response() {
     sim.server.expire(session);
     sim.step(); // the server closed the socket
     let states = sim.states();
-    assert_eq!(states[states.len() - 2], SessionState::Lost);
+    assert_eq!(
+        states[states.len() - 2],
+        SessionState::Lost {
+            session_id: 0x101,
+            reason: LostReason::Expired
+        }
+    );
     assert_eq!(
         states[states.len() - 1],
         SessionState::Connected {
@@ -471,7 +495,13 @@ fn auth_failure_is_terminal() {
     sim.server.reject_auth = true;
     let a = sim.submit(req::auth(b"bad"));
     assert_eq!(sim.result(a), Some(&Err(Error::AuthFailed)));
-    assert_eq!(sim.session.state(), Some(SessionState::Lost));
+    assert_eq!(
+        sim.session.state(),
+        Some(SessionState::Lost {
+            session_id: 0x101,
+            reason: LostReason::AuthFailed
+        })
+    );
     assert!(sim.session.is_closed());
     let later = sim.submit(req::get("/", false));
     assert_eq!(sim.result(later), Some(&Err(Error::AuthFailed)));
@@ -519,7 +549,10 @@ fn close_with_pending_requests() {
     assert!(sim.result(a).is_none());
     sim.advance(Duration::from_secs(2));
     assert_eq!(sim.result(a), Some(&Err(Error::Closed)));
-    assert_eq!(sim.session.state(), Some(SessionState::Closed));
+    assert_eq!(
+        sim.session.state(),
+        Some(SessionState::Closed { session_id: 0x101 })
+    );
     assert!(sim.session.poll_timeout().is_none());
     assert!(sent_ops(&sim).is_empty(), "stalled server saw nothing");
 }
@@ -531,7 +564,10 @@ fn close_gets_its_reply() {
     assert!(matches!(sim.result(e), Some(Ok(_))));
     sim.close();
     assert_eq!(sent_ops(&sim).last(), Some(&OpCode::CloseSession));
-    assert_eq!(sim.session.state(), Some(SessionState::Closed));
+    assert_eq!(
+        sim.session.state(),
+        Some(SessionState::Closed { session_id: 0x101 })
+    );
     assert!(!sim.server.exists("/e"), "ephemeral gone with the session");
     assert!(!sim.is_connected());
 }
@@ -581,7 +617,10 @@ fn read_only_refusal_moves_on_and_read_only_accept_is_reported() {
     )));
     sim2.server.handshake = Handshake::AcceptReadOnly;
     sim2.advance(Duration::from_secs(1));
-    assert_eq!(sim2.session.state(), Some(SessionState::ReadOnly));
+    assert_eq!(
+        sim2.session.state(),
+        Some(SessionState::ReadOnly { session_id: 0x101 })
+    );
     sim.close();
 }
 

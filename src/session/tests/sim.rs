@@ -30,6 +30,11 @@ pub(crate) enum Handshake {
     Silent,
     /// Accept, then send a frame that is not a reply (a broken server).
     AcceptThenGarbage,
+    /// Hold the ConnectRequest unanswered until `release_handshake`.
+    Hold,
+    /// Answer a resume of a live session with a fresh session id, and no
+    /// "expired" (ClickHouse Keeper's behaviour).
+    AcceptReplacing,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +68,8 @@ pub(crate) struct FakeServer {
     sessions: BTreeMap<i64, Bytes>,
     next_session: i64,
     conn: Option<Conn>,
+    /// A ConnectRequest held by `Handshake::Hold`.
+    held: Option<Bytes>,
     out: BytesMut,
 }
 
@@ -87,6 +94,7 @@ impl Default for FakeServer {
             sessions: BTreeMap::new(),
             next_session: 0x100,
             conn: None,
+            held: None,
             out: BytesMut::new(),
         }
     }
@@ -99,6 +107,26 @@ impl FakeServer {
 
     pub(crate) fn disconnect(&mut self) {
         self.conn = None;
+        self.held = None;
+    }
+
+    /// Answers a held ConnectRequest as `Accept` would, if its connection
+    /// is still open.
+    pub(crate) fn release_handshake(&mut self) {
+        self.handshake = Handshake::Accept;
+        if let Some(frame) = self.held.take() {
+            self.handshake(frame);
+        }
+    }
+
+    /// A live session the server knows, as if another client had opened it.
+    pub(crate) fn add_session(&mut self, id: i64, passwd: Bytes) {
+        self.sessions.insert(id, passwd);
+    }
+
+    /// Every session the server keeps alive.
+    pub(crate) fn live_sessions(&self) -> Vec<i64> {
+        self.sessions.keys().copied().collect()
     }
 
     /// Expires a session as the real server would after its timeout.
@@ -169,11 +197,15 @@ impl FakeServer {
     }
 
     fn handshake(&mut self, frame: Bytes) {
-        let Ok(req) = ConnectRequest::decode_from(frame) else {
+        let Ok(req) = ConnectRequest::decode_from(frame.clone()) else {
             return self.disconnect();
         };
         match self.handshake {
             Handshake::Silent => return,
+            Handshake::Hold => {
+                self.held = Some(frame);
+                return;
+            }
             Handshake::RefuseReadOnly => {
                 let zxid = self.zxid;
                 self.send_frame(|o| {
@@ -189,7 +221,8 @@ impl FakeServer {
             _ => {}
         }
         let read_only = self.handshake == Handshake::AcceptReadOnly;
-        let (session_id, passwd) = if req.session_id == 0 {
+        let replace = self.handshake == Handshake::AcceptReplacing;
+        let (session_id, passwd) = if req.session_id == 0 || replace {
             self.next_session += 1;
             let passwd = Bytes::from(vec![self.next_session as u8; 16]);
             self.sessions.insert(self.next_session, passwd.clone());
@@ -561,6 +594,11 @@ pub(crate) struct Sim {
 
 impl Sim {
     pub(crate) fn new(config: Config) -> Sim {
+        Sim::new_with(config, |_| {})
+    }
+
+    /// A Sim whose server is set up by `server` before the first connect.
+    pub(crate) fn new_with(config: Config, server: impl FnOnce(&mut FakeServer)) -> Sim {
         let start = Instant::now_for_tests();
         let mut sim = Sim {
             session: Session::new(config, start),
@@ -573,6 +611,7 @@ impl Sim {
             events: Vec::new(),
             transcript: String::new(),
         };
+        server(&mut sim.server);
         sim.step();
         sim
     }
