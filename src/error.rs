@@ -277,6 +277,14 @@ pub enum ConfigError {
     /// The chroot is not a valid path.
     #[error("bad chroot: {0}")]
     InvalidChroot(PathError),
+    /// A setting outside the range the session can run with.
+    #[error("{field}: {reason}")]
+    OutOfRange {
+        /// The setting.
+        field: &'static str,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
 }
 
 /// The API was used in a way it does not allow.

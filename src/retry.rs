@@ -149,7 +149,13 @@ impl RetryPolicy {
         }
         let factor = self.backoff.saturating_pow(attempt.saturating_sub(1));
         let base = self.delay.saturating_mul(factor).min(self.max_delay);
-        let jitter = base.mul_f64(self.max_jitter * (random % 1_000_001) as f64 / 1_000_000.0);
+        let fraction = self.max_jitter * (random % 1_000_001) as f64 / 1_000_000.0;
+        // NaN, negative or overflowing jitter settings must not panic.
+        let jitter = if fraction > 0.0 {
+            Duration::try_from_secs_f64(base.as_secs_f64() * fraction).unwrap_or(Duration::MAX)
+        } else {
+            Duration::ZERO
+        };
         Some(base.saturating_add(jitter).min(self.max_delay))
     }
 
@@ -200,7 +206,7 @@ impl Client {
                     return give_up(error);
                 };
                 if let Some(deadline) = policy.deadline.and_then(|d| start.checked_add(d)) {
-                    let wake = crate::client::far_as_possible(client.inner().now(), wait);
+                    let wake = crate::session::deadline_after(client.inner().now(), wait);
                     if wake > deadline {
                         return give_up(error);
                     }

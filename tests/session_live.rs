@@ -130,8 +130,10 @@ fn chroot_applies_to_requests_results_and_notifications() {
 
 #[test]
 fn pings_keep_an_idle_session_alive() {
-    let mut config = Config::new(&server().connect_string()).unwrap();
-    config.session_timeout = Duration::from_millis(4000);
+    let config = Config::builder(&server().connect_string())
+        .session_timeout(Duration::from_millis(4000))
+        .build()
+        .unwrap();
     let mut d = Driver::new(config);
     d.wait_for(|e| matches!(e, Event::State { .. }), 10);
     d.run_for(Duration::from_secs(7));
@@ -143,8 +145,10 @@ fn pings_keep_an_idle_session_alive() {
 
 #[test]
 fn dropped_connection_resumes_the_session_and_replays_watches_and_auth() {
-    let mut config = Config::new(&server().connect_string()).unwrap();
-    config.auth = vec![("digest".into(), Bytes::from_static(b"ann:pw"))];
+    let config = Config::builder(&server().connect_string())
+        .auth("digest", Bytes::from_static(b"ann:pw"))
+        .build()
+        .unwrap();
     let mut d = Driver::new(config);
     d.wait_for(|e| matches!(e, Event::State { .. }), 10);
     let secret = Request::Create(CreateRequest {

@@ -120,14 +120,13 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let timeout = Duration::from_secs_f64(cli.timeout);
-    let mut config = match Config::new(&cli.hosts) {
+    let config = match Config::builder(&cli.hosts).session_timeout(timeout).build() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("kz: --hosts {:?}: {e}", cli.hosts);
             return ExitCode::from(2);
         }
     };
-    config.session_timeout = timeout;
     let client = kazoo_std::start(config);
     if let Err(e) = client.connected().wait_timeout(timeout) {
         eprintln!("kz: connect {}: {}", cli.hosts, describe(&e));

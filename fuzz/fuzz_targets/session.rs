@@ -55,8 +55,11 @@ fn request(b: u8) -> Request {
 fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     let mut now = Instant::now();
-    let mut config = Config::new("a:1,b:2").unwrap();
-    config.session_timeout = Duration::from_millis(3000);
+    let config = Config::builder("a:1,b:2")
+        .session_timeout(Duration::from_millis(3000))
+        .rng_seed(1)
+        .build()
+        .unwrap();
     let mut session = Session::new(config, now);
     let mut connect_pending = false;
     let mut connected = false;

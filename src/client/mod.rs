@@ -366,10 +366,11 @@ impl Client {
     /// before this returns).
     pub fn new(config: Config, io: impl Io, dispatch: impl Dispatch) -> (Client, Driver) {
         let now = io.now();
-        let seed = config.rng_seed;
+        let session = Session::new(config, now);
+        let seed = session.rng_seed();
         let inner = Arc::new(Inner {
             core: Mutex::new(Core {
-                session: Session::new(config, now),
+                session,
                 io: Box::new(io),
                 conn: 0,
                 last_conn: 0,
@@ -507,7 +508,7 @@ impl Client {
     /// recipes wait without a runtime or a sleeping thread.
     pub fn sleep(&self, duration: Duration) -> Pending<()> {
         let now = self.inner.now();
-        self.sleep_until(far_as_possible(now, duration))
+        self.sleep_until(crate::session::deadline_after(now, duration))
     }
 
     /// Completes once the session's clock passes `at`.
@@ -567,18 +568,6 @@ impl Client {
                     "Zookeeper version:",
                 )))
         })
-    }
-}
-
-/// `now + d`, or as far as an `Instant` reaches (a sleep "forever" ends
-/// only with the session).
-pub(crate) fn far_as_possible(now: Instant, d: Duration) -> Instant {
-    let mut step = d;
-    loop {
-        if let Some(at) = now.checked_add(step) {
-            return at;
-        }
-        step /= 2;
     }
 }
 

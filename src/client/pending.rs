@@ -263,7 +263,7 @@ impl<T> Task<T> {
         // The calling thread's own wait, like Condvar::wait_timeout: not the
         // session's clock, which stays outside the core.
         #[allow(clippy::disallowed_methods)]
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = crate::session::deadline_after(std::time::Instant::now(), timeout);
         let mut future = self.future;
         let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
         let mut cx = Context::from_waker(&waker);

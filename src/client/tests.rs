@@ -92,6 +92,8 @@ fn start(dispatch: impl Fn(Fake) -> Box<dyn Dispatch>) -> (Client, Driver, Fake)
     })));
     let mut config = Config::new("zk1:2181,zk2:2181").unwrap();
     config.session_timeout = Duration::from_secs(3);
+    config.reconnect_delay = Duration::ZERO;
+    config.rng_seed = 1;
     let (client, driver) = Client::new(config, fake.clone(), BoxedDispatch(dispatch(fake.clone())));
     (client, driver, fake)
 }

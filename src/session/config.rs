@@ -6,7 +6,7 @@ use std::time::Duration;
 use bytes::Bytes;
 
 use crate::path::Chroot;
-use crate::proto::{DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_REQUEST_LEN};
+use crate::proto::{DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_REQUEST_LEN, PASSWD_LEN};
 use crate::ConfigError;
 
 /// A server address as written in the connect string: resolved by the
@@ -29,71 +29,247 @@ impl fmt::Display for HostPort {
     }
 }
 
-/// Everything a [`Session`](super::Session) needs to know up front.
+/// Everything a [`Session`](super::Session) needs to know up front,
+/// validated once by [`ConfigBuilder::build`]: a `Config` that exists is one
+/// the session can run with, so no value in it can make a deadline
+/// overflow or a loop spin.
 ///
 /// ```
 /// use std::time::Duration;
-/// let mut config = kazoo::session::Config::new("zk1:2181,zk2,[::1]:2182/app").unwrap();
-/// config.session_timeout = Duration::from_secs(30);
-/// assert_eq!(config.hosts.len(), 3);
-/// assert_eq!(config.hosts[1].port, 2181);
-/// assert_eq!(config.chroot.as_str(), Some("/app"));
+/// use kazoo::session::Config;
+/// let config = Config::builder("zk1:2181,zk2,[::1]:2182/app")
+///     .session_timeout(Duration::from_secs(30))
+///     .build()
+///     .unwrap();
+/// assert_eq!(config.hosts().len(), 3);
+/// assert_eq!(config.hosts()[1].port, 2181);
+/// assert_eq!(config.chroot().as_str(), Some("/app"));
+/// assert!(Config::builder("zk1").session_timeout(Duration::ZERO).build().is_err());
 /// ```
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct Config {
-    /// Servers, in connect-string order (the session shuffles them).
-    pub hosts: Vec<HostPort>,
-    /// Every path is relative to this.
-    pub chroot: Chroot,
-    /// Requested session timeout; the server clamps it (2 to 20 ticks by default).
-    pub session_timeout: Duration,
-    /// Accept read-only servers (and a read-only session while no quorum exists).
-    pub read_only: bool,
-    /// Seed for host shuffling and backoff jitter: same seed, same behaviour.
-    pub rng_seed: u64,
-    /// Requests in flight at once; more wait in the queue.
-    pub max_pending: usize,
-    /// Largest frame accepted from a server.
-    pub max_frame_len: usize,
-    /// Largest request sent; larger ones fail locally with `RequestTooLarge`.
-    pub max_request_len: usize,
-    /// Credentials sent after every connect, as `(scheme, credential)`.
-    pub auth: Vec<(String, Bytes)>,
-    /// How long a request may wait in the queue while disconnected before it
-    /// fails with `ConnectionLoss`; `None` waits until the next connection.
-    pub queue_timeout: Option<Duration>,
-    /// How long `close` waits for the server to confirm closeSession.
-    pub close_linger: Duration,
-    /// Pause after the first failed round over all hosts; doubles per round.
-    pub backoff_initial: Duration,
-    /// Cap for the pause between rounds.
-    pub backoff_max: Duration,
-    /// Resume this session (id, password) instead of creating one.
-    pub resume: Option<(i64, Bytes)>,
+    pub(crate) hosts: Vec<HostPort>,
+    pub(crate) chroot: Chroot,
+    pub(crate) session_timeout: Duration,
+    pub(crate) read_only: bool,
+    pub(crate) rng_seed: u64,
+    pub(crate) max_pending: usize,
+    pub(crate) max_frame_len: usize,
+    pub(crate) max_request_len: usize,
+    pub(crate) auth: Vec<(String, Bytes)>,
+    pub(crate) queue_timeout: Option<Duration>,
+    pub(crate) close_linger: Duration,
+    pub(crate) backoff_initial: Duration,
+    pub(crate) backoff_max: Duration,
+    pub(crate) reconnect_delay: Duration,
+    pub(crate) resume: Option<(i64, Bytes)>,
 }
+
+/// The shortest session timeout a client may ask for.
+const MIN_SESSION_TIMEOUT: Duration = Duration::from_millis(1);
+/// The longest: the ConnectRequest carries milliseconds in an `i32`.
+const MAX_SESSION_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
+/// The smallest frame limits that still fit a ConnectResponse and a reply.
+const MIN_FRAME_LEN: usize = 1024;
 
 impl Config {
     /// A configuration for a connect string `host[:port],…[/chroot]` with
     /// kazoo's defaults (10 s session timeout, port 2181 when omitted).
     pub fn new(connect_string: &str) -> Result<Config, ConfigError> {
-        let (hosts, chroot) = parse_connect_string(connect_string)?;
-        Ok(Config {
-            hosts,
-            chroot,
-            session_timeout: Duration::from_secs(10),
-            read_only: false,
-            rng_seed: 0,
-            max_pending: 10_000,
-            max_frame_len: DEFAULT_MAX_FRAME_LEN,
-            max_request_len: DEFAULT_MAX_REQUEST_LEN,
-            auth: Vec::new(),
-            queue_timeout: Some(Duration::from_secs(10)),
-            close_linger: Duration::from_secs(2),
-            backoff_initial: Duration::from_millis(100),
-            backoff_max: Duration::from_secs(5),
-            resume: None,
+        Config::builder(connect_string).build()
+    }
+
+    /// A builder starting from the defaults of [`Config::new`].
+    pub fn builder(connect_string: &str) -> ConfigBuilder {
+        ConfigBuilder {
+            config: parse_connect_string(connect_string).map(|(hosts, chroot)| Config {
+                hosts,
+                chroot,
+                session_timeout: Duration::from_secs(10),
+                read_only: false,
+                rng_seed: 0,
+                max_pending: 10_000,
+                max_frame_len: DEFAULT_MAX_FRAME_LEN,
+                max_request_len: DEFAULT_MAX_REQUEST_LEN,
+                auth: Vec::new(),
+                queue_timeout: Some(Duration::from_secs(10)),
+                close_linger: Duration::from_secs(2),
+                backoff_initial: Duration::from_millis(100),
+                backoff_max: Duration::from_secs(5),
+                reconnect_delay: Duration::from_secs(1),
+                resume: None,
+            }),
+        }
+    }
+
+    /// A builder starting from this configuration, to change some of it.
+    pub fn to_builder(&self) -> ConfigBuilder {
+        ConfigBuilder {
+            config: Ok(self.clone()),
+        }
+    }
+
+    /// Servers, in connect-string order (the session shuffles them).
+    pub fn hosts(&self) -> &[HostPort] {
+        &self.hosts
+    }
+
+    /// Every path is relative to this.
+    pub fn chroot(&self) -> &Chroot {
+        &self.chroot
+    }
+
+    /// The requested session timeout; the server clamps it.
+    pub fn session_timeout(&self) -> Duration {
+        self.session_timeout
+    }
+
+    /// Whether read-only servers are accepted.
+    pub fn read_only(&self) -> bool {
+        self.read_only
+    }
+
+    /// The seed for host order and jitter; 0 means a random one per session.
+    pub fn rng_seed(&self) -> u64 {
+        self.rng_seed
+    }
+
+    /// How long a request may wait in the queue while disconnected.
+    pub fn queue_timeout(&self) -> Option<Duration> {
+        self.queue_timeout
+    }
+
+    /// The session this configuration resumes, if any.
+    pub fn resume(&self) -> Option<(i64, &Bytes)> {
+        self.resume.as_ref().map(|(id, p)| (*id, p))
+    }
+}
+
+/// Builds a [`Config`], checking every value once, in
+/// [`build`](ConfigBuilder::build). Durations too long to add to an
+/// `Instant` are accepted where "forever" makes sense (queue timeout, close
+/// linger, backoff cap) and saturate; those that would make the session
+/// spin or overflow the wire format are errors.
+#[derive(Debug, Clone)]
+#[must_use = "call build() to get the Config"]
+pub struct ConfigBuilder {
+    config: Result<Config, ConfigError>,
+}
+
+impl ConfigBuilder {
+    fn with(mut self, f: impl FnOnce(&mut Config)) -> Self {
+        if let Ok(c) = &mut self.config {
+            f(c);
+        }
+        self
+    }
+
+    /// Requested session timeout, 1 ms to `i32::MAX` ms; the server clamps
+    /// it (2 to 20 ticks by default). Default 10 s.
+    pub fn session_timeout(self, timeout: Duration) -> Self {
+        self.with(|c| c.session_timeout = timeout)
+    }
+
+    /// Accept read-only servers (and a read-only session while no quorum
+    /// exists). Default false.
+    pub fn read_only(self, read_only: bool) -> Self {
+        self.with(|c| c.read_only = read_only)
+    }
+
+    /// Seed for host shuffling, backoff and reconnect jitter: same seed,
+    /// same behaviour. 0 (the default) picks a random seed per session, so
+    /// clients spread over the hosts and do not reconnect in lock-step.
+    pub fn rng_seed(self, seed: u64) -> Self {
+        self.with(|c| c.rng_seed = seed)
+    }
+
+    /// Requests in flight at once (at least 1); more wait in the queue.
+    pub fn max_pending(self, n: usize) -> Self {
+        self.with(|c| c.max_pending = n)
+    }
+
+    /// Largest frame accepted from a server (at least 1 KiB).
+    pub fn max_frame_len(self, len: usize) -> Self {
+        self.with(|c| c.max_frame_len = len)
+    }
+
+    /// Largest request sent (at least 1 KiB); larger ones fail locally
+    /// with `RequestTooLarge`.
+    pub fn max_request_len(self, len: usize) -> Self {
+        self.with(|c| c.max_request_len = len)
+    }
+
+    /// A credential sent after every connect (kazoo's `auth_data`).
+    pub fn auth(self, scheme: impl Into<String>, credential: impl Into<Bytes>) -> Self {
+        let (scheme, credential) = (scheme.into(), credential.into());
+        self.with(|c| c.auth.push((scheme, credential)))
+    }
+
+    /// How long a request may wait in the queue while disconnected before
+    /// it fails with `ConnectionLoss`; `None` or `Duration::MAX` waits
+    /// until the next connection. Default 10 s.
+    pub fn queue_timeout(self, timeout: Option<Duration>) -> Self {
+        self.with(|c| c.queue_timeout = timeout)
+    }
+
+    /// How long `close` waits for the server to confirm closeSession.
+    /// Default 2 s.
+    pub fn close_linger(self, linger: Duration) -> Self {
+        self.with(|c| c.close_linger = linger)
+    }
+
+    /// The pause after the first failed round over all hosts (at least
+    /// 1 ms), doubling per round up to `max` (at least `initial`).
+    /// Default 100 ms and 5 s.
+    pub fn backoff(self, initial: Duration, max: Duration) -> Self {
+        self.with(|c| {
+            c.backoff_initial = initial;
+            c.backoff_max = max;
         })
+    }
+
+    /// The longest random pause before reconnecting after a connection
+    /// that worked (the Java client's 0–1 s), so a restarted server is not
+    /// hit by every client in the same millisecond. Default 1 s; zero
+    /// reconnects at once.
+    pub fn reconnect_delay(self, max: Duration) -> Self {
+        self.with(|c| c.reconnect_delay = max)
+    }
+
+    /// Resume this session (id and 16-byte password, from
+    /// `Client::client_id` elsewhere) instead of creating one.
+    pub fn resume(self, session_id: i64, passwd: impl Into<Bytes>) -> Self {
+        let passwd = passwd.into();
+        self.with(|c| c.resume = Some((session_id, passwd)))
+    }
+
+    /// The configuration, or the first value it cannot run with.
+    pub fn build(self) -> Result<Config, ConfigError> {
+        let c = self.config?;
+        let bad = |field: &'static str, reason: &'static str| {
+            Err(ConfigError::OutOfRange { field, reason })
+        };
+        if !(MIN_SESSION_TIMEOUT..=MAX_SESSION_TIMEOUT).contains(&c.session_timeout) {
+            return bad("session_timeout", "must be 1 ms to i32::MAX ms");
+        }
+        if c.max_pending == 0 {
+            return bad("max_pending", "must be at least 1");
+        }
+        if c.max_frame_len < MIN_FRAME_LEN || c.max_request_len < MIN_FRAME_LEN {
+            return bad("max_frame_len/max_request_len", "must be at least 1 KiB");
+        }
+        if c.backoff_initial < Duration::from_millis(1) {
+            return bad("backoff", "the initial pause must be at least 1 ms");
+        }
+        if c.backoff_max < c.backoff_initial {
+            return bad("backoff", "the cap must be at least the initial pause");
+        }
+        if let Some((id, passwd)) = &c.resume {
+            if *id == 0 || passwd.len() != PASSWD_LEN {
+                return bad("resume", "needs a non-zero id and a 16-byte password");
+            }
+        }
+        Ok(c)
     }
 }
 

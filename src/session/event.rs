@@ -1,7 +1,7 @@
 //! What comes out of a session: commands for the driver, events for the client.
 
 use super::HostPort;
-use crate::proto::{DecodeError, EventType, KeeperState, Response};
+use crate::proto::{DecodeError, EventType, KeeperState, RequestTooLarge, Response};
 use crate::Error;
 
 /// Identifies a submitted request, and the watch that request leaves, if any.
@@ -170,6 +170,12 @@ pub enum DisconnectReason {
     ClientClosed,
     /// Authentication failed (-115).
     AuthFailed,
+    /// The server refused the SetWatches re-arming its watches (for example
+    /// -6 from a server without SetWatches2): they are not armed there.
+    ReplayRefused(Error),
+    /// A credential or SetWatches batch to replay exceeds
+    /// `max_request_len`; the connection cannot be restored without it.
+    ReplayTooLarge(RequestTooLarge),
     /// The session timed out on the client's clock while this resume
     /// handshake was in flight: the connection is dropped before `Lost`, so
     /// a late answer can never revive the session the client gave up.

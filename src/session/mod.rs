@@ -34,11 +34,12 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-pub use config::{parse_connect_string, Config, HostPort};
+pub use config::{parse_connect_string, Config, ConfigBuilder, HostPort};
 pub use event::{
     Command, DisconnectReason, Event, LostReason, RequestId, SessionState, WatchedEvent,
 };
 pub use stats::SessionStats;
+pub(crate) use timer::after as deadline_after;
 
 use crate::proto::jute::{Reader, Record};
 use crate::proto::{
@@ -49,7 +50,7 @@ use crate::proto::{
 use crate::{ConfigError, Error};
 use request::Registration;
 use rng::Rng;
-use timer::{Timer, TimerTable};
+use timer::{after, Timer, TimerTable};
 use watches::{Kind, WatchRegistry};
 
 /// SetWatches batches close once their path lengths reach this (ZOOKEEPER-706).
@@ -66,8 +67,8 @@ enum Phase {
     /// is compared with `asked`, never with other state, to decide whether
     /// the session is new, resumed or replaced.
     Handshaking { asked: Option<i64> },
-    /// The session is established on this connection.
-    Connected { read_only: bool },
+    /// The session is established on this connection, since `since`.
+    Connected { read_only: bool, since: Instant },
     /// Terminal: closed, or authentication failed.
     Closed,
 }
@@ -99,7 +100,10 @@ pub struct Session {
     current_host: usize,
     failed_attempts: usize,
     failed_rounds: u32,
-    /// The current connection has delivered a sane frame after its handshake.
+    /// The current connection has proved itself: a sane frame after its
+    /// handshake, a ping interval or more after it. Only then do the
+    /// backoff counters reset, so a server that accepts, answers one frame
+    /// and closes is backed off like one that refuses.
     healthy: bool,
     rng: Rng,
     phase: Phase,
@@ -122,9 +126,12 @@ pub struct Session {
     next_xid: i32,
     queue: VecDeque<Queued>,
     pending: VecDeque<Pending>,
-    /// Auth replies (xid -4) come out of band, in order among themselves.
-    auth_pending: VecDeque<Option<RequestId>>,
-    set_watches_pending: usize,
+    /// Auth replies (xid -4) come out of band, in order among themselves:
+    /// the caller's request, and the credential to keep for replay once the
+    /// server accepts it (`None` for replays, already kept).
+    auth_pending: VecDeque<(Option<RequestId>, Option<AuthPacket>)>,
+    /// SetWatches batches in flight; true for SetWatches2 (opcode 105).
+    set_watches_pending: VecDeque<bool>,
     replay_due: bool,
     ping_due: bool,
     ping_sent_at: Option<Instant>,
@@ -144,7 +151,10 @@ pub struct Session {
 
 impl Session {
     /// A session that starts connecting at once (the first command is a `Connect`).
-    pub fn new(config: Config, now: Instant) -> Session {
+    pub fn new(mut config: Config, now: Instant) -> Session {
+        if config.rng_seed == 0 {
+            config.rng_seed = rng::random_seed();
+        }
         let mut rng = Rng::new(config.rng_seed);
         let mut hosts = config.hosts.clone();
         rng.shuffle(&mut hosts);
@@ -186,7 +196,7 @@ impl Session {
             queue: VecDeque::new(),
             pending: VecDeque::new(),
             auth_pending: VecDeque::new(),
-            set_watches_pending: 0,
+            set_watches_pending: VecDeque::new(),
             replay_due: false,
             ping_due: false,
             ping_sent_at: None,
@@ -365,7 +375,7 @@ impl Session {
                     at: now,
                 });
                 self.timers
-                    .set(Timer::CloseLinger, now + self.config.close_linger);
+                    .set(Timer::CloseLinger, after(now, self.config.close_linger));
             }
             Phase::Connecting | Phase::Handshaking { .. } => {
                 self.commands.push_back(Command::Disconnect);
@@ -389,7 +399,11 @@ impl Session {
             Phase::Connected { .. } => {
                 if self.replay_due {
                     self.replay_due = false;
-                    self.write_replay(out);
+                    if let Err(e) = self.write_replay(out) {
+                        out.truncate(start);
+                        self.drop_connection(now, DisconnectReason::ReplayTooLarge(e));
+                        return false;
+                    }
                 }
                 while self.pending.len() < self.config.max_pending.max(1) {
                     let Some(queued) = self.queue.pop_front() else {
@@ -412,7 +426,8 @@ impl Session {
         self.stats.bytes_sent += (out.len() - start) as u64;
         self.last_send = now;
         if let Phase::Connected { .. } = self.phase {
-            self.timers.set(Timer::Ping, now + self.ping_interval());
+            self.timers
+                .set(Timer::Ping, after(now, self.ping_interval()));
         }
         true
     }
@@ -504,12 +519,23 @@ impl Session {
             .push_back(Command::Connect(self.hosts[self.current_host].clone()));
         self.phase = Phase::Connecting;
         self.timers
-            .set(Timer::Connect, now + self.connect_timeout());
+            .set(Timer::Connect, after(now, self.connect_timeout()));
     }
 
     /// Next host, or a pause once a whole round has failed.
-    fn next_attempt(&mut self, now: Instant) {
+    /// Next host, or a pause once a whole round has failed. After a
+    /// connection that worked, a random pause of up to
+    /// [`ConfigBuilder::reconnect_delay`] comes first (the Java client's
+    /// 0–1 s), so the clients of a restarted server do not all come back in
+    /// the same millisecond.
+    fn next_attempt(&mut self, now: Instant, was_connected: bool) {
         if self.failed_attempts < self.hosts.len() {
+            let max = self.config.reconnect_delay;
+            if was_connected && !max.is_zero() {
+                let pause = self.random_below(max);
+                self.phase = Phase::Waiting;
+                return self.timers.set(Timer::Backoff, after(now, pause));
+            }
             return self.start_attempt(now);
         }
         self.failed_attempts = 0;
@@ -523,8 +549,19 @@ impl Session {
             .min(self.config.backoff_max);
         // Jitter: uniformly in [base/2, base].
         let half = base / 2;
-        let jitter = Duration::from_nanos(self.rng.below(half.as_nanos() as u64 + 1));
-        self.timers.set(Timer::Backoff, now + half + jitter);
+        let pause = half + self.random_below(half);
+        self.timers.set(Timer::Backoff, after(now, pause));
+    }
+
+    /// Uniform in `[0, max]`, to the nanosecond (saturating for huge `max`).
+    fn random_below(&mut self, max: Duration) -> Duration {
+        let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
+        Duration::from_nanos(self.rng.below(nanos.saturating_add(1)))
+    }
+
+    /// The seed the session runs with (random if the config said 0).
+    pub(crate) fn rng_seed(&self) -> u64 {
+        self.config.rng_seed
     }
 
     /// The session gives up the connection itself.
@@ -535,7 +572,12 @@ impl Session {
 
     fn connection_ended(&mut self, now: Instant, reason: DisconnectReason) {
         let was_connected = matches!(self.phase, Phase::Connected { .. });
-        let malformed = matches!(reason, DisconnectReason::Malformed(_));
+        let malformed = matches!(
+            reason,
+            DisconnectReason::Malformed(_)
+                | DisconnectReason::ReplayRefused(_)
+                | DisconnectReason::ReplayTooLarge(_)
+        );
         // The server answered: not a reason to try another one.
         let reachable = matches!(
             reason,
@@ -549,7 +591,7 @@ impl Session {
         self.replay_due = false;
         self.ping_due = false;
         self.ping_sent_at = None;
-        self.set_watches_pending = 0;
+        self.set_watches_pending.clear();
         for t in [Timer::Connect, Timer::Read, Timer::Ping] {
             self.timers.stop(t);
         }
@@ -569,7 +611,8 @@ impl Session {
                 KeeperState::Disconnected,
             );
             if self.session_id != 0 {
-                self.timers.set(Timer::Lost, self.last_recv + self.timeout);
+                self.timers
+                    .set(Timer::Lost, after(self.last_recv, self.timeout));
             }
         }
         if (!was_connected && !reachable) || malformed || (was_connected && !self.healthy) {
@@ -577,7 +620,7 @@ impl Session {
         }
         self.phase = Phase::Waiting;
         self.arm_queue_deadline();
-        self.next_attempt(now);
+        self.next_attempt(now, was_connected);
     }
 
     /// Writes the ConnectRequest; returns the session id it asks for (0: new).
@@ -649,7 +692,10 @@ impl Session {
         if self.handshakes > 1 {
             self.stats.reconnects += 1;
         }
-        self.phase = Phase::Connected { read_only };
+        self.phase = Phase::Connected {
+            read_only,
+            since: now,
+        };
         for t in [
             Timer::Connect,
             Timer::Lost,
@@ -658,9 +704,10 @@ impl Session {
         ] {
             self.timers.stop(t);
         }
-        self.timers.set(Timer::Read, now + self.read_timeout());
         self.timers
-            .set(Timer::Ping, self.last_send + self.ping_interval());
+            .set(Timer::Read, after(now, self.read_timeout()));
+        self.timers
+            .set(Timer::Ping, after(self.last_send, self.ping_interval()));
         self.replay_due = true;
         let session_id = self.session_id;
         if read_only {
@@ -718,9 +765,9 @@ impl Session {
         }
         self.stats.frames_sent += 1;
         if let Request::Auth(packet) = queued.request {
-            // Kept for replay on every later connection.
-            self.auth.push(packet);
-            self.auth_pending.push_back(queued.id);
+            // Kept for replay once the server accepts it, not before: a
+            // refused or lost credential must not be replayed for ever.
+            self.auth_pending.push_back((queued.id, Some(packet)));
         } else {
             self.pending.push_back(Pending {
                 xid,
@@ -732,20 +779,29 @@ impl Session {
     }
 
     /// Auth first, then the watches, as SetWatches / SetWatches2 batches.
-    fn write_replay(&mut self, out: &mut BytesMut) {
-        for packet in std::mem::take(&mut self.auth) {
-            self.write_frame(out, xid::AUTH, &Request::Auth(packet.clone()));
-            self.auth_pending.push_back(None);
-            self.auth.push(packet);
+    /// A frame that cannot be sent fails the connection with a typed
+    /// reason: skipping it would leave credentials or watches silently
+    /// missing on the server, and the auth replies out of step.
+    fn write_replay(&mut self, out: &mut BytesMut) -> Result<(), RequestTooLarge> {
+        let max = self.config.max_request_len;
+        for packet in &self.auth {
+            encode_request(out, xid::AUTH, &Request::Auth(packet.clone()), max)?;
+            self.auth_pending.push_back((None, None));
+            self.stats.frames_sent += 1;
         }
         for batch in self.set_watches_batches() {
-            if self.write_frame(out, xid::SET_WATCHES, &batch) {
-                self.set_watches_pending += 1;
-            }
+            encode_request(out, xid::SET_WATCHES, &batch, max)?;
+            self.stats.frames_sent += 1;
+            self.set_watches_pending
+                .push_back(matches!(batch, Request::SetWatches2(_)));
         }
+        Ok(())
     }
 
+    /// Batches close at 128 KiB of paths (ZOOKEEPER-706), or at half the
+    /// request limit when that is smaller, so each batch can be sent.
     fn set_watches_batches(&self) -> Vec<Request> {
+        let limit = SET_WATCHES_BATCH.min(self.config.max_request_len / 2);
         let lists = self.watches.armed();
         let mut batches = Vec::new();
         let mut batch: [Vec<String>; 5] = Default::default();
@@ -753,9 +809,9 @@ impl Session {
         for (kind, list) in lists.iter().enumerate() {
             for path in list {
                 let server_path = self.config.chroot.prepend(path).into_owned();
-                size += server_path.chars().count();
+                size += server_path.len();
                 batch[kind].push(server_path);
-                if size >= SET_WATCHES_BATCH {
+                if size >= limit {
                     batches.push(set_watches(self.last_zxid, std::mem::take(&mut batch)));
                     size = 0;
                 }
@@ -769,7 +825,11 @@ impl Session {
 
     fn handle_frame(&mut self, frame: Bytes, now: Instant) {
         self.handle_frame_inner(frame, now);
-        if !self.healthy && matches!(self.phase, Phase::Connected { .. }) {
+        let proven = match self.phase {
+            Phase::Connected { since, .. } => now >= after(since, self.ping_interval()),
+            _ => false,
+        };
+        if !self.healthy && proven {
             self.healthy = true;
             self.failed_attempts = 0;
             self.failed_rounds = 0;
@@ -777,7 +837,8 @@ impl Session {
     }
 
     fn handle_frame_inner(&mut self, frame: Bytes, now: Instant) {
-        self.timers.set(Timer::Read, now + self.read_timeout());
+        self.timers
+            .set(Timer::Read, after(now, self.read_timeout()));
         let mut r = Reader::new(frame);
         let header = match ReplyHeader::decode(&mut r) {
             Ok(h) => h,
@@ -795,8 +856,15 @@ impl Session {
             }
             xid::AUTH => match self.auth_pending.pop_front() {
                 None => self.unexpected_xid(now, header.xid),
-                Some(id) => match Error::from_code(header.err) {
-                    Error::RolledBack => self.complete(id, Ok(Response::Empty)),
+                Some((id, packet)) => match Error::from_code(header.err) {
+                    Error::RolledBack => {
+                        if let Some(packet) = packet {
+                            if !self.auth.contains(&packet) {
+                                self.auth.push(packet);
+                            }
+                        }
+                        self.complete(id, Ok(Response::Empty))
+                    }
                     Error::AuthFailed => {
                         self.complete(id, Err(Error::AuthFailed));
                         self.auth_failed();
@@ -805,11 +873,13 @@ impl Session {
                 },
             },
             xid::SET_WATCHES => {
-                if self.set_watches_pending == 0 {
+                let Some(v2) = self.set_watches_pending.pop_front() else {
                     return self.unexpected_xid(now, header.xid);
-                }
-                self.set_watches_pending -= 1;
+                };
                 self.note_zxid(header.zxid);
+                if header.err != 0 {
+                    self.set_watches_refused(v2, Error::from_code(header.err), now);
+                }
             }
             got => match self.pending.front() {
                 Some(p) if p.xid == got => {
@@ -822,6 +892,27 @@ impl Session {
                 _ => self.unexpected_xid(now, got),
             },
         }
+    }
+
+    /// The server refused to re-arm watches: they are not armed, whatever
+    /// the session believed. A server that lacks SetWatches2 (before 3.6:
+    /// -6, then it closes) cannot hold persistent watches at all; their
+    /// watchers hear `PersistentWatchRemoved` and the next connection
+    /// re-arms the rest with SetWatches (101). Either way this connection
+    /// failed: it is dropped and counted as a failed attempt.
+    fn set_watches_refused(&mut self, v2: bool, err: Error, now: Instant) {
+        if v2 && err == Error::Unimplemented {
+            for (watcher, path) in self.watches.drain_persistent() {
+                self.push_watch(
+                    watcher,
+                    EventType::PersistentWatchRemoved,
+                    KeeperState::SyncConnected,
+                    path,
+                );
+            }
+        }
+        self.healthy = false;
+        self.drop_connection(now, DisconnectReason::ReplayRefused(err));
     }
 
     fn unexpected_xid(&mut self, now: Instant, got: i32) {
@@ -937,7 +1028,7 @@ impl Session {
         while let Some(p) = self.pending.pop_front() {
             self.complete(p.id, Err(err.clone()));
         }
-        while let Some(id) = self.auth_pending.pop_front() {
+        while let Some((id, _)) = self.auth_pending.pop_front() {
             self.complete(id, Err(err.clone()));
         }
     }
@@ -953,7 +1044,7 @@ impl Session {
             return;
         }
         match (self.queue.front(), self.config.queue_timeout) {
-            (Some(q), Some(limit)) => self.timers.set(Timer::QueueDeadline, q.at + limit),
+            (Some(q), Some(limit)) => self.timers.set(Timer::QueueDeadline, after(q.at, limit)),
             _ => self.timers.stop(Timer::QueueDeadline),
         }
     }
@@ -962,7 +1053,11 @@ impl Session {
         let Some(limit) = self.config.queue_timeout else {
             return;
         };
-        while self.queue.front().is_some_and(|q| q.at + limit <= now) {
+        while self
+            .queue
+            .front()
+            .is_some_and(|q| after(q.at, limit) <= now)
+        {
             if let Some(q) = self.queue.pop_front() {
                 self.complete(q.id, Err(Error::ConnectionLoss));
             }

@@ -1,5 +1,6 @@
 //! A small seeded generator (SplitMix64): host shuffling and backoff jitter
-//! must be reproducible from `Config::rng_seed`, so no OS randomness.
+//! must be reproducible from `Config::rng_seed`, so no OS randomness once
+//! seeded. Seed 0 asks for a random seed, taken once per session.
 
 #[derive(Debug, Clone)]
 pub(crate) struct Rng(u64);
@@ -29,4 +30,14 @@ impl Rng {
             items.swap(i, j);
         }
     }
+}
+
+/// A seed that differs between sessions and processes, for `rng_seed == 0`:
+/// std's per-thread hash keys (random at first use, stepped for each new
+/// `RandomState`), so clients on every adapter spread over the hosts and
+/// back off out of step. Never 0.
+pub(crate) fn random_seed() -> u64 {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
+    RandomState::new().hash_one(0x006b_617a_6f6f_u64) | 1
 }

@@ -1,6 +1,6 @@
 //! Every deadline the session keeps, in one table indexed by [`Timer`].
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// What a deadline is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,5 +65,17 @@ impl TimerTable {
 
     pub(crate) fn clear(&mut self) {
         *self = TimerTable::default();
+    }
+}
+
+/// `now + d`, or the latest instant reachable when that overflows: a
+/// deadline "forever" away (`Duration::MAX` is a natural way to say it).
+pub(crate) fn after(now: Instant, d: Duration) -> Instant {
+    let mut step = d;
+    loop {
+        if let Some(at) = now.checked_add(step) {
+            return at;
+        }
+        step /= 2;
     }
 }

@@ -200,6 +200,20 @@ impl WatchRegistry {
         all
     }
 
+    /// Removes every persistent and recursive watch (the server cannot hold
+    /// them); returns their watchers. One-shots they served locally stay,
+    /// and are armed on the server from now on.
+    pub(crate) fn drain_persistent(&mut self) -> Vec<(RequestId, String)> {
+        let mut out = Vec::new();
+        for (path, w) in &mut self.paths {
+            for id in w.persistent.drain(..).chain(w.recursive.drain(..)) {
+                out.push((id, path.clone()));
+            }
+        }
+        self.paths.retain(|_, w| !w.is_empty());
+        out
+    }
+
     /// The watchers to send "resumed, re-read" after reconnecting to the same
     /// session: persistent and recursive ones, plus the one-shots they served
     /// (which end with it).

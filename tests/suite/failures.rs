@@ -116,9 +116,10 @@ fn chroot_of(connect: &str) -> &str {
 }
 
 fn config(hosts: &str, session_timeout: Duration) -> Config {
-    let mut c = Config::new(hosts).unwrap();
-    c.session_timeout = session_timeout;
-    c
+    Config::builder(hosts)
+        .session_timeout(session_timeout)
+        .build()
+        .unwrap()
 }
 
 fn connect<A: Adapter>(config: Config) -> (Client, States) {
@@ -147,8 +148,11 @@ pub fn a_session_handed_to_another_client_is_resumed_not_new<A: Adapter>() {
     proxy.refuse(true);
     proxy.sever();
 
-    let mut resume = config(&direct, Duration::from_secs(10));
-    resume.resume = Some((id, passwd));
+    let resume = config(&direct, Duration::from_secs(10))
+        .to_builder()
+        .resume(id, passwd)
+        .build()
+        .unwrap();
     let b = A::start(resume);
     let states = States::listen(&b);
     let queued = b.exists("/eph").send(); // before the handshake
@@ -593,11 +597,14 @@ pub fn unreachable_hosts_fail_with_a_clear_error_without_spinning<A: Adapter>() 
         .unwrap()
         .local_addr()
         .unwrap();
-    let mut cfg = config(
+    let cfg = config(
         &format!("{},{},{closed}", down[0].addr(), down[1].addr()),
         Duration::from_secs(4),
-    );
-    cfg.queue_timeout = Some(Duration::from_secs(2));
+    )
+    .to_builder()
+    .queue_timeout(Some(Duration::from_secs(2)))
+    .build()
+    .unwrap();
     let cpu = process_cpu();
     let started = Instant::now();
     let client = A::start(cfg);

@@ -361,11 +361,12 @@ impl Sessions {
     }
 }
 
-/// A client that fails everything: what `add` returns if the registry
-/// cannot be shared.
-fn failed_client(mut config: Config) -> Client {
-    config.hosts.clear();
-    kazoo_std::start(config)
+/// A client that fails everything with `Closed`: what `add` returns if the
+/// registry cannot be shared.
+fn failed_client(config: Config) -> Client {
+    let client = kazoo_std::start(config);
+    drop(client.close());
+    client
 }
 
 /// Runs one session on a thread of its own with a mio poll.

@@ -45,8 +45,10 @@ fn a_thousand_sessions_on_one_thread() {
     let before = rss_kib();
     let clients: Vec<_> = (1..=SESSIONS)
         .map(|i| {
-            let mut config = Config::new(&server.connect_string()).unwrap();
-            config.session_timeout = Duration::from_secs(4); // the server's minimum: pings every 1.3 s
+            let config = Config::builder(&server.connect_string())
+                .session_timeout(Duration::from_secs(4)) // the server's minimum: pings every 1.3 s
+                .build()
+                .unwrap();
             zk.add(config, Token(i))
         })
         .collect();

@@ -41,12 +41,8 @@ pub fn connect(hosts: &str) -> Result<Client, Error> {
     Ok(start(Config::new(hosts)?))
 }
 
-/// Starts a client with a full configuration. A `rng_seed` of 0 is
-/// replaced by a random one, so that clients spread over the hosts.
-pub fn start(mut config: Config) -> Client {
-    if config.rng_seed == 0 {
-        config.rng_seed = random_seed();
-    }
+/// Starts a client with a full configuration.
+pub fn start(config: Config) -> Client {
     let wiring = Arc::new(Wiring::default());
     let callbacks = CallbackThread::spawn();
     let (client, driver) = Client::new(
@@ -230,7 +226,10 @@ fn run_connection(
 /// Resolves `host` now (DNS may have changed) and tries each address
 /// until one answers or `timeout` is used up.
 fn open(host: &HostPort, timeout: Duration) -> Option<TcpStream> {
-    let deadline = Instant::now() + timeout;
+    let now = Instant::now();
+    let deadline = now
+        .checked_add(timeout)
+        .unwrap_or(now + Duration::from_secs(86_400));
     let addrs = (host.host.as_str(), host.port).to_socket_addrs().ok()?;
     for addr in addrs {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -285,11 +284,4 @@ impl CallbackThread {
         drop(spawned);
         CallbackThread(tx)
     }
-}
-
-/// A seed that differs between processes and clients.
-fn random_seed() -> u64 {
-    use std::collections::hash_map::RandomState;
-    use std::hash::BuildHasher;
-    RandomState::new().hash_one(std::process::id()) | 1
 }

@@ -204,10 +204,12 @@ impl World {
     }
 
     fn add_client(&mut self) {
-        let mut config = Config::new("zk:2181").unwrap();
-        config.session_timeout = Duration::from_secs(2);
-        config.rng_seed = self.rng.next() | 1;
-        config.queue_timeout = Some(Duration::from_secs(5));
+        let config = Config::builder("zk:2181")
+            .session_timeout(Duration::from_secs(2))
+            .rng_seed(self.rng.next() | 1)
+            .queue_timeout(Some(Duration::from_secs(5)))
+            .build()
+            .expect("a valid config");
         let wire = Arc::new(Mutex::new(Wire::default()));
         let io = SimIo {
             clock: self.clock.clone(),

@@ -3,6 +3,7 @@
 
 mod identity;
 mod props;
+mod reconnect;
 mod scenarios;
 pub(crate) mod sim;
 mod transcripts;

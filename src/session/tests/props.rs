@@ -114,3 +114,57 @@ proptest! {
         run(ops, seed)?;
     }
 }
+
+/// Durations at the edges: zero, tiny, ordinary, the wire's limit, and
+/// `Duration::MAX` (a natural "forever").
+fn duration() -> impl Strategy<Value = Duration> {
+    prop_oneof![
+        Just(Duration::ZERO),
+        Just(Duration::from_nanos(1)),
+        Just(Duration::from_millis(1)),
+        Just(Duration::from_secs(3)),
+        Just(Duration::from_millis(i32::MAX as u64)),
+        Just(Duration::from_secs(u64::MAX)),
+        Just(Duration::MAX),
+        any::<u64>().prop_map(Duration::from_nanos),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    /// Any settings the builder accepts, any timeout a server negotiates and
+    /// any wait: a typed error or a session that runs, never a panic.
+    #[test]
+    fn extreme_settings_and_timeouts_never_panic(
+        d in proptest::collection::vec(duration(), 7),
+        queue_forever in any::<bool>(),
+        server_timeout_ms in prop_oneof![Just(0), Just(-1), Just(1), Just(i32::MAX), any::<i32>()],
+        waits in proptest::collection::vec(duration(), 1..6),
+    ) {
+        let built = Config::builder("a:1,b:2")
+            .session_timeout(d[0])
+            .queue_timeout(if queue_forever { None } else { Some(d[1]) })
+            .close_linger(d[2])
+            .backoff(d[3], d[4])
+            .reconnect_delay(d[5])
+            .rng_seed(7)
+            .build();
+        let Ok(config) = built else {
+            return Ok(()); // a typed ConfigError: fine
+        };
+        let mut sim = Sim::new_with(config, |s| s.timeout_ms = server_timeout_ms);
+        let queued = sim.submit(req::get("/", true));
+        let alarm = sim.session.alarm(crate::session::deadline_after(sim.now, d[6]));
+        for wait in waits {
+            sim.jump(wait);
+            sim.advance(Duration::from_millis(50));
+            sim.drop_connection();
+            sim.submit(req::create("/x", CreateMode::Ephemeral));
+        }
+        sim.close();
+        sim.jump(Duration::MAX);
+        prop_assert!(sim.session.is_closed());
+        prop_assert_eq!(sim.completions(queued), 1);
+        prop_assert_eq!(sim.completions(alarm), 1);
+    }
+}

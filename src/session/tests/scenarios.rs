@@ -320,11 +320,13 @@ fn backoff_between_rounds_is_capped_and_never_busy() {
 fn expired_connect_response() {
     let mut sim = Sim::new(Sim::config());
     let w = sim.submit(req::get("/", true));
+    sim.prove_connection();
     sim.drop_connection(); // reconnects at once, same session
     assert!(connected(&sim));
     let session = sim.session.session().0;
     sim.server.expire(session);
     sim.step(); // the server closed the socket
+    sim.advance(Duration::from_millis(100)); // a connection that did not prove itself: a short pause
     let states = sim.states();
     assert_eq!(
         states[states.len() - 2],
@@ -367,6 +369,7 @@ fn reconnect_replays_auth_then_every_watch_kind() {
     let pers = sim.submit(req::add_watch("/p", AddWatchMode::Persistent));
     let rec = sim.submit(req::add_watch("/r", AddWatchMode::PersistentRecursive));
     let zxid = sim.session.last_zxid();
+    sim.prove_connection();
     sim.server.received.clear();
     sim.drop_connection();
     let replay: Vec<_> = sim
@@ -717,6 +720,7 @@ fn set_watches_are_batched_under_128_kib() {
     for i in 0..300 {
         sim.submit(req::exists(&format!("/{long}{i:03}"), true));
     }
+    sim.prove_connection();
     sim.server.received.clear();
     sim.drop_connection();
     let batches: Vec<usize> = sim

@@ -32,6 +32,8 @@ pub(crate) enum Handshake {
     AcceptThenGarbage,
     /// Hold the ConnectRequest unanswered until `release_handshake`.
     Hold,
+    /// Accept, send one sane frame (a notification), then close.
+    AcceptOneFrameThenClose,
     /// Answer a resume of a live session with a fresh session id, and no
     /// "expired" (ClickHouse Keeper's behaviour).
     AcceptReplacing,
@@ -59,6 +61,8 @@ pub(crate) struct FakeServer {
     pub(crate) stalled: bool,
     /// Answer auth with -115.
     pub(crate) reject_auth: bool,
+    /// A server before 3.6: SetWatches2 (105) gets -6, then the socket closes.
+    pub(crate) no_set_watches2: bool,
     /// Negotiated timeout in ms.
     pub(crate) timeout_ms: i32,
     /// Every request received: (xid, request).
@@ -87,6 +91,7 @@ impl Default for FakeServer {
             handshake: Handshake::Accept,
             stalled: false,
             reject_auth: false,
+            no_set_watches2: false,
             timeout_ms: 3000,
             received: Vec::new(),
             tree,
@@ -252,6 +257,23 @@ impl FakeServer {
         if self.handshake == Handshake::AcceptThenGarbage {
             self.send_frame(|o| o.extend_from_slice(&[0xff; 3]));
         }
+        if self.handshake == Handshake::AcceptOneFrameThenClose {
+            let event = WatcherEvent {
+                event_type: EventType::NodeDataChanged,
+                state: KeeperState::SyncConnected,
+                path: "/nobody-watches".into(),
+            };
+            self.send_frame(|o| {
+                ReplyHeader {
+                    xid: -1,
+                    zxid: -1,
+                    err: 0,
+                }
+                .encode(o);
+                event.encode(o);
+            });
+            self.conn = None;
+        }
     }
 
     fn reply(&mut self, xid: i32, err: i32, body: Option<Response>) {
@@ -359,6 +381,10 @@ impl FakeServer {
                     ],
                 );
                 self.reply(xid, 0, None);
+            }
+            Request::SetWatches2(_) if self.no_set_watches2 => {
+                self.reply(xid, -6, None);
+                self.disconnect();
             }
             Request::SetWatches2(sw) => {
                 self.rearm(
@@ -619,6 +645,9 @@ impl Sim {
     pub(crate) fn config() -> Config {
         let mut c = Config::new("zk1:2181").unwrap();
         c.session_timeout = Duration::from_millis(3000);
+        // Reconnect at once after a drop; `reconnect_pause_*` tests the pause.
+        c.reconnect_delay = Duration::ZERO;
+        c.rng_seed = 1;
         c
     }
 
@@ -629,7 +658,13 @@ impl Sim {
 
     /// Runs the session and the server until neither has anything to say.
     pub(crate) fn step(&mut self) {
+        let mut rounds = 0u32;
         loop {
+            rounds += 1;
+            assert!(
+                rounds < 100_000,
+                "busy loop: the session keeps working without time passing"
+            );
             let mut progressed = false;
             let mut out = BytesMut::new();
             if self.session.poll_transmit(self.now, &mut out) {
@@ -709,7 +744,7 @@ impl Sim {
 
     /// Advances the clock by `d`, firing every timer on the way.
     pub(crate) fn advance(&mut self, d: Duration) {
-        let until = self.now + d;
+        let until = crate::session::deadline_after(self.now, d);
         while let Some(at) = self.session.poll_timeout() {
             if at > until {
                 break;
@@ -726,6 +761,25 @@ impl Sim {
         self.now = until;
         self.session.handle_timeout(self.now);
         self.step();
+    }
+
+    /// Lets the connection prove itself (a ping interval with a ping
+    /// answered), so that dropping it is not counted as a failed attempt.
+    pub(crate) fn prove_connection(&mut self) {
+        self.advance(self.session.timeout() / 3 + Duration::from_millis(1));
+    }
+
+    /// Jumps the clock by `d` at once (a machine waking from sleep): the
+    /// session sees one `handle_timeout` at the far instant, however many
+    /// deadlines passed.
+    pub(crate) fn jump(&mut self, d: Duration) {
+        self.now = crate::session::deadline_after(self.now, d);
+        self.session.handle_timeout(self.now);
+        self.step();
+        assert!(
+            self.session.poll_timeout().is_none_or(|n| n > self.now),
+            "a deadline at or before now survived handle_timeout"
+        );
     }
 
     /// Hands bytes the test took from `poll_transmit` itself to the server.
@@ -881,7 +935,7 @@ pub(crate) mod req {
 }
 
 /// Tests need a starting instant; the core itself never reads the clock.
-trait NowForTests {
+pub(crate) trait NowForTests {
     fn now_for_tests() -> Instant;
 }
 

@@ -41,6 +41,7 @@ fn reconnect_with_replay() {
     sim.submit(req::create("/t", CreateMode::Persistent));
     sim.submit(req::get("/t", true));
     sim.submit(req::add_watch("/t", AddWatchMode::PersistentRecursive));
+    sim.prove_connection();
     sim.refuse = true;
     sim.drop_connection();
     sim.server.set_behind("/t", b"x");
@@ -55,6 +56,7 @@ fn expiry() {
     let mut sim = Sim::new(Sim::config());
     sim.submit(req::create("/e", CreateMode::Ephemeral));
     sim.submit(req::exists("/e", true));
+    sim.prove_connection();
     sim.refuse = true;
     sim.drop_connection();
     let id = sim.session.session().0;
