@@ -229,16 +229,37 @@ impl Inner {
 
     /// Submits a request; its completion lands in the returned slot.
     pub(crate) fn submit(&self, request: Request, watcher: Option<Watcher>) -> Arc<Slot<Outcome>> {
+        self.submit_with_id(request, watcher).0
+    }
+
+    /// [`submit`](Inner::submit), also returning the request's id (which
+    /// names the watch it leaves).
+    pub(crate) fn submit_with_id(
+        &self,
+        request: Request,
+        watcher: Option<Watcher>,
+    ) -> (Arc<Slot<Outcome>>, RequestId) {
         let slot = Slot::new();
         let s = slot.clone();
-        self.step(move |core, now| {
+        let id = self.step(move |core, now| {
             let id = core.session.submit(request, now);
             core.slots.insert(id, s);
             if let Some(w) = watcher {
                 core.watchers.insert(id, w);
             }
+            id
         });
-        slot
+        (slot, id)
+    }
+
+    /// Nobody listens to the watch left by `watcher` any more: forget it
+    /// here and in the session (which removes it on the server when no
+    /// other watcher needs it).
+    pub(crate) fn abandon_watcher(&self, watcher: RequestId) {
+        self.step(|core, now| {
+            core.release_watcher(watcher);
+            core.session.remove_watcher(watcher, now);
+        });
     }
 
     pub(crate) fn now(&self) -> Instant {
@@ -399,6 +420,10 @@ impl Client {
     }
 
     pub(crate) fn inner(&self) -> &Inner {
+        &self.inner
+    }
+
+    pub(crate) fn inner_arc(&self) -> &Arc<Inner> {
         &self.inner
     }
 

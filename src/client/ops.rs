@@ -10,6 +10,7 @@ use bytes::Bytes;
 
 use super::channel::Channel;
 use super::pending::Slot;
+use super::watch::Abandon;
 use super::watch::{Target, Watcher};
 use super::{no_body, unexpected, Client, Outcome, Pending, Task, WatchFuture, WatchStream};
 use crate::acl::{Acl, OPEN_ACL_UNSAFE};
@@ -565,17 +566,19 @@ impl AddWatchBuilder<'_> {
             one_shot: false,
             survives_no_node: false,
         };
-        let slot = self.client.inner().submit(
+        let (slot, id) = self.client.inner().submit_with_id(
             Request::AddWatch(AddWatchRequest {
                 path: self.path,
                 mode: self.mode,
             }),
             Some(watcher),
         );
+        // Dropped with the task if it never resolves, else with the stream.
+        let abandon = Abandon::new(self.client.inner_arc(), id);
         let set = Pending::new(slot, no_body);
         Task::new(async move {
             set.await?;
-            Ok(WatchStream::new(channel))
+            Ok(WatchStream::new(channel, abandon))
         })
     }
 }

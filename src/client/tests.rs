@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 
 use super::*;
-use crate::proto::{EventType, KeeperState, Stat};
+use crate::proto::{AddWatchMode, EventType, KeeperState, Stat, WatcherType};
 use crate::session::tests::sim::FakeServer;
 use crate::ArgumentError;
 
@@ -425,4 +425,68 @@ fn a_dropped_sleep_cancels_its_alarm() {
     assert_eq!(kept.wait(), Ok(()));
     assert_eq!(client.stats().alarms, 0);
     settle(&driver, &fake);
+}
+
+fn remove_watches_sent(fake: &Fake) -> Vec<(String, WatcherType)> {
+    fake.world()
+        .server
+        .received
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Request::RemoveWatches(w) => Some((w.path.clone(), w.watcher_type)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A persistent watch whose stream is dropped is removed from the session
+/// and the server once no other watcher needs it; one whose `add_watch`
+/// task is dropped before it resolved too.
+#[test]
+fn an_abandoned_watch_stream_is_removed_here_and_on_the_server() {
+    let (client, driver, fake) = connected();
+    let created = client.create("/p").send();
+    settle(&driver, &fake);
+    created.wait().unwrap();
+    let keep = client.add_watch("/p", AddWatchMode::Persistent).stream();
+    let other = client.add_watch("/p", AddWatchMode::Persistent).stream();
+    settle(&driver, &fake);
+    let (keep, other) = (keep.wait().unwrap(), other.wait().unwrap());
+    drop(other);
+    settle(&driver, &fake);
+    assert_eq!(
+        remove_watches_sent(&fake),
+        [],
+        "the other stream still needs it"
+    );
+    drop(keep);
+    settle(&driver, &fake);
+    assert_eq!(
+        remove_watches_sent(&fake),
+        [("/p".to_string(), WatcherType::Persistent)]
+    );
+    // Abandoned before the server even answered the addWatch.
+    drop(
+        client
+            .add_watch("/q", AddWatchMode::PersistentRecursive)
+            .stream(),
+    );
+    settle(&driver, &fake);
+    assert_eq!(
+        remove_watches_sent(&fake)[1..],
+        [("/q".to_string(), WatcherType::PersistentRecursive)]
+    );
+    // Nothing is re-armed on the next connection.
+    let open = fake.world().open.unwrap();
+    fake.world().server.disconnect();
+    fake.world().server.received.clear();
+    driver.disconnected(open);
+    settle(&driver, &fake);
+    let rearmed = fake
+        .world()
+        .server
+        .received
+        .iter()
+        .any(|(_, r)| matches!(r, Request::SetWatches(_) | Request::SetWatches2(_)));
+    assert!(!rearmed);
 }

@@ -4,12 +4,14 @@
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::channel::{Channel, Recv};
+use super::Inner;
 use crate::proto::{EventType, KeeperState};
+use crate::session::RequestId;
 use crate::session::WatchedEvent;
 
 /// A watch callback. It runs on the adapter's callback thread (or task),
@@ -87,10 +89,37 @@ impl Future for WatchFuture {
     }
 }
 
+/// Held by whatever receives a persistent watch's events (the `add_watch`
+/// task, then its stream): when it drops, nobody listens any more and the
+/// watch is removed, here and on the server (a watch nobody reads must not
+/// be replayed on every reconnect for the life of the session).
+pub(crate) struct Abandon {
+    inner: Weak<Inner>,
+    watcher: RequestId,
+}
+
+impl Abandon {
+    pub(crate) fn new(inner: &Arc<Inner>, watcher: RequestId) -> Abandon {
+        Abandon {
+            inner: Arc::downgrade(inner),
+            watcher,
+        }
+    }
+}
+
+impl Drop for Abandon {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.upgrade() {
+            inner.abandon_watcher(self.watcher);
+        }
+    }
+}
+
 /// The events of a persistent watch, in order. Ends (`None`) after the watch
-/// is removed or the session ends.
+/// is removed or the session ends. Dropping it removes the watch.
 pub struct WatchStream {
     channel: Arc<Channel<WatchedEvent>>,
+    _abandon: Abandon,
 }
 
 impl fmt::Debug for WatchStream {
@@ -100,8 +129,11 @@ impl fmt::Debug for WatchStream {
 }
 
 impl WatchStream {
-    pub(crate) fn new(channel: Arc<Channel<WatchedEvent>>) -> WatchStream {
-        WatchStream { channel }
+    pub(crate) fn new(channel: Arc<Channel<WatchedEvent>>, abandon: Abandon) -> WatchStream {
+        WatchStream {
+            channel,
+            _abandon: abandon,
+        }
     }
 
     /// The next event, awaited.

@@ -45,7 +45,7 @@ use crate::proto::jute::{Reader, Record};
 use crate::proto::{
     encode_frame, encode_request, xid, AuthPacket, ConnectRequest, DecodeError, EventType,
     FrameDecoder, HandshakeReply, KeeperState, OpCode, ReplyHeader, Request, RequestTooLarge,
-    Response, SetWatches, SetWatches2, WatcherEvent, PASSWD_LEN,
+    Response, SetWatches, SetWatches2, WatcherEvent, WatcherType, WatchesRequest, PASSWD_LEN,
 };
 use crate::{ConfigError, Error};
 use request::Registration;
@@ -75,7 +75,8 @@ enum Phase {
 
 #[derive(Debug)]
 struct Queued {
-    /// `None` for the session's own closeSession.
+    /// `None` for the session's own requests (closeSession, removeWatches
+    /// of an abandoned watch): nobody waits for their answer.
     id: Option<RequestId>,
     request: Request,
     registration: Option<Registration>,
@@ -137,6 +138,9 @@ pub struct Session {
     ping_sent_at: Option<Instant>,
     auth: Vec<AuthPacket>,
     watches: WatchRegistry,
+    /// addWatch requests whose watcher was abandoned before the reply:
+    /// removed again as soon as the server confirms them.
+    abandoned: BTreeSet<RequestId>,
     /// Caller alarms (retry backoff, wait timeouts), completed when due.
     alarms: BTreeSet<(Instant, RequestId)>,
 
@@ -202,6 +206,7 @@ impl Session {
             ping_sent_at: None,
             auth,
             watches: WatchRegistry::default(),
+            abandoned: BTreeSet::new(),
             alarms: BTreeSet::new(),
             commands: VecDeque::new(),
             events: VecDeque::new(),
@@ -274,6 +279,47 @@ impl Session {
             }
         }
         id
+    }
+
+    /// Forgets the persistent or recursive watch left by request `watcher`
+    /// (nobody listens to it any more). When no other watcher of this
+    /// session needs that kind of watch on its path, the server's watch is
+    /// removed too (removeWatches, if connected; a later connection simply
+    /// does not re-arm it). Unknown ids are ignored.
+    pub fn remove_watcher(&mut self, watcher: RequestId, now: Instant) {
+        let Some((path, kind, last)) = self.watches.remove_watcher(watcher) else {
+            let in_flight = self.pending.iter().any(|p| p.id == Some(watcher))
+                || self.queue.iter().any(|q| q.id == Some(watcher));
+            if in_flight {
+                self.abandoned.insert(watcher);
+            }
+            return;
+        };
+        for orphan in self.watches.orphans(&path) {
+            self.push_watch(
+                orphan,
+                EventType::None,
+                KeeperState::SyncConnected,
+                path.clone(),
+            );
+        }
+        let connected = matches!(self.phase, Phase::Connected { .. });
+        if !last || !connected || self.closing {
+            return;
+        }
+        let watcher_type = match kind {
+            Kind::Recursive => WatcherType::PersistentRecursive,
+            _ => WatcherType::Persistent,
+        };
+        let mut request = Request::RemoveWatches(WatchesRequest { path, watcher_type });
+        if request::prepare(&mut request, &self.config.chroot).is_ok() {
+            self.queue.push_back(Queued {
+                id: None,
+                request,
+                registration: None,
+                at: now,
+            });
+        }
     }
 
     /// Drops an alarm that is no longer needed; it will not complete.
@@ -764,6 +810,9 @@ impl Session {
             return self.complete(queued.id, Err(e.into()));
         }
         self.stats.frames_sent += 1;
+        if let Some(Registration::Add(path, _)) = &queued.registration {
+            self.watches.persistent_sent(path);
+        }
         if let Request::Auth(packet) = queued.request {
             // Kept for replay once the server accepts it, not before: a
             // refused or lost credential must not be replayed for ever.
@@ -954,8 +1003,23 @@ impl Session {
         }
         if let (Some(id), Some(registration)) = (p.id, p.registration) {
             self.register(id, registration, &result);
+            if self.abandoned.remove(&id) {
+                self.remove_watcher(id, now);
+            }
         }
         self.complete(p.id, result);
+    }
+
+    /// See [`WatchRegistry::persistent_answered`].
+    fn addwatch_answered(&mut self, path: &str) {
+        for watcher in self.watches.persistent_answered(path) {
+            self.push_watch(
+                watcher,
+                EventType::None,
+                KeeperState::SyncConnected,
+                path.to_owned(),
+            );
+        }
     }
 
     fn register(
@@ -972,7 +1036,12 @@ impl Session {
             }
             Registration::Data(path) if ok => self.watches.add(path, Kind::Data, id),
             Registration::Child(path) if ok => self.watches.add(path, Kind::Child, id),
-            Registration::Add(path, mode) if ok => self.watches.add(path, mode.into(), id),
+            Registration::Add(path, mode) => {
+                if ok {
+                    self.watches.add(path.clone(), mode.into(), id);
+                }
+                self.addwatch_answered(&path);
+            }
             Registration::Remove(path, which) if ok => {
                 for (watcher, event) in self.watches.remove(&path, which) {
                     self.push_watch(watcher, event, KeeperState::SyncConnected, path.clone());
@@ -1020,12 +1089,18 @@ impl Session {
 
     fn complete(&mut self, id: Option<RequestId>, result: Result<Response, Error>) {
         if let Some(id) = id {
+            if result.is_err() && !self.abandoned.is_empty() {
+                self.abandoned.remove(&id);
+            }
             self.events.push_back(Event::Response { id, result });
         }
     }
 
     fn fail_in_flight(&mut self, err: &Error) {
         while let Some(p) = self.pending.pop_front() {
+            if let Some(Registration::Add(path, _)) = &p.registration {
+                self.addwatch_answered(path);
+            }
             self.complete(p.id, Err(err.clone()));
         }
         while let Some((id, _)) = self.auth_pending.pop_front() {

@@ -85,6 +85,11 @@ pub(crate) type Fired<'a> = (RequestId, EventType, &'a str);
 #[derive(Debug, Default, Clone)]
 pub(crate) struct WatchRegistry {
     paths: BTreeMap<String, PathWatches>,
+    /// addWatch requests written and not yet answered, per path. One-shots
+    /// pipelined behind them are served locally already: the server
+    /// handles the addWatch first, and a 3.8 server would let a one-shot
+    /// replace the persistent watch (ZOOKEEPER-4466).
+    persistent_pending: BTreeMap<String, u32>,
 }
 
 impl WatchRegistry {
@@ -92,11 +97,70 @@ impl WatchRegistry {
         self.paths.entry(path).or_default().ids_mut(kind).push(id);
     }
 
-    /// True if one-shot watches on `path` are served locally (see the module docs).
+    /// True if one-shot watches on `path` are served locally (see the module
+    /// docs), or will be once an addWatch already written is answered.
     pub(crate) fn serves_locally(&self, path: &str) -> bool {
-        self.paths
-            .get(path)
-            .is_some_and(PathWatches::has_persistent)
+        self.persistent_pending.contains_key(path)
+            || self
+                .paths
+                .get(path)
+                .is_some_and(PathWatches::has_persistent)
+    }
+
+    /// An addWatch for `path` was written.
+    pub(crate) fn persistent_sent(&mut self, path: &str) {
+        *self.persistent_pending.entry(path.to_owned()).or_default() += 1;
+    }
+
+    /// An addWatch for `path` was answered (or lost with its connection).
+    /// If that leaves no persistent watch on the path, the one-shots that
+    /// counted on it are not armed anywhere: they are returned, to be told
+    /// "re-read" and end, rather than wait for an event that cannot come.
+    pub(crate) fn persistent_answered(&mut self, path: &str) -> Vec<RequestId> {
+        if let Some(n) = self.persistent_pending.get_mut(path) {
+            *n -= 1;
+            if *n == 0 {
+                self.persistent_pending.remove(path);
+            }
+        }
+        self.orphans(path)
+    }
+
+    /// One-shots on `path` that were served locally by a persistent watch
+    /// that is gone: removed and returned (see `persistent_answered`).
+    pub(crate) fn orphans(&mut self, path: &str) -> Vec<RequestId> {
+        if self.serves_locally(path) {
+            return Vec::new();
+        }
+        let Some(w) = self.paths.get_mut(path) else {
+            return Vec::new();
+        };
+        let orphans = w
+            .data
+            .drain(..)
+            .chain(w.exist.drain(..))
+            .chain(w.child.drain(..));
+        let orphans = orphans.collect();
+        self.prune(path);
+        orphans
+    }
+
+    /// Forgets the persistent or recursive watcher `id`; returns its path,
+    /// its kind, and whether it was the last of that kind on the path (so
+    /// the server's watch can go too).
+    pub(crate) fn remove_watcher(&mut self, id: RequestId) -> Option<(String, Kind, bool)> {
+        let (path, kind, last) = self.paths.iter_mut().find_map(|(path, w)| {
+            [Kind::Persistent, Kind::Recursive]
+                .into_iter()
+                .find_map(|kind| {
+                    let ids = w.ids_mut(kind);
+                    let at = ids.iter().position(|&i| i == id)?;
+                    ids.remove(at);
+                    Some((path.clone(), kind, ids.is_empty()))
+                })
+        })?;
+        self.prune(&path);
+        Some((path, kind, last))
     }
 
     /// Every watcher a server notification for `path` triggers, in a fixed

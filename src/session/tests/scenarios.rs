@@ -799,3 +799,60 @@ fn alarms_fire_on_time_and_end_with_the_session() {
     sim.step();
     assert_eq!(sim.result(late), Some(&Err(Error::Closed)));
 }
+
+/// ZOOKEEPER-4466: a getData pipelined behind an addWatch on the same path
+/// (the addWatch not yet answered) must go out without the watch flag, or
+/// a 3.8 server replaces the persistent watch with the one-shot.
+#[test]
+fn a_one_shot_pipelined_behind_add_watch_stays_local() {
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::create("/pp", CreateMode::Persistent));
+    let now = sim.now;
+    let p = sim
+        .session
+        .submit(req::add_watch("/pp", AddWatchMode::Persistent), now);
+    let g = sim.session.submit(req::get("/pp", true), now);
+    sim.step();
+    let gets: Vec<_> = sim
+        .server
+        .received
+        .iter()
+        .filter(|(_, r)| matches!(r, Request::GetData(_)))
+        .collect();
+    assert_eq!(gets.len(), 1);
+    assert_eq!(gets[0].1, req::get("/pp", false), "watch flag cleared");
+    sim.submit(req::set("/pp"));
+    sim.submit(req::set("/pp"));
+    let fired: Vec<_> = sim
+        .watch_events()
+        .into_iter()
+        .map(|(id, t, ..)| (id, t))
+        .collect();
+    use EventType::NodeDataChanged as C;
+    assert_eq!(fired, [(g.0, C), (p.0, C), (p.0, C)]);
+}
+
+/// An addWatch lost with its connection leaves no "served locally" mark
+/// behind: later one-shots on the path are armed on the server again.
+#[test]
+fn no_phantom_local_mark_after_a_lost_add_watch() {
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::create("/pp", CreateMode::Persistent));
+    sim.server.stalled = true;
+    let now = sim.now;
+    let _p = sim
+        .session
+        .submit(req::add_watch("/pp", AddWatchMode::Persistent), now);
+    let g = sim.session.submit(req::get("/pp", true), now);
+    sim.step();
+    sim.server.stalled = false;
+    sim.drop_connection(); // both fail with ConnectionLoss
+    assert_eq!(sim.result(g), Some(&Err(Error::ConnectionLoss)));
+    // The get failed, so it never registered: nothing to tell; the registry
+    // holds no phantom "served locally" mark for /pp afterwards.
+    sim.advance(Duration::from_secs(1));
+    let g2 = sim.submit(req::get("/pp", true));
+    assert!(sim.result(g2).is_some_and(Result::is_ok));
+    let (_, sent) = sim.server.received.last().unwrap();
+    assert_eq!(sent, &req::get("/pp", true), "armed on the server again");
+}
