@@ -15,6 +15,11 @@ pub trait Transport {
     /// Write bytes to the current connection (or buffer them until it is
     /// writable). On failure, report `handle_disconnected` later.
     fn write(&mut self, bytes: &[u8]);
+    /// How many more bytes `write` should be given now: frames are held in
+    /// the session while this is 0 (write backpressure). Unbounded by default.
+    fn room(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// Drains the session's frames into `transport.write` and its commands into
@@ -30,7 +35,8 @@ pub fn pump(
     let mut out = std::mem::take(&mut session.scratch);
     loop {
         out.clear();
-        let wrote = session.poll_transmit(now, &mut out);
+        let room = transport.room();
+        let wrote = room > 0 && session.poll_transmit_within(now, &mut out, room);
         if wrote {
             transport.write(&out);
         }

@@ -26,6 +26,7 @@
 mod channel;
 mod multi;
 mod ops;
+mod outbuf;
 mod pending;
 mod watch;
 
@@ -45,6 +46,7 @@ pub use ops::{
     AddWatchBuilder, CreateBuilder, DeleteBuilder, ExistsBuilder, GetBuilder, GetChildrenBuilder,
     ReconfigBuilder, SetAclsBuilder, SetBuilder,
 };
+pub use outbuf::OutBuf;
 pub(crate) use pending::Outcome;
 use pending::Slot;
 pub use pending::{Pending, Reply, Task};
@@ -66,9 +68,21 @@ pub trait Io: Send + 'static {
     fn connect(&mut self, host: &HostPort, conn: ConnId, timeout: Duration);
     /// Close the current connection; do not report it.
     fn disconnect(&mut self);
-    /// Write to the current connection. On failure, close it so that its
-    /// reader reports [`Driver::disconnected`].
+    /// Write to the current connection, never blocking: append to a
+    /// bounded buffer ([`OutBuf`]) that another thread, task or poll event
+    /// drains. On failure, close the connection so that its reader reports
+    /// [`Driver::disconnected`].
     fn write(&mut self, bytes: &[u8]);
+    /// How many more bytes [`write`](Io::write) should be given now; the
+    /// session holds its frames back at 0 and is resumed by
+    /// [`Driver::writable`]. Unbounded by default.
+    fn room(&self) -> usize {
+        usize::MAX
+    }
+    /// Bytes written and not yet handed to the socket (diagnostics).
+    fn buffered(&self) -> usize {
+        0
+    }
     /// The next deadline ([`Driver::deadline`]) moved earlier: the adapter's
     /// timer should look again.
     fn wake(&mut self);
@@ -200,6 +214,9 @@ impl Transport for Shim<'_> {
     }
     fn write(&mut self, bytes: &[u8]) {
         self.io.write(bytes);
+    }
+    fn room(&self) -> usize {
+        self.io.room()
     }
 }
 
@@ -457,9 +474,13 @@ impl Client {
         lock(&self.inner.core).disconnects.iter().cloned().collect()
     }
 
-    /// The session's counters (frames, bytes, pings, reconnects, pending).
+    /// The session's counters (frames, bytes, pings, reconnects, pending,
+    /// bytes the adapter still holds for the socket).
     pub fn stats(&self) -> crate::session::SessionStats {
-        lock(&self.inner.core).session.stats()
+        let core = lock(&self.inner.core);
+        let mut stats = core.session.stats();
+        stats.write_buffered = core.io.buffered();
+        stats
     }
 
     /// Completes once the session is connected (read/write, or read-only
@@ -659,6 +680,16 @@ impl Driver {
                 core.session.handle_disconnected(now);
             }
         });
+        self.deadline()
+    }
+
+    /// Connection `conn` has room for more bytes again (its [`OutBuf`]
+    /// drained below the limit): the session sends what it held back.
+    /// A report from an old connection is harmless: the session only
+    /// produces what the current connection has room for.
+    pub fn writable(&self, conn: ConnId) -> Option<Instant> {
+        let _ = conn;
+        self.inner.step(|_, _| ());
         self.deadline()
     }
 

@@ -62,6 +62,7 @@ pub struct Config {
     pub(crate) backoff_initial: Duration,
     pub(crate) backoff_max: Duration,
     pub(crate) reconnect_delay: Duration,
+    pub(crate) write_buffer_limit: usize,
     pub(crate) resume: Option<(i64, Bytes)>,
 }
 
@@ -97,6 +98,7 @@ impl Config {
                 backoff_initial: Duration::from_millis(100),
                 backoff_max: Duration::from_secs(5),
                 reconnect_delay: Duration::from_secs(1),
+                write_buffer_limit: 4 << 20,
                 resume: None,
             }),
         }
@@ -137,6 +139,12 @@ impl Config {
     /// How long a request may wait in the queue while disconnected.
     pub fn queue_timeout(&self) -> Option<Duration> {
         self.queue_timeout
+    }
+
+    /// How many bytes an adapter buffers for a connection before the
+    /// session holds frames back (see [`crate::client::OutBuf`]).
+    pub fn write_buffer_limit(&self) -> usize {
+        self.write_buffer_limit
     }
 
     /// The session this configuration resumes, if any.
@@ -236,6 +244,13 @@ impl ConfigBuilder {
         self.with(|c| c.reconnect_delay = max)
     }
 
+    /// Bytes an adapter buffers per connection before requests wait in the
+    /// session's queue instead (at least 64 KiB; default 4 MiB): a server
+    /// that stops reading cannot make the client's memory grow without limit.
+    pub fn write_buffer_limit(self, bytes: usize) -> Self {
+        self.with(|c| c.write_buffer_limit = bytes)
+    }
+
     /// Resume this session (id and 16-byte password, from
     /// `Client::client_id` elsewhere) instead of creating one.
     pub fn resume(self, session_id: i64, passwd: impl Into<Bytes>) -> Self {
@@ -257,6 +272,9 @@ impl ConfigBuilder {
         }
         if c.max_frame_len < MIN_FRAME_LEN || c.max_request_len < MIN_FRAME_LEN {
             return bad("max_frame_len/max_request_len", "must be at least 1 KiB");
+        }
+        if c.write_buffer_limit < 64 * 1024 {
+            return bad("write_buffer_limit", "must be at least 64 KiB");
         }
         if c.backoff_initial < Duration::from_millis(1) {
             return bad("backoff", "the initial pause must be at least 1 ms");

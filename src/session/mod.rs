@@ -436,6 +436,20 @@ impl Session {
     /// Appends every frame ready to send to `out` (coalesced); true if any.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, out: &mut BytesMut) -> bool {
+        self.poll_transmit_within(now, out, usize::MAX)
+    }
+
+    /// [`poll_transmit`](Session::poll_transmit) that stops adding requests
+    /// once `budget` bytes were appended (at least one frame goes, so there
+    /// is always progress): the transport's room, for write backpressure.
+    /// Requests left over wait in the queue for the next call.
+    #[must_use]
+    pub fn poll_transmit_within(
+        &mut self,
+        now: Instant,
+        out: &mut BytesMut,
+        budget: usize,
+    ) -> bool {
         let start = out.len();
         match self.phase {
             Phase::Handshaking { asked: None } => {
@@ -451,7 +465,9 @@ impl Session {
                         return false;
                     }
                 }
-                while self.pending.len() < self.config.max_pending.max(1) {
+                while self.pending.len() < self.config.max_pending.max(1)
+                    && out.len() - start < budget
+                {
                     let Some(queued) = self.queue.pop_front() else {
                         break;
                     };

@@ -26,4 +26,6 @@ pub struct SessionStats {
     pub alarms: usize,
     /// Round-trip time of the last answered ping.
     pub last_rtt: Option<Duration>,
+    /// Bytes the adapter holds for the socket (filled in by `Client::stats`).
+    pub write_buffered: usize,
 }

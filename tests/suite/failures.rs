@@ -707,6 +707,72 @@ fn frame(body: &[u8]) -> Vec<u8> {
     f
 }
 
+/// A server that takes the handshake and then stops reading: callers keep
+/// submitting large writes, but the adapter holds at most about
+/// `write_buffer_limit` bytes; the rest wait in the session's queue as
+/// pending requests. Submitting never blocks (kazoo-std used to write under
+/// the client's lock).
+pub fn a_server_that_stops_reading_meets_backpressure<A: Adapter>() {
+    let _g = shared();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let silent = thread::spawn(move || {
+        let (mut socket, _) = listener.accept().unwrap();
+        let mut handshake = [0u8; 49];
+        socket.read_exact(&mut handshake).unwrap();
+        let mut answer = bytes::BytesMut::new();
+        let response = kazoo::proto::ConnectResponse {
+            protocol_version: 0,
+            timeout: 30_000,
+            session_id: 0x77,
+            passwd: bytes::Bytes::from(vec![1u8; 16]),
+            read_only: Some(false),
+        };
+        kazoo::proto::encode_frame(&mut answer, |o| {
+            kazoo::proto::jute::Record::encode(&response, o)
+        });
+        socket.write_all(&answer).unwrap();
+        thread::sleep(Duration::from_secs(5)); // and never read
+        socket
+    });
+    let limit = 256 * 1024;
+    let client = A::start(
+        Config::builder(&addr.to_string())
+            .session_timeout(Duration::from_secs(30))
+            .write_buffer_limit(limit)
+            .build()
+            .unwrap(),
+    );
+    client.connected().wait_timeout(WAIT).unwrap();
+    let data = bytes::Bytes::from(vec![7u8; 512 * 1024]);
+    let started = Instant::now();
+    let sets: Vec<_> = (0..64)
+        .map(|i| client.set(format!("/n{i}"), data.clone()).send())
+        .collect();
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "submitting 32 MiB took {:?}: it blocked",
+        started.elapsed()
+    );
+    thread::sleep(Duration::from_millis(500));
+    let stats = client.stats();
+    eprintln!(
+        "backpressure: {} bytes buffered in the adapter (limit {limit}), {} requests queued, {} in flight",
+        stats.write_buffered, stats.queued, stats.pending
+    );
+    assert!(
+        stats.write_buffered <= limit + data.len() + 1024,
+        "{} bytes buffered",
+        stats.write_buffered
+    );
+    assert!(stats.queued > 0, "requests wait in the session's queue");
+    client.close().wait_timeout(WAIT).unwrap();
+    for set in sets {
+        assert!(set.wait_timeout(WAIT).is_err(), "nothing was answered");
+    }
+    drop(silent.join());
+}
+
 pub fn bad_servers_are_skipped<A: Adapter>() {
     let _g = shared();
     let server = ZkServer::shared().unwrap();

@@ -186,6 +186,7 @@ macro_rules! failure_tests {
             failures::unreachable_hosts_fail_with_a_clear_error_without_spinning,
             failures::close_during_a_reconnect_storm_completes_everything,
             failures::bad_servers_are_skipped,
+            failures::a_server_that_stops_reading_meets_backpressure,
         );
     };
 }

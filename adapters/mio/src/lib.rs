@@ -42,7 +42,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kazoo::client::{ConnId, Driver, Io, Reply};
+use kazoo::client::{ConnId, Driver, Io, OutBuf, Reply};
 use kazoo::session::{Config, HostPort};
 use kazoo_std::CallbackThread;
 use mio::net::TcpStream;
@@ -80,8 +80,8 @@ struct Socket {
     stream: Option<(ConnId, TcpStream)>,
     /// Connect in progress: the first writable event settles it.
     connecting: bool,
-    /// Bytes the socket would not take yet.
-    out: Vec<u8>,
+    /// Bytes the socket would not take yet (bounded: backpressure).
+    out: OutBuf,
     /// Outcomes to report to the driver from the loop: (conn, up).
     reports: Vec<(ConnId, bool)>,
 }
@@ -108,18 +108,23 @@ impl Socket {
         let _ = self.waker.wake();
     }
 
-    fn flush(&mut self) {
-        let Some((_, s)) = self.stream.as_mut() else {
-            return;
-        };
+    /// Writes what the socket takes; returns the connection to resume
+    /// (`Driver::writable`, outside this lock) if the buffer had been full.
+    fn flush(&mut self) -> Option<ConnId> {
+        let (conn, s) = self.stream.as_mut()?;
+        let conn = *conn;
         while !self.out.is_empty() {
-            match s.write(&self.out) {
-                Ok(n) => drop(self.out.drain(..n)),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            match s.write(self.out.chunk()) {
+                Ok(n) => self.out.consume(n),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => return self.fail(),
+                Err(_) => {
+                    self.fail();
+                    return None;
+                }
             }
         }
+        self.out.take_blocked().then_some(conn)
     }
 }
 
@@ -166,10 +171,20 @@ impl Io for MioIo {
 
     fn write(&mut self, bytes: &[u8]) {
         let mut s = lock(&self.0);
-        s.out.extend_from_slice(bytes);
+        s.out.push(bytes);
         if !s.connecting {
-            s.flush();
+            // Under the client's lock: nothing to resume, the session is
+            // producing right now and sees the room it has.
+            let _ = s.flush();
         }
+    }
+
+    fn room(&self) -> usize {
+        lock(&self.0).out.room()
+    }
+
+    fn buffered(&self) -> usize {
+        lock(&self.0).out.held()
     }
 
     fn wake(&mut self) {
@@ -215,7 +230,7 @@ impl Sessions {
             waker: self.waker.clone(),
             stream: None,
             connecting: false,
-            out: Vec::new(),
+            out: OutBuf::new(config.write_buffer_limit()),
             reports: Vec::new(),
         }));
         let (client, driver) = Client::new(config, MioIo(socket.clone()), self.callbacks.clone());
@@ -237,6 +252,7 @@ impl Sessions {
         };
         let (driver, socket) = (entry.driver.clone(), entry.socket.clone());
         if event.is_writable() || event.is_error() {
+            let mut resume = None;
             let up = {
                 let mut s = lock(&socket);
                 match (s.connecting, s.stream.as_ref()) {
@@ -256,14 +272,17 @@ impl Sessions {
                         }
                     }
                     _ => {
-                        s.flush();
+                        resume = s.flush();
                         None
                     }
                 }
             };
             if let Some(conn) = up {
                 driver.connected(conn);
-                lock(&socket).flush();
+                resume = lock(&socket).flush();
+            }
+            if let Some(conn) = resume {
+                driver.writable(conn);
             }
         }
         if event.is_readable() || event.is_read_closed() {

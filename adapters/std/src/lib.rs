@@ -13,10 +13,12 @@
 //! ```
 //!
 //! Each client runs a driver thread (the session's timers and connection
-//! attempts), one reader thread per open connection, and a callback thread
-//! where watch callbacks and listeners run in order, as in kazoo. Requests
-//! are written by the thread that makes them. Everything else (reconnects,
-//! timers, watches, replay) is the core's.
+//! attempts), a reader and a writer thread per open connection, and a
+//! callback thread where watch callbacks and listeners run in order, as in
+//! kazoo. Requests are appended to a bounded buffer by the thread that
+//! makes them and written by the writer thread, never under the client's
+//! lock. Everything else (reconnects, timers, watches, replay,
+//! backpressure) is the core's.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
@@ -31,7 +33,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kazoo::client::{ConnId, Dispatch, Driver, Io, Job, Reply};
+use kazoo::client::{ConnId, Dispatch, Driver, Io, Job, OutBuf, Reply};
 use kazoo::session::{Config, HostPort};
 
 /// Connects to `hosts` (`"host:port,host:port/chroot"`) with kazoo's
@@ -43,7 +45,7 @@ pub fn connect(hosts: &str) -> Result<Client, Error> {
 
 /// Starts a client with a full configuration.
 pub fn start(config: Config) -> Client {
-    let wiring = Arc::new(Wiring::default());
+    let wiring = Arc::new(Wiring::new(config.write_buffer_limit()));
     let callbacks = CallbackThread::spawn();
     let (client, driver) = Client::new(
         config,
@@ -62,19 +64,23 @@ pub fn start(config: Config) -> Client {
     client
 }
 
-/// What the driver thread and the reader threads share with the [`Io`].
-#[derive(Default)]
+/// What the driver thread and the connection threads share with the [`Io`].
 struct Wiring {
     state: Mutex<WiringState>,
+    /// For the driver thread: a deadline moved, an attempt is wanted, or
+    /// the client closed.
     changed: Condvar,
+    /// For the writer thread: bytes to write, or its connection is over.
+    outgoing: Condvar,
 }
 
-#[derive(Default)]
 struct WiringState {
     /// The connection the session wants now.
     wanted: Option<ConnId>,
     /// Its socket once open (a clone; the reader thread owns the other).
     stream: Option<TcpStream>,
+    /// Bytes for the socket, drained by the writer thread.
+    out: OutBuf,
     /// A connection attempt for the driver thread to start.
     connect: Option<(HostPort, ConnId, Duration)>,
     /// The deadline moved or the connection closed: look again.
@@ -82,8 +88,31 @@ struct WiringState {
 }
 
 impl Wiring {
+    fn new(write_limit: usize) -> Wiring {
+        Wiring {
+            state: Mutex::new(WiringState {
+                wanted: None,
+                stream: None,
+                out: OutBuf::new(write_limit),
+                connect: None,
+                woken: false,
+            }),
+            changed: Condvar::new(),
+            outgoing: Condvar::new(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, WiringState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Ends the current connection: its threads see it and stop.
+    fn end_connection(&self, w: &mut WiringState) {
+        if let Some(old) = w.stream.take() {
+            let _ = old.shutdown(Shutdown::Both);
+        }
+        w.out.clear();
+        self.outgoing.notify_all();
     }
 }
 
@@ -98,9 +127,7 @@ impl Io for StdIo {
 
     fn connect(&mut self, host: &HostPort, conn: ConnId, timeout: Duration) {
         let mut w = self.wiring.lock();
-        if let Some(old) = w.stream.take() {
-            let _ = old.shutdown(Shutdown::Both);
-        }
+        self.wiring.end_connection(&mut w);
         w.wanted = Some(conn);
         w.connect = Some((host.clone(), conn, timeout));
         self.wiring.changed.notify_all();
@@ -110,21 +137,25 @@ impl Io for StdIo {
         let mut w = self.wiring.lock();
         w.wanted = None;
         w.connect = None;
-        if let Some(old) = w.stream.take() {
-            let _ = old.shutdown(Shutdown::Both);
-        }
+        self.wiring.end_connection(&mut w);
         w.woken = true;
         self.wiring.changed.notify_all();
     }
 
     fn write(&mut self, bytes: &[u8]) {
         let mut w = self.wiring.lock();
-        if let Some(stream) = w.stream.as_mut() {
-            if stream.write_all(bytes).is_err() {
-                // The reader sees the shutdown and reports the disconnect.
-                let _ = stream.shutdown(Shutdown::Both);
-            }
+        if w.stream.is_some() {
+            w.out.push(bytes);
+            self.wiring.outgoing.notify_all();
         }
+    }
+
+    fn room(&self) -> usize {
+        self.wiring.lock().out.room()
+    }
+
+    fn buffered(&self) -> usize {
+        self.wiring.lock().out.held()
     }
 
     fn wake(&mut self) {
@@ -188,17 +219,14 @@ fn run_connection(
     conn: ConnId,
     timeout: Duration,
     driver: &Driver,
-    wiring: &Wiring,
+    wiring: &Arc<Wiring>,
 ) {
     let Some(stream) = open(host, timeout) else {
         driver.disconnected(conn);
         return;
     };
     let _ = stream.set_nodelay(true);
-    // Writes happen under the client's lock: a server that stops reading
-    // must not hold it for long. Past this, the connection counts as dead.
-    let _ = stream.set_write_timeout(Some(timeout.max(Duration::from_secs(1))));
-    let Ok(writer) = stream.try_clone() else {
+    let (Ok(writer), Ok(handle)) = (stream.try_clone(), stream.try_clone()) else {
         driver.disconnected(conn);
         return;
     };
@@ -207,7 +235,15 @@ fn run_connection(
         if w.wanted != Some(conn) {
             return; // the session moved on while we connected
         }
-        w.stream = Some(writer);
+        w.stream = Some(handle);
+    }
+    let (d, wg) = (driver.clone(), wiring.clone());
+    let spawned = thread::Builder::new()
+        .name("kazoo-writer".into())
+        .spawn(move || run_writer(writer, conn, &d, &wg));
+    if spawned.is_err() {
+        driver.disconnected(conn);
+        return;
     }
     driver.connected(conn);
     let mut reader = stream;
@@ -221,6 +257,41 @@ fn run_connection(
         }
     }
     driver.disconnected(conn);
+}
+
+/// Writes what [`Io::write`] buffered, outside every lock, until the
+/// connection is over. A failed write shuts the socket down; its reader
+/// then reports the disconnect.
+fn run_writer(mut stream: TcpStream, conn: ConnId, driver: &Driver, wiring: &Wiring) {
+    loop {
+        let bytes = {
+            let mut w = wiring.lock();
+            loop {
+                if w.wanted != Some(conn) || w.stream.is_none() {
+                    return;
+                }
+                if !w.out.is_empty() {
+                    break w.out.take();
+                }
+                w = wiring
+                    .outgoing
+                    .wait(w)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        if stream.write_all(&bytes).is_err() {
+            let _ = stream.shutdown(Shutdown::Both);
+            return;
+        }
+        let resume = {
+            let mut w = wiring.lock();
+            w.out.written();
+            w.out.take_blocked()
+        };
+        if resume {
+            driver.writable(conn);
+        }
+    }
 }
 
 /// Resolves `host` now (DNS may have changed) and tries each address

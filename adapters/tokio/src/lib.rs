@@ -30,7 +30,7 @@ use std::io::ErrorKind;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use kazoo::client::{ConnId, Dispatch, Driver, Io, Job, Reply};
+use kazoo::client::{ConnId, Dispatch, Driver, Io, Job, OutBuf, Reply};
 use kazoo::session::{Config, HostPort};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -51,7 +51,7 @@ pub async fn connect(hosts: &str) -> Result<Client, Error> {
 /// Starts a client on `runtime` and returns at once; requests made before
 /// the session is up wait for it.
 pub fn start(runtime: &Handle, config: Config) -> Client {
-    let shared = Arc::new(Shared::default());
+    let shared = Arc::new(Shared::new(config.write_buffer_limit()));
     let (jobs, queue) = mpsc::unbounded_channel();
     let io = TokioIo {
         shared: shared.clone(),
@@ -63,7 +63,6 @@ pub fn start(runtime: &Handle, config: Config) -> Client {
     client
 }
 
-#[derive(Default)]
 struct Shared {
     state: Mutex<State>,
     /// The deadline moved, a connection is wanted, or the session closed.
@@ -72,7 +71,6 @@ struct Shared {
     flush: Notify,
 }
 
-#[derive(Default)]
 struct State {
     /// The connection the session wants now.
     wanted: Option<ConnId>,
@@ -82,11 +80,25 @@ struct State {
     connect: Option<(HostPort, ConnId, Duration)>,
     /// The task of the current connection.
     task: Option<JoinHandle<()>>,
-    /// Bytes the socket would not take yet.
-    out: Vec<u8>,
+    /// Bytes the socket would not take yet (bounded: backpressure).
+    out: OutBuf,
 }
 
 impl Shared {
+    fn new(write_limit: usize) -> Shared {
+        Shared {
+            state: Mutex::new(State {
+                wanted: None,
+                stream: None,
+                connect: None,
+                task: None,
+                out: OutBuf::new(write_limit),
+            }),
+            wake: Notify::new(),
+            flush: Notify::new(),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -124,7 +136,7 @@ impl Io for TokioIo {
             return;
         };
         if !s.out.is_empty() {
-            s.out.extend_from_slice(bytes);
+            s.out.push(bytes);
             return;
         }
         let mut written = 0;
@@ -140,9 +152,17 @@ impl Io for TokioIo {
             }
         }
         if written < bytes.len() {
-            s.out.extend_from_slice(&bytes[written..]);
+            s.out.push(&bytes[written..]);
             self.shared.flush.notify_one();
         }
+    }
+
+    fn room(&self) -> usize {
+        self.shared.lock().out.room()
+    }
+
+    fn buffered(&self) -> usize {
+        self.shared.lock().out.held()
     }
 
     fn wake(&mut self) {
@@ -268,8 +288,12 @@ async fn run_connection(
                 }
             }
             ready = stream.writable(), if pending => {
-                if ready.is_err() || !flush(&stream, &shared) {
-                    break;
+                match (ready, flush(&stream, &shared)) {
+                    (Ok(()), Some(true)) => {
+                        driver.writable(conn);
+                    }
+                    (Ok(()), Some(false)) => {}
+                    _ => break,
                 }
             }
             _ = shared.flush.notified(), if !pending => {}
@@ -278,18 +302,19 @@ async fn run_connection(
     driver.disconnected(conn);
 }
 
-/// Writes what is buffered; false if the socket failed.
-fn flush(stream: &TcpStream, shared: &Shared) -> bool {
+/// Writes what is buffered; `None` if the socket failed, else whether the
+/// session held frames back and should be resumed (`Driver::writable`).
+fn flush(stream: &TcpStream, shared: &Shared) -> Option<bool> {
     let mut s = shared.lock();
     while !s.out.is_empty() {
-        match stream.try_write(&s.out) {
-            Ok(n) => drop(s.out.drain(..n)),
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return true,
+        match stream.try_write(s.out.chunk()) {
+            Ok(n) => s.out.consume(n),
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(_) => return false,
+            Err(_) => return None,
         }
     }
-    true
+    Some(s.out.take_blocked())
 }
 
 /// Runs callbacks in order, each on the blocking pool (they may block).
