@@ -40,7 +40,7 @@ impl<T> Channel<T> {
         drop(s);
         self.ready.notify_all();
         if let Some(w) = waker {
-            w.wake();
+            super::wake::wake(w);
         }
     }
 

@@ -28,6 +28,7 @@ mod multi;
 mod ops;
 mod outbuf;
 mod pending;
+mod wake;
 mod watch;
 
 use std::collections::{HashMap, VecDeque};
@@ -159,12 +160,20 @@ impl fmt::Debug for Driver {
 
 pub(crate) struct Inner {
     core: Mutex<Core>,
-    /// Held from before the core lock is released until the jobs are
-    /// handed over, so that callbacks leave in the order they were made.
-    dispatching: Mutex<()>,
+    /// Callbacks waiting to be handed to `dispatch`, in the order they were
+    /// made (queued before the core lock is released).
+    dispatching: Mutex<Dispatching>,
     dispatch: Box<dyn Dispatch>,
     /// Seed for retry jitter.
     pub(crate) seed: u64,
+}
+
+/// Callbacks on their way to the adapter's [`Dispatch`].
+#[derive(Default)]
+struct Dispatching {
+    queue: VecDeque<Job>,
+    /// A thread is handing them over.
+    draining: bool,
 }
 
 struct Core {
@@ -227,21 +236,48 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl Inner {
     /// Runs `f` on the core, then the session until it has nothing more to
     /// do, then the callbacks that produced (outside the lock).
+    ///
+    /// Wakers filled under the lock are woken after it is released, and
+    /// callbacks are handed over in order by one thread at a time, never
+    /// under a lock: a `Dispatch` that runs them inline may trigger more
+    /// callbacks (they queue behind) or block on other requests.
     fn step<R>(&self, f: impl FnOnce(&mut Core, Instant) -> R) -> R {
+        let deferred = wake::Deferred::start();
         let mut core = lock(&self.core);
         let now = core.io.now();
         let r = f(&mut core, now);
         core.run(now);
-        let jobs = std::mem::take(&mut core.jobs);
         let released = std::mem::take(&mut core.released);
-        let order = (!jobs.is_empty()).then(|| lock(&self.dispatching));
+        let drain = !core.jobs.is_empty() && {
+            let mut d = lock(&self.dispatching);
+            d.queue.extend(core.jobs.drain(..));
+            !std::mem::replace(&mut d.draining, true)
+        };
         drop(core);
-        for job in jobs {
-            self.dispatch.dispatch(job);
+        drop(deferred);
+        if drain {
+            self.drain_jobs();
         }
-        drop(order);
         drop(released);
         r
+    }
+
+    /// Hands queued callbacks to `dispatch` until none is left; only the
+    /// thread that set `draining` runs this.
+    fn drain_jobs(&self) {
+        loop {
+            let job = {
+                let mut d = lock(&self.dispatching);
+                match d.queue.pop_front() {
+                    Some(job) => job,
+                    None => {
+                        d.draining = false;
+                        return;
+                    }
+                }
+            };
+            self.dispatch.dispatch(job);
+        }
     }
 
     /// Submits a request; its completion lands in the returned slot.
@@ -302,6 +338,9 @@ impl Core {
         }
         if self.session.is_closed() && !self.finished {
             self.finish();
+            // The adapter's threads or tasks may sleep until an old
+            // deadline: tell them now that there is nothing left to drive.
+            self.io.wake();
         }
         let earlier = match (deadline, self.deadline) {
             (Some(new), Some(old)) => new < old,
@@ -424,7 +463,7 @@ impl Client {
                 finished: false,
                 disconnects: VecDeque::new(),
             }),
-            dispatching: Mutex::new(()),
+            dispatching: Mutex::new(Dispatching::default()),
             dispatch: Box::new(dispatch),
             seed,
         });

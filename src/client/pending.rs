@@ -63,7 +63,7 @@ impl<T> Slot<T> {
         };
         self.ready.notify_all();
         if let Some(w) = waker {
-            w.wake();
+            super::wake::wake(w);
         }
     }
 

@@ -490,3 +490,74 @@ fn an_abandoned_watch_stream_is_removed_here_and_on_the_server() {
         .any(|(_, r)| matches!(r, Request::SetWatches(_) | Request::SetWatches2(_)));
     assert!(!rearmed);
 }
+
+/// Runs `f` on a thread of its own; fails (instead of hanging the suite)
+/// if it does not finish in time: a deadlock.
+fn finishes_in_time(what: &str, f: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        f();
+        let _ = tx.send(());
+    });
+    assert!(
+        rx.recv_timeout(Duration::from_secs(10)).is_ok(),
+        "{what}: deadlocked"
+    );
+}
+
+/// With a dispatcher that runs jobs inline, a callback that makes another
+/// callback run (a watch callback whose own write fires a second watch)
+/// must not deadlock on the dispatch order lock.
+#[test]
+fn inline_dispatch_of_a_callback_that_triggers_a_callback() {
+    finishes_in_time("nested inline callbacks", || {
+        let (client, driver, fake) = connected();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let s = seen.clone();
+        let _b = client
+            .exists("/b")
+            .watch(move |e| lock(&s).push(e.path))
+            .send();
+        let (c, d, f, s) = (client.clone(), driver.clone(), fake.clone(), seen.clone());
+        let _a = client
+            .exists("/a")
+            .watch(move |e| {
+                lock(&s).push(e.path);
+                let created = c.create("/b").send();
+                settle(&d, &f);
+                created.wait().unwrap();
+            })
+            .send();
+        settle(&driver, &fake);
+        let created = client.create("/a").send();
+        settle(&driver, &fake);
+        created.wait().unwrap();
+        settle(&driver, &fake);
+        assert_eq!(*lock(&seen), ["/a", "/b"]);
+    });
+}
+
+/// Wakers run after the client's lock is released: a waker that itself
+/// uses the client (as an executor polling on the spot may) must not
+/// deadlock.
+#[test]
+fn wakers_are_woken_outside_the_lock() {
+    struct Reentrant(Client, Arc<Mutex<u32>>);
+    impl std::task::Wake for Reentrant {
+        fn wake(self: Arc<Self>) {
+            let _ = self.0.state(); // takes the client's lock
+            *lock(&self.1) += 1;
+        }
+    }
+    finishes_in_time("a waker that takes the client's lock", || {
+        let (client, driver, fake) = connected();
+        let woken = Arc::new(Mutex::new(0));
+        let waker = std::task::Waker::from(Arc::new(Reentrant(client.clone(), woken.clone())));
+        let mut cx = std::task::Context::from_waker(&waker);
+        let mut get = std::pin::pin!(client.get("/").send());
+        assert!(std::future::Future::poll(get.as_mut(), &mut cx).is_pending());
+        settle(&driver, &fake);
+        assert_eq!(*lock(&woken), 1);
+        assert!(std::future::Future::poll(get.as_mut(), &mut cx).is_ready());
+    });
+}
