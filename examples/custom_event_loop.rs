@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     // A ZooKeeper session in the same loop.
     let mut zk = Sessions::new(poll.registry(), ZK_WAKER)?;
-    let client = zk.add(Config::new(&hosts)?, ZK_SESSION);
+    let client = zk.add(Config::new(&hosts)?, ZK_SESSION)?;
     let mut started = false;
     let mut echo_peer = None;
     let mut gone = None;

@@ -105,6 +105,8 @@ fuzz_target!(|data: &[u8]| {
                 *completions.entry(id).or_default() += 1;
             }
         }
+        // Liveness: open and drained, the session always has a timer.
+        assert!(session.is_closed() || session.poll_timeout().is_some());
     };
 
     while let Some(op) = input.byte() {

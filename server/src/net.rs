@@ -1,5 +1,8 @@
-//! The server on real loopback TCP: an accept thread, a reader thread per
-//! connection and a timer thread around one [`Server`] behind a mutex.
+//! The server on real loopback TCP: an accept thread, a reader and a writer
+//! thread per connection and a timer thread around one [`Server`] behind a
+//! mutex. Sockets are written by their writer thread only, never under the
+//! server's mutex: a client that stops reading stalls its own connection,
+//! not every other one and the timers.
 
 #![allow(clippy::disallowed_methods)] // the I/O shell owns the clock; the core takes `now`
 
@@ -7,7 +10,7 @@ use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -31,8 +34,47 @@ struct Shared {
 #[derive(Debug)]
 struct Inner {
     server: Server,
-    streams: HashMap<ConnId, TcpStream>,
+    streams: HashMap<ConnId, Arc<Outgoing>>,
     out: BytesMut,
+}
+
+/// One connection's bytes on their way to its writer thread.
+#[derive(Debug)]
+struct Outgoing {
+    state: Mutex<OutState>,
+    ready: Condvar,
+    /// For [`Outgoing::abort`]: unblocks a writer stuck on a full socket.
+    socket: TcpStream,
+}
+
+#[derive(Debug, Default)]
+struct OutState {
+    bytes: Vec<u8>,
+    /// Close the socket once `bytes` are written.
+    closing: bool,
+}
+
+impl Outgoing {
+    fn lock(&self) -> MutexGuard<'_, OutState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        self.lock().bytes.extend_from_slice(bytes);
+        self.ready.notify_one();
+    }
+
+    /// Closes the socket once what is queued was written.
+    fn close(&self) {
+        self.lock().closing = true;
+        self.ready.notify_one();
+    }
+
+    /// Closes the socket now (the peer left, or the server stops).
+    fn abort(&self) {
+        self.close();
+        let _ = self.socket.shutdown(Shutdown::Both);
+    }
 }
 
 impl Shared {
@@ -48,16 +90,14 @@ impl Inner {
         for conn in self.server.connections_with_output() {
             self.out.clear();
             if self.server.poll_transmit(conn, &mut self.out) {
-                if let Some(s) = self.streams.get_mut(&conn) {
-                    if s.write_all(&self.out).is_err() {
-                        let _ = s.shutdown(Shutdown::Both);
-                    }
+                if let Some(s) = self.streams.get(&conn) {
+                    s.push(&self.out);
                 }
             }
         }
         while let Some(conn) = self.server.poll_close() {
             if let Some(s) = self.streams.remove(&conn) {
-                let _ = s.shutdown(Shutdown::Both);
+                s.close();
             }
             self.server.connection_closed(conn);
         }
@@ -142,7 +182,7 @@ impl Drop for EmbeddedServer {
         self.shared.stop.store(true, Ordering::SeqCst);
         let mut inner = self.shared.lock();
         for (_, s) in inner.streams.drain() {
-            let _ = s.shutdown(Shutdown::Both);
+            s.abort();
         }
         drop(inner);
         let _ = TcpStream::connect_timeout(&self.addr, Duration::from_millis(200));
@@ -158,23 +198,35 @@ fn accept(listener: &TcpListener, shared: &Arc<Shared>) {
         let Ok(peer) = stream.peer_addr() else {
             continue;
         };
-        let Ok(writer) = stream.try_clone() else {
+        let (Ok(writer), Ok(socket)) = (stream.try_clone(), stream.try_clone()) else {
             continue;
         };
         let _ = stream.set_nodelay(true);
+        let outgoing = Arc::new(Outgoing {
+            state: Mutex::new(OutState::default()),
+            ready: Condvar::new(),
+            socket,
+        });
         let conn = {
             let mut inner = shared.lock();
             let conn = inner.server.connection_opened(peer.ip());
-            inner.streams.insert(conn, writer);
+            inner.streams.insert(conn, outgoing.clone());
             conn
         };
         let s = shared.clone();
         let spawned = thread::Builder::new()
             .name("zk-conn".into())
-            .spawn(move || read(stream, conn, &s));
+            .spawn(move || read(stream, conn, &s))
+            .and_then(|_| {
+                thread::Builder::new()
+                    .name("zk-conn-write".into())
+                    .spawn(move || write(writer, &outgoing))
+            });
         if spawned.is_err() {
             let mut inner = shared.lock();
-            inner.streams.remove(&conn);
+            if let Some(s) = inner.streams.remove(&conn) {
+                s.abort();
+            }
             inner.server.connection_closed(conn);
         }
     }
@@ -195,10 +247,35 @@ fn read(mut stream: TcpStream, conn: ConnId, shared: &Shared) {
         }
     }
     let mut inner = shared.lock();
-    if inner.streams.remove(&conn).is_some() {
+    if let Some(s) = inner.streams.remove(&conn) {
+        s.abort();
         inner.server.connection_closed(conn);
     }
     inner.flush();
+}
+
+/// Writes one connection's bytes, outside the server's mutex, until it is
+/// closed (after its last bytes) or its socket fails.
+fn write(mut stream: TcpStream, outgoing: &Outgoing) {
+    loop {
+        let (bytes, closing) = {
+            let mut s = outgoing.lock();
+            while s.bytes.is_empty() && !s.closing {
+                s = outgoing
+                    .ready
+                    .wait(s)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+            (std::mem::take(&mut s.bytes), s.closing)
+        };
+        if !bytes.is_empty() && stream.write_all(&bytes).is_err() {
+            break;
+        }
+        if closing && outgoing.lock().bytes.is_empty() {
+            break;
+        }
+    }
+    let _ = stream.shutdown(Shutdown::Both);
 }
 
 fn timer(shared: &Shared) {

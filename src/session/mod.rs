@@ -405,7 +405,7 @@ impl Session {
     }
 
     /// Ends the session: closeSession is sent after what is already queued,
-    /// then the connection closes (after the reply or [`Config::close_linger`]).
+    /// then the connection closes (after the reply or [`ConfigBuilder::close_linger`]).
     /// Requests still open then complete with [`Error::Closed`].
     pub fn close(&mut self, now: Instant) {
         if self.closing || self.phase == Phase::Closed {

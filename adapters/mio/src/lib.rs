@@ -5,7 +5,7 @@
 //! use mio::{Events, Poll, Token};
 //! let mut poll = Poll::new()?;
 //! let mut zk = kazoo_mio::Sessions::new(poll.registry(), Token(0))?;
-//! let client = zk.add(kazoo::session::Config::new("127.0.0.1:2181")?, Token(1));
+//! let client = zk.add(kazoo::session::Config::new("127.0.0.1:2181")?, Token(1))?;
 //! let created = client.create("/hello").data("world").send();
 //! let mut events = Events::with_capacity(64);
 //! loop {
@@ -20,9 +20,9 @@
 //! [`Sessions`] holds any number of sessions on one thread (one socket and
 //! one token each, plus one [`Waker`] token for them all); [`start`] runs one
 //! on a thread of its own. Watch callbacks and listeners run on a callback
-//! thread, never on the loop. Host names are resolved with the system
-//! resolver on every attempt, which blocks the loop briefly: use IP
-//! addresses where the loop must never wait.
+//! thread, never on the loop. Host names are resolved on every attempt by a
+//! resolver thread the sessions share (a hanging resolver never stalls the
+//! loop), and every address a name resolves to is tried in order.
 //!
 //! Never `.wait()` for a request on the loop's own thread: the loop is what
 //! completes it. Check [`Pending::is_ready`](kazoo::client::Pending::is_ready)
@@ -35,10 +35,11 @@ pub use kazoo::*;
 /// The mio this crate is built with, for your own loop.
 pub use mio;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::ToSocketAddrs;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -50,7 +51,10 @@ use mio::{Events, Interest, Poll, Registry, Token, Waker};
 
 /// Sessions driven by a mio loop.
 pub struct Sessions {
-    registry: Registry,
+    /// One registry for every socket: a clone per session would cost a
+    /// file descriptor each (10,000 sessions ran out of them).
+    registry: Arc<Registry>,
+    resolver: Sender<Resolve>,
     waker: Arc<Waker>,
     waker_token: Token,
     callbacks: CallbackThread,
@@ -75,8 +79,13 @@ struct Entry {
 /// lock) and the loop. Never held while calling the [`Driver`].
 struct Socket {
     token: Token,
-    registry: Registry,
+    registry: Arc<Registry>,
     waker: Arc<Waker>,
+    resolver: Sender<Resolve>,
+    /// The attempt under way (resolving, connecting or open).
+    attempt: Option<ConnId>,
+    /// Resolved addresses of the attempt not tried yet.
+    addrs: VecDeque<SocketAddr>,
     stream: Option<(ConnId, TcpStream)>,
     /// Connect in progress: the first writable event settles it.
     connecting: bool,
@@ -97,15 +106,42 @@ impl Socket {
         }
         self.out.clear();
         self.connecting = false;
+        self.attempt = None;
+        self.addrs.clear();
     }
 
     /// Gives up the connection and has the loop tell the driver.
     fn fail(&mut self) {
-        if let Some((conn, _)) = &self.stream {
-            self.reports.push((*conn, false));
+        if let Some(conn) = self.attempt {
+            self.reports.push((conn, false));
         }
         self.close();
         let _ = self.waker.wake();
+    }
+
+    /// Starts a non-blocking connect to the next address of the attempt;
+    /// when none is left, the attempt failed.
+    fn connect_next(&mut self) {
+        let Some(conn) = self.attempt else {
+            return;
+        };
+        if let Some((_, mut old)) = self.stream.take() {
+            let _ = self.registry.deregister(&mut old);
+        }
+        while let Some(addr) = self.addrs.pop_front() {
+            let Ok(mut stream) = TcpStream::connect(addr) else {
+                continue;
+            };
+            let token = self.token;
+            let interest = Interest::READABLE | Interest::WRITABLE;
+            if self.registry.register(&mut stream, token, interest).is_ok() {
+                let _ = stream.set_nodelay(true);
+                self.stream = Some((conn, stream));
+                self.connecting = true;
+                return;
+            }
+        }
+        self.fail();
     }
 
     /// Writes what the socket takes; returns the connection to resume
@@ -138,28 +174,16 @@ impl Io for MioIo {
     fn connect(&mut self, host: &HostPort, conn: ConnId, _timeout: Duration) {
         let mut s = lock(&self.0);
         s.close();
-        let addr = (host.host.as_str(), host.port)
-            .to_socket_addrs()
-            .ok()
-            .and_then(|mut a| a.next());
-        let opened = addr.map(TcpStream::connect);
-        match opened {
-            Some(Ok(mut stream)) => {
-                let token = s.token;
-                if s.registry
-                    .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
-                    .is_ok()
-                {
-                    let _ = stream.set_nodelay(true);
-                    s.stream = Some((conn, stream));
-                    s.connecting = true;
-                    return;
-                }
-                s.reports.push((conn, false));
-            }
-            _ => s.reports.push((conn, false)),
+        s.attempt = Some(conn);
+        // Resolved off the loop; the session's connect timer bounds it.
+        let ask = Resolve {
+            socket: Arc::downgrade(&self.0),
+            conn,
+            host: host.clone(),
+        };
+        if s.resolver.send(ask).is_err() {
+            s.fail();
         }
-        let _ = s.waker.wake();
     }
 
     fn disconnect(&mut self) {
@@ -209,7 +233,8 @@ impl Sessions {
     /// the loop when another thread moves a session's deadline.
     pub fn new(registry: &Registry, waker_token: Token) -> io::Result<Sessions> {
         Ok(Sessions {
-            registry: registry.try_clone()?,
+            registry: Arc::new(registry.try_clone()?),
+            resolver: spawn_resolver()?,
             waker: Arc::new(Waker::new(registry, waker_token)?),
             waker_token,
             callbacks: CallbackThread::spawn(),
@@ -219,15 +244,23 @@ impl Sessions {
     }
 
     /// Starts a session whose socket uses `token` (unique in your poll);
-    /// the client may be used from any thread.
-    pub fn add(&mut self, config: Config, token: Token) -> Client {
+    /// the client may be used from any thread. A token already used by a
+    /// session here, or the waker's, is an `InvalidInput` error: two
+    /// sessions on one token would leave one of them never driven.
+    pub fn add(&mut self, config: Config, token: Token) -> io::Result<Client> {
+        if token == self.waker_token || self.entries.contains_key(&token) {
+            return Err(io::Error::new(
+                ErrorKind::InvalidInput,
+                format!("token {} is already in use", token.0),
+            ));
+        }
         let socket = Arc::new(Mutex::new(Socket {
             token,
-            registry: match self.registry.try_clone() {
-                Ok(r) => r,
-                Err(_) => return failed_client(config),
-            },
+            registry: self.registry.clone(),
             waker: self.waker.clone(),
+            resolver: self.resolver.clone(),
+            attempt: None,
+            addrs: VecDeque::new(),
             stream: None,
             connecting: false,
             out: OutBuf::new(config.write_buffer_limit()),
@@ -236,7 +269,7 @@ impl Sessions {
         let (client, driver) = Client::new(config, MioIo(socket.clone()), self.callbacks.clone());
         self.entries.insert(token, Entry { driver, socket });
         self.settle(token);
-        client
+        Ok(client)
     }
 
     /// Handles one event from your poll; false if it was not for these sessions.
@@ -265,8 +298,9 @@ impl Sessions {
                             }
                             // A spurious event: the connect is still going on.
                             (Ok(None), Err(e)) if e.kind() == ErrorKind::NotConnected => None,
+                            // This address refused: try the next one.
                             _ => {
-                                s.fail();
+                                s.connect_next();
                                 None
                             }
                         }
@@ -380,8 +414,41 @@ impl Sessions {
     }
 }
 
-/// A client that fails everything with `Closed`: what `add` returns if the
-/// registry cannot be shared.
+/// A name to resolve for a session's connection attempt.
+struct Resolve {
+    socket: Weak<Mutex<Socket>>,
+    conn: ConnId,
+    host: HostPort,
+}
+
+/// The resolver thread the sessions of one [`Sessions`] share: it ends when
+/// they are dropped.
+fn spawn_resolver() -> io::Result<Sender<Resolve>> {
+    let (tx, rx) = mpsc::channel::<Resolve>();
+    thread::Builder::new()
+        .name("kazoo-mio-dns".into())
+        .spawn(move || {
+            for ask in rx {
+                let addrs: VecDeque<SocketAddr> = (ask.host.host.as_str(), ask.host.port)
+                    .to_socket_addrs()
+                    .map(Iterator::collect)
+                    .unwrap_or_default();
+                let Some(socket) = ask.socket.upgrade() else {
+                    continue;
+                };
+                let mut s = lock(&socket);
+                if s.attempt == Some(ask.conn) && s.stream.is_none() {
+                    s.addrs = addrs;
+                    s.connect_next();
+                    let _ = s.waker.wake();
+                }
+            }
+        })?;
+    Ok(tx)
+}
+
+/// A client that fails everything with `Closed`: what [`start`] returns if
+/// no poll or thread could be made for it.
 fn failed_client(config: Config) -> Client {
     let client = kazoo_std::start(config);
     drop(client.close());
@@ -404,7 +471,7 @@ pub fn connect(hosts: &str) -> Result<Client, Error> {
 fn spawn(config: Config) -> io::Result<Client> {
     let mut poll = Poll::new()?;
     let mut sessions = Sessions::new(poll.registry(), Token(0))?;
-    let client = sessions.add(config, Token(1));
+    let client = sessions.add(config, Token(1))?;
     thread::Builder::new()
         .name("kazoo-mio".into())
         .spawn(move || {

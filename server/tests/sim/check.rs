@@ -9,6 +9,9 @@ use super::World;
 
 /// Every check; the first violation, described.
 pub fn all(world: &World, load: &Workload) -> Result<(), String> {
+    if let Some(stalled) = &world.stalled {
+        return Err(stalled.clone());
+    }
     completed(load)?;
     acknowledged_writes_visible(world, load)?;
     counter_lost_nothing(world, load)?;

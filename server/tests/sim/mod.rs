@@ -166,6 +166,8 @@ pub struct World {
     /// Last delivery time per direction and connection (TCP keeps order).
     last_delivery: BTreeMap<(bool, u64), Instant>,
     pub faults: Faults,
+    /// The first liveness violation seen, if any.
+    pub stalled: Option<String>,
     /// What happened, for replay comparison.
     pub log: Vec<String>,
 }
@@ -193,6 +195,7 @@ impl World {
             owners: BTreeMap::new(),
             last_delivery: BTreeMap::new(),
             faults: Faults::none(),
+            stalled: None,
             log: Vec::new(),
         };
         world.set_faults(faults);
@@ -536,6 +539,24 @@ impl World {
             }
             each_step(self);
             self.settle();
+            self.check_liveness();
+        }
+    }
+
+    /// The liveness invariant, after every step: an open session always
+    /// has a deadline (a connection attempt, a connection or a backoff
+    /// under way), so none can sit idle for ever.
+    fn check_liveness(&mut self) {
+        if self.stalled.is_some() {
+            return;
+        }
+        for (i, c) in self.clients.iter().enumerate() {
+            if !c.driver.is_closed() && c.driver.deadline().is_none() {
+                self.stalled = Some(format!(
+                    "client {i} at {:?}: open, with no timer",
+                    self.elapsed()
+                ));
+            }
         }
     }
 }

@@ -717,6 +717,13 @@ impl Sim {
                 progressed = true;
             }
             if !progressed {
+                // The liveness invariant: a session that is not closed
+                // always has something that will move it (a command was
+                // just drained, or a timer), never an idle forever.
+                assert!(
+                    self.session.is_closed() || self.session.poll_timeout().is_some(),
+                    "an open session with no command, no connection event and no timer"
+                );
                 return;
             }
         }
