@@ -229,6 +229,21 @@ fn start_bits(client: &Client) -> u64 {
 mod tests {
     use super::*;
 
+    /// `Duration::MAX` delays with full jitter saturate instead of
+    /// panicking in the float arithmetic.
+    #[test]
+    fn huge_delays_saturate() {
+        let p = RetryPolicy::default()
+            .forever()
+            .delay(Duration::MAX)
+            .max_delay(Duration::MAX)
+            .backoff(u32::MAX)
+            .max_jitter(1.0);
+        for attempt in [1, 2, 64, u32::MAX] {
+            assert_eq!(p.delay_after(attempt, 1_000_000), Some(Duration::MAX));
+        }
+    }
+
     #[test]
     fn delays_back_off_up_to_the_cap_and_stop_after_max_tries() {
         let p = RetryPolicy::default()

@@ -561,3 +561,16 @@ fn wakers_are_woken_outside_the_lock() {
         assert!(std::future::Future::poll(get.as_mut(), &mut cx).is_ready());
     });
 }
+
+/// Waiting "forever" is `Duration::MAX`, not a panic in deadline arithmetic.
+#[test]
+fn wait_timeout_accepts_duration_max() {
+    let (client, driver, fake) = connected();
+    let get = client.get("/").send();
+    let sleep = client.sleep(Duration::MAX);
+    settle(&driver, &fake);
+    assert!(get.wait_timeout(Duration::MAX).is_ok());
+    drop(client.close());
+    settle(&driver, &fake);
+    assert_eq!(sleep.wait_timeout(Duration::MAX), Err(Error::Closed));
+}
