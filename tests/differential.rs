@@ -967,3 +967,101 @@ fn raw_requests_and_answers() {
         );
     });
 }
+
+/// Sequential suffixes move with creations only; cversion counts
+/// deletions too (3.8.0 keeps a creation counter and reports
+/// `2 × creations − children`). Each case on a fresh parent: the suffixes
+/// handed out, then the parent's cversion, pzxid order and child count.
+#[test]
+fn sequence_numbers_after_deletions() {
+    compare("sequence", |c, _, _, t| {
+        let suffix = |r: Result<String, kazoo::Error>| {
+            result(r, |p| p.rsplit('-').next().unwrap_or_default().to_string())
+        };
+        let parent = |c: &Client, t: &mut Trace, name: &str, p: &str| {
+            let s = c.exists(p).send().wait().unwrap().unwrap();
+            t.note(name, (s.cversion, s.num_children));
+        };
+        // c a, d a, s
+        c.create("/p1").send().wait().unwrap();
+        c.create("/p1/a").send().wait().unwrap();
+        c.delete("/p1/a").send().wait().unwrap();
+        t.note(
+            "p1 s",
+            suffix(c.create("/p1/s-").sequential().send().wait()),
+        );
+        parent(c, t, "p1", "/p1");
+        // c a, c b, d a, d b, s
+        c.create("/p2").send().wait().unwrap();
+        for n in ["/p2/a", "/p2/b"] {
+            c.create(n).send().wait().unwrap();
+        }
+        for n in ["/p2/a", "/p2/b"] {
+            c.delete(n).send().wait().unwrap();
+        }
+        t.note(
+            "p2 s",
+            suffix(c.create("/p2/s-").sequential().send().wait()),
+        );
+        parent(c, t, "p2", "/p2");
+        // s, d that node, s
+        c.create("/p3").send().wait().unwrap();
+        let first = c.create("/p3/s-").sequential().send().wait().unwrap();
+        t.note("p3 s1", suffix(Ok(first.clone())));
+        c.delete(&first).send().wait().unwrap();
+        t.note(
+            "p3 s2",
+            suffix(c.create("/p3/s-").sequential().send().wait()),
+        );
+        parent(c, t, "p3", "/p3");
+        // a transaction that creates and deletes one child, then s
+        c.create("/p4").send().wait().unwrap();
+        let mut tx = c.transaction();
+        tx.create("/p4/t", "").delete("/p4/t", -1);
+        t.note("p4 tx", result(tx.commit().wait(), |r| multi(&r)));
+        t.note(
+            "p4 s",
+            suffix(c.create("/p4/s-").sequential().send().wait()),
+        );
+        parent(c, t, "p4", "/p4");
+        // sequential creates and deletes inside one transaction
+        c.create("/p5").send().wait().unwrap();
+        c.create("/p5/x").send().wait().unwrap();
+        let mut tx = c.transaction();
+        tx.delete("/p5/x", -1)
+            .create_sequential("/p5/s-", "")
+            .create_sequential("/p5/s-", "");
+        t.note("p5 tx", result(tx.commit().wait(), |r| multi(&r)));
+        t.note(
+            "p5 s",
+            suffix(c.create("/p5/s-").sequential().send().wait()),
+        );
+        parent(c, t, "p5", "/p5");
+    });
+}
+
+/// Ephemeral children that expire with their session count as deletions
+/// in cversion and leave the next suffix alone.
+#[test]
+fn sequence_numbers_after_ephemerals_expire() {
+    compare("sequence-ephemeral", |c, b, _, t| {
+        c.create("/p").send().wait().unwrap();
+        for _ in 0..3 {
+            b.create("/p/e-")
+                .ephemeral()
+                .sequential()
+                .send()
+                .wait()
+                .unwrap();
+        }
+        b.close().wait_timeout(WAIT).unwrap();
+        let s = c.exists("/p").send().wait().unwrap().unwrap();
+        t.note("after close", (s.cversion, s.num_children));
+        t.note(
+            "next",
+            result(c.create("/p/s-").sequential().send().wait(), |p| p),
+        );
+        let s = c.exists("/p").send().wait().unwrap().unwrap();
+        t.note("final", (s.cversion, s.num_children));
+    });
+}

@@ -1,8 +1,6 @@
 //! What each request does to the tree, with ZooKeeper's checks in
 //! ZooKeeper's order (bad arguments, ACL, missing node, version…).
 
-use std::collections::HashMap;
-
 use bytes::Bytes;
 use kazoo::acl::{Acl, Id, Perms};
 use kazoo::proto::{
@@ -59,7 +57,7 @@ impl Ctx<'_> {
             | Request::CreateContainer(_)
             | Request::CreateTtl(_) => self.new_node(request, false).and_then(|node| {
                 let tree = &mut self.server.tree;
-                create(tree, node, self.auth, zxid, self.time, None, &mut changes)
+                create(tree, node, self.auth, zxid, self.time, &mut changes)
             }),
             Request::Delete(r) => delete(
                 &mut self.server.tree,
@@ -356,12 +354,11 @@ impl Ctx<'_> {
         changes: &mut Vec<Change>,
     ) -> Result<Response, Error> {
         let mut tree = self.server.tree.clone();
-        let mut pending_cversion: HashMap<String, i32> = HashMap::new();
         let mut results = Vec::with_capacity(ops.len());
         let mut staged = Vec::new();
         let count = ops.len();
         for (i, op) in ops.into_iter().enumerate() {
-            let result = self.multi_op(&mut tree, op, zxid, &mut pending_cversion, &mut staged);
+            let result = self.multi_op(&mut tree, op, zxid, &mut staged);
             match result {
                 Ok(r) => results.push(r),
                 Err(e) => {
@@ -389,34 +386,17 @@ impl Ctx<'_> {
         tree: &mut Tree,
         op: MultiOp,
         zxid: i64,
-        pending_cversion: &mut HashMap<String, i32>,
         changes: &mut Vec<Change>,
     ) -> Result<MultiResult, Error> {
         match op {
-            MultiOp::Create(r) => {
-                self.multi_create(tree, Request::Create(r), zxid, pending_cversion, changes)
+            MultiOp::Create(r) => self.multi_create(tree, Request::Create(r), zxid, changes),
+            MultiOp::Create2(r) => self.multi_create(tree, Request::Create2(r), zxid, changes),
+            MultiOp::CreateContainer(r) => {
+                self.multi_create(tree, Request::CreateContainer(r), zxid, changes)
             }
-            MultiOp::Create2(r) => {
-                self.multi_create(tree, Request::Create2(r), zxid, pending_cversion, changes)
-            }
-            MultiOp::CreateContainer(r) => self.multi_create(
-                tree,
-                Request::CreateContainer(r),
-                zxid,
-                pending_cversion,
-                changes,
-            ),
-            MultiOp::CreateTtl(r) => {
-                self.multi_create(tree, Request::CreateTtl(r), zxid, pending_cversion, changes)
-            }
-            MultiOp::Delete(r) => {
-                let parent = parent_of(&r.path).to_string();
-                if let Some(p) = tree.get(&parent) {
-                    pending_cversion.entry(parent).or_insert(p.stat.cversion);
-                }
-                delete(tree, &r.path, r.version, self.auth, zxid, changes)
-                    .map(|()| MultiResult::Delete)
-            }
+            MultiOp::CreateTtl(r) => self.multi_create(tree, Request::CreateTtl(r), zxid, changes),
+            MultiOp::Delete(r) => delete(tree, &r.path, r.version, self.auth, zxid, changes)
+                .map(|()| MultiResult::Delete),
             MultiOp::SetData(r) => match set_data(
                 tree, &r.path, r.data, r.version, self.auth, zxid, self.time, changes,
             )? {
@@ -443,19 +423,10 @@ impl Ctx<'_> {
         tree: &mut Tree,
         request: Request,
         zxid: i64,
-        pending_cversion: &mut HashMap<String, i32>,
         changes: &mut Vec<Change>,
     ) -> Result<MultiResult, Error> {
         let node = self.new_node(request, true)?;
-        let parent = parent_of(&node.path).to_string();
-        let base = match tree.get(&parent) {
-            Some(p) => *pending_cversion
-                .entry(parent.clone())
-                .or_insert(p.stat.cversion),
-            None => 0,
-        };
-        let result = create(tree, node, self.auth, zxid, self.time, Some(base), changes)?;
-        pending_cversion.insert(parent, base.wrapping_add(1));
+        let result = create(tree, node, self.auth, zxid, self.time, changes)?;
         match result {
             Response::Create(r) => Ok(MultiResult::Create(r)),
             Response::Create2(r) => Ok(MultiResult::Create2(r)),
@@ -479,7 +450,6 @@ fn create(
     auth: &[Id],
     zxid: i64,
     time: i64,
-    parent_cversion: Option<i32>,
     changes: &mut Vec<Change>,
 ) -> Result<Response, Error> {
     let acl = fix_up(&node.acl, auth)?;
@@ -488,9 +458,14 @@ fn create(
     if !crate::acl::allowed(&parent.acl, Perms::CREATE, auth) {
         return Err(Error::NoAuth);
     }
-    let base = parent_cversion.unwrap_or(parent.stat.cversion);
+    // The suffix is the parent's count of children ever created (deletions
+    // do not move it), as 3.8.0 assigns it.
     let path = if node.sequential {
-        format!("{}{}", node.path, path::format_sequence(base))
+        format!(
+            "{}{}",
+            node.path,
+            path::format_sequence(parent.stat.cversion)
+        )
     } else {
         node.path
     };
@@ -500,8 +475,7 @@ fn create(
     if matches!(parent.kind, Kind::Ephemeral(_)) {
         return Err(Error::NoChildrenForEphemerals);
     }
-    let next = parent_cversion.map(|v| v.wrapping_add(1));
-    let stat = tree.create(&path, node.data, acl, node.kind, zxid, time, next, changes)?;
+    let stat = tree.create(&path, node.data, acl, node.kind, zxid, time, changes)?;
     Ok(if node.with_stat {
         Response::Create2(Create2Response { path, stat })
     } else {

@@ -23,6 +23,10 @@ pub(crate) struct Node {
     /// `None` for null data (getData answers length -1).
     pub(crate) data: Option<Bytes>,
     pub(crate) acl: Vec<Acl>,
+    /// As ZooKeeper persists it: `cversion` counts the children ever
+    /// **created** (the next sequence suffix); clients see
+    /// `2 × creations − children` ([`Tree::stat`]), which also counts the
+    /// deletions. That is how 3.8.0 does it (`DataNode.copyStat`).
     pub(crate) stat: Stat,
     pub(crate) kind: Kind,
     pub(crate) children: BTreeSet<String>,
@@ -106,8 +110,7 @@ impl Tree {
     }
 
     /// Creates a node; `path` is final (sequence suffix already added).
-    /// The parent's cversion becomes `parent_cversion` when given (a create
-    /// inside a multi, as the real server records it), else goes up by one.
+    /// The parent's creation counter goes up by one.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn create(
         &mut self,
@@ -117,7 +120,6 @@ impl Tree {
         kind: Kind,
         zxid: i64,
         time: i64,
-        parent_cversion: Option<i32>,
         changes: &mut Vec<Change>,
     ) -> Result<Stat, Error> {
         if self.nodes.contains_key(path) {
@@ -129,7 +131,7 @@ impl Tree {
             return Err(Error::NoChildrenForEphemerals);
         }
         parent.children.insert(name_of(path).to_string());
-        parent.stat.cversion = parent_cversion.unwrap_or(parent.stat.cversion.wrapping_add(1));
+        parent.stat.cversion = parent.stat.cversion.wrapping_add(1);
         parent.stat.num_children += 1;
         parent.stat.pzxid = zxid;
         let stat = Stat {
@@ -179,8 +181,9 @@ impl Tree {
         let parent_path = parent_of(path).to_string();
         let mut parent_acl = Vec::new();
         if let Some(parent) = self.nodes.get_mut(&parent_path) {
+            // A deletion leaves the creation counter alone: sequence
+            // suffixes move with creations only.
             parent.children.remove(name_of(path));
-            parent.stat.cversion = parent.stat.cversion.wrapping_add(1);
             parent.stat.num_children -= 1;
             parent.stat.pzxid = zxid;
             parent_acl = parent.acl.clone();
@@ -221,10 +224,16 @@ impl Tree {
         Ok(self.stat(path).unwrap_or_default())
     }
 
-    /// The Stat as clients see it (container and TTL owners masked to 0).
+    /// The Stat as clients see it: cversion as creations and deletions
+    /// together (`2 × creations − children`), container and TTL owners
+    /// masked to 0.
     pub(crate) fn stat(&self, path: &str) -> Option<Stat> {
         let node = self.nodes.get(path)?;
         let mut stat = node.stat;
+        stat.cversion = stat
+            .cversion
+            .wrapping_mul(2)
+            .wrapping_sub(stat.num_children);
         stat.ephemeral_owner = match node.kind {
             Kind::Ephemeral(session) => session,
             _ => 0,
@@ -290,7 +299,6 @@ mod tests {
                 Kind::Persistent,
                 5,
                 100,
-                None,
                 &mut changes,
             )
             .unwrap();
@@ -298,17 +306,8 @@ mod tests {
             (s.czxid, s.mzxid, s.pzxid, s.data_length, s.version),
             (5, 5, 5, 1, 0)
         );
-        t.create(
-            "/a/b",
-            None,
-            vec![],
-            Kind::Persistent,
-            6,
-            101,
-            None,
-            &mut changes,
-        )
-        .unwrap();
+        t.create("/a/b", None, vec![], Kind::Persistent, 6, 101, &mut changes)
+            .unwrap();
         let a = t.stat("/a").unwrap();
         assert_eq!((a.cversion, a.num_children, a.pzxid, a.mzxid), (1, 1, 6, 5));
         assert_eq!(t.delete("/a", 7, &mut changes), Err(Error::NotEmpty));
