@@ -30,6 +30,7 @@
 #![warn(missing_docs, unreachable_pub)]
 
 mod acl;
+mod fault;
 mod fourlw;
 mod net;
 mod ops;
@@ -39,6 +40,7 @@ mod watches;
 
 use std::time::Duration;
 
+pub use fault::{FaultError, RequestFilter};
 pub use net::EmbeddedServer;
 pub use server::{Server, HANDSHAKE_TIMEOUT};
 

@@ -16,7 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::BytesMut;
 
-use crate::{ConnId, Server, ServerConfig};
+use kazoo::proto::Request;
+
+use crate::{ConnId, FaultError, Server, ServerConfig};
 
 /// A [`Server`] listening on TCP; stopped (every connection closed) on drop.
 #[derive(Debug)]
@@ -158,22 +160,63 @@ impl EmbeddedServer {
         self.addr.to_string()
     }
 
-    /// Expires a session at once, as its timeout would.
-    pub fn expire_session(&self, session_id: i64) {
+    /// Expires a session at once, as its timeout would (its ephemerals go,
+    /// its connection closes).
+    pub fn expire_session(&self, session_id: i64) -> Result<(), FaultError> {
+        self.with_server(|server, now| server.expire_session(session_id, now))
+    }
+
+    /// Commits the next request matching `filter`, then closes its
+    /// connection before the reply (see [`Server::lose_next_reply`]).
+    pub fn lose_next_reply(&self, filter: impl FnMut(&Request) -> bool + Send + 'static) {
+        self.with_server(|server, _| server.lose_next_reply(filter));
+    }
+
+    /// Closes the connection of `session` now; the session lives on.
+    pub fn close_connection_of(&self, session_id: i64) -> Result<(), FaultError> {
+        self.with_server(|server, _| server.close_connection_of(session_id))
+    }
+
+    /// Stops (`true`) or resumes reading and writing the connection of
+    /// `session` (see [`Server::stall`]).
+    pub fn stall(&self, session_id: i64, on: bool) -> Result<(), FaultError> {
+        self.with_server(|server, now| server.stall(session_id, on, now))
+    }
+
+    /// Closes every new connection at once for `duration`.
+    pub fn refuse_connections_for(&self, duration: Duration) {
+        self.with_server(|server, now| {
+            server.refuse_connections_until(now.checked_add(duration).unwrap_or(now));
+        });
+    }
+
+    /// Sets a node's data version (for wrap tests near `i32::MAX`).
+    pub fn set_version(&self, path: &str, version: i32) -> Result<(), FaultError> {
+        self.with_server(|server, _| server.set_version(path, version))
+    }
+
+    /// Sets the next sequential suffix under `path` (for wrap tests).
+    pub fn set_child_sequence(&self, path: &str, next: i32) -> Result<(), FaultError> {
+        self.with_server(|server, _| server.set_child_sequence(path, next))
+    }
+
+    /// Runs `f` on the server, then sends and closes what it asks for.
+    fn with_server<R>(&self, f: impl FnOnce(&mut Server, Instant) -> R) -> R {
         let mut inner = self.shared.lock();
-        inner.server.expire_session(session_id, Instant::now());
+        let r = f(&mut inner.server, Instant::now());
         inner.flush();
+        r
+    }
+
+    /// Live sessions.
+    pub fn session_count(&self) -> usize {
+        self.shared.lock().server.session_count()
     }
 
     /// Fault injection: answer resumes with a new session id (see
     /// [`Server::set_replace_on_resume`](crate::Server::set_replace_on_resume)).
     pub fn set_replace_on_resume(&self, on: bool) {
         self.shared.lock().server.set_replace_on_resume(on);
-    }
-
-    /// Live sessions.
-    pub fn session_count(&self) -> usize {
-        self.shared.lock().server.session_count()
     }
 }
 

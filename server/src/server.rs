@@ -14,6 +14,7 @@ use kazoo::proto::{
 };
 use kazoo::Error;
 
+use crate::fault::{FaultError, RequestFilter};
 use crate::ops::{Ctx, Outcome};
 use crate::tree::Tree;
 use crate::watches::{Kind as WatchKind, Watches};
@@ -31,6 +32,9 @@ struct Conn {
     out: BytesMut,
     /// Close once `out` is sent.
     closing: bool,
+    /// Fault: neither reads nor writes; input waits in `held`.
+    stalled: bool,
+    held: Vec<u8>,
 }
 
 struct Session {
@@ -60,6 +64,10 @@ pub struct Server {
     last_now: Instant,
     /// Fault: answer a resume with a fresh session (see [`Server::set_replace_on_resume`]).
     replace_on_resume: bool,
+    /// Fault: the next matching request loses its reply ([`Server::lose_next_reply`]).
+    lose_reply: Option<RequestFilter>,
+    /// Fault: new connections are closed at once until then.
+    refuse_until: Option<Instant>,
 }
 
 /// How long a connection may stay without a session (the real server
@@ -96,7 +104,83 @@ impl Server {
             sent: 0,
             last_now: now,
             replace_on_resume: false,
+            lose_reply: None,
+            refuse_until: None,
         }
+    }
+
+    /// Fault injection: the next request matching `filter` is applied (a
+    /// create creates, a write commits), then its connection closes before
+    /// the reply: the client sees `ConnectionLoss` for a change that
+    /// happened (Curator's "lost create reply"). Replaces a pending one.
+    pub fn lose_next_reply(&mut self, filter: impl FnMut(&Request) -> bool + Send + 'static) {
+        self.lose_reply = Some(Box::new(filter));
+    }
+
+    /// Fault injection: closes the connection of `session` now, without a
+    /// word (the session lives on and may be resumed).
+    pub fn close_connection_of(&mut self, session: i64) -> Result<(), FaultError> {
+        let conn = self.connection_of(session)?;
+        self.close_now(conn);
+        Ok(())
+    }
+
+    /// Fault injection: the connection of `session` stops reading and
+    /// writing (`true`), or resumes (`false`: what it was sent is then
+    /// read and answered). A stall longer than the session timeout
+    /// expires the session, as on a real server.
+    pub fn stall(&mut self, session: i64, on: bool, now: Instant) -> Result<(), FaultError> {
+        let conn = self.connection_of(session)?;
+        let held = match self.conns.get_mut(&conn) {
+            Some(c) => {
+                c.stalled = on;
+                if on {
+                    return Ok(());
+                }
+                std::mem::take(&mut c.held)
+            }
+            None => return Err(FaultError::NotConnected(session)),
+        };
+        self.handle_connection_input(conn, &held, now);
+        Ok(())
+    }
+
+    /// Fault injection: connections opened before `until` are closed at
+    /// once, before any handshake (a server refusing clients for a while).
+    pub fn refuse_connections_until(&mut self, until: Instant) {
+        self.refuse_until = Some(until);
+    }
+
+    /// Fault injection: sets a node's data version, to test what happens
+    /// near the wrap (`i32::MAX`, then -1 on the next write).
+    pub fn set_version(&mut self, path: &str, version: i32) -> Result<(), FaultError> {
+        let node = self
+            .tree
+            .get_mut(path)
+            .ok_or_else(|| FaultError::NoNode(path.to_owned()))?;
+        node.stat.version = version;
+        Ok(())
+    }
+
+    /// Fault injection: sets the suffix the next sequential child of
+    /// `path` gets (its creation counter), to test the wrap past
+    /// `i32::MAX` into negative suffixes.
+    pub fn set_child_sequence(&mut self, path: &str, next: i32) -> Result<(), FaultError> {
+        let node = self
+            .tree
+            .get_mut(path)
+            .ok_or_else(|| FaultError::NoNode(path.to_owned()))?;
+        node.stat.cversion = next;
+        Ok(())
+    }
+
+    /// The open connection of a live session.
+    fn connection_of(&self, session: i64) -> Result<ConnId, FaultError> {
+        let s = self
+            .sessions
+            .get(&session)
+            .ok_or(FaultError::NoSession(session))?;
+        s.conn.ok_or(FaultError::NotConnected(session))
     }
 
     /// Fault injection: answer every resume of a live session with a new
@@ -128,8 +212,13 @@ impl Server {
                 auth: vec![Id::new("ip", peer.to_string())],
                 out: BytesMut::new(),
                 closing: false,
+                stalled: false,
+                held: Vec::new(),
             },
         );
+        if self.refuse_until.is_some_and(|until| now < until) {
+            self.close_after_send(id);
+        }
         id
     }
 
@@ -154,6 +243,9 @@ impl Server {
         };
         if c.closing {
             return;
+        }
+        if c.stalled {
+            return c.held.extend_from_slice(bytes);
         }
         if c.session.is_none() && c.prefix.len() < 4 {
             let take = (4 - c.prefix.len()).min(bytes.len());
@@ -181,7 +273,7 @@ impl Server {
             let Some(c) = self.conns.get_mut(&conn) else {
                 return;
             };
-            if c.closing {
+            if c.closing || c.stalled {
                 return;
             }
             let frame = match c.frames.next_frame() {
@@ -205,7 +297,7 @@ impl Server {
         let Some(c) = self.conns.get_mut(&conn) else {
             return false;
         };
-        if c.out.is_empty() {
+        if c.out.is_empty() || c.stalled {
             return false;
         }
         out.extend_from_slice(&c.out);
@@ -217,7 +309,7 @@ impl Server {
     pub fn connections_with_output(&self) -> Vec<ConnId> {
         self.conns
             .iter()
-            .filter(|(_, c)| !c.out.is_empty())
+            .filter(|(_, c)| !c.out.is_empty() && !c.stalled)
             .map(|(id, _)| *id)
             .collect()
     }
@@ -321,10 +413,12 @@ impl Server {
     }
 
     /// Expires a session now, as its timeout would (tests and simulation).
-    pub fn expire_session(&mut self, session: i64, now: Instant) {
-        if self.sessions.contains_key(&session) {
-            self.end_session(session, now);
+    pub fn expire_session(&mut self, session: i64, now: Instant) -> Result<(), FaultError> {
+        if !self.sessions.contains_key(&session) {
+            return Err(FaultError::NoSession(session));
         }
+        self.end_session(session, now);
+        Ok(())
     }
 
     // ----- internals -------------------------------------------------------
@@ -619,6 +713,7 @@ impl Server {
                 if write {
                     self.zxid += 1;
                 }
+                let lose = self.lose_reply.as_mut().is_some_and(|f| f(&request));
                 let time = self.wall_ms(now);
                 let mut ctx = Ctx {
                     server: self,
@@ -629,6 +724,10 @@ impl Server {
                 };
                 let Outcome { result, changes } = ctx.apply(request);
                 self.notify(changes);
+                if lose {
+                    self.lose_reply = None;
+                    return self.close_now(conn);
+                }
                 match result {
                     Ok(response) => self.send(
                         conn,
