@@ -300,6 +300,9 @@ fn read(mut stream: TcpStream, conn: ConnId, shared: &Shared) {
 /// Writes one connection's bytes, outside the server's mutex, until it is
 /// closed (after its last bytes) or its socket fails.
 fn write(mut stream: TcpStream, outgoing: &Outgoing) {
+    // A peer that never reads cannot keep a closed connection open: its
+    // writes fail after this and the socket is shut down.
+    let _ = stream.set_write_timeout(Some(Duration::from_secs(30)));
     loop {
         let (bytes, closing) = {
             let mut s = outgoing.lock();

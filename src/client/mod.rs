@@ -265,6 +265,16 @@ impl Inner {
     /// Hands queued callbacks to `dispatch` until none is left; only the
     /// thread that set `draining` runs this.
     fn drain_jobs(&self) {
+        /// Lets another thread drain if a `Dispatch` unwinds mid-way.
+        struct Reset<'a>(&'a Mutex<Dispatching>);
+        impl Drop for Reset<'_> {
+            fn drop(&mut self) {
+                if std::thread::panicking() {
+                    lock(self.0).draining = false;
+                }
+            }
+        }
+        let _reset = Reset(&self.dispatching);
         loop {
             let job = {
                 let mut d = lock(&self.dispatching);
@@ -511,6 +521,15 @@ impl Client {
     /// and why: a refused handshake, garbage from the server, a timeout…
     pub fn recent_disconnects(&self) -> Vec<(HostPort, DisconnectReason)> {
         lock(&self.inner.core).disconnects.iter().cloned().collect()
+    }
+
+    /// Gives the session up on the client's side (see
+    /// [`Session::abandon_session`]): `Lost`, then a new session, while the
+    /// server keeps the old one until it expires. For tests of what a
+    /// partitioned client goes through.
+    pub fn abandon_session(&self) {
+        self.inner
+            .step(|core, now| core.session.abandon_session(now));
     }
 
     /// The session's counters (frames, bytes, pings, reconnects, pending,

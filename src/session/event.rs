@@ -148,6 +148,9 @@ pub enum LostReason {
     Replaced,
     /// Authentication failed; the session ends for good.
     AuthFailed,
+    /// The application gave it up ([`Session::abandon_session`](super::Session::abandon_session));
+    /// the server may keep it until it expires.
+    Abandoned,
 }
 
 /// Why a connection ended.
@@ -176,6 +179,8 @@ pub enum DisconnectReason {
     /// A credential or SetWatches batch to replay exceeds
     /// `max_request_len`; the connection cannot be restored without it.
     ReplayTooLarge(RequestTooLarge),
+    /// The application abandoned the session on this connection.
+    Abandoned,
     /// The session timed out on the client's clock while this resume
     /// handshake was in flight: the connection is dropped before `Lost`, so
     /// a late answer can never revive the session the client gave up.

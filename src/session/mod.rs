@@ -304,7 +304,14 @@ impl Session {
             );
         }
         let connected = matches!(self.phase, Phase::Connected { .. });
-        if !last || !connected || self.closing {
+        // An addWatch on the path still on its way will need the server's
+        // watch: it counts as a watcher already.
+        let coming = self.watches.add_pending(&path)
+            || self
+                .queue
+                .iter()
+                .any(|q| matches!(&q.registration, Some(Registration::Add(p, _)) if *p == path));
+        if !last || coming || !connected || self.closing {
             return;
         }
         let watcher_type = match kind {
@@ -320,6 +327,27 @@ impl Session {
                 at: now,
             });
         }
+    }
+
+    /// Gives the session up on the client's side, as if its timeout had
+    /// passed: the connection (if any) is dropped, `Lost { reason:
+    /// Abandoned }` is emitted, queued requests fail with `SessionExpired`,
+    /// and the next handshake starts a new session. The server keeps the
+    /// old session (and its ephemerals) until it expires there: exactly
+    /// the situation a partitioned client is in, which recipes must
+    /// survive, so tests can create it on demand.
+    pub fn abandon_session(&mut self, now: Instant) {
+        if self.closing || self.phase == Phase::Closed || self.session_id == 0 {
+            return;
+        }
+        if matches!(
+            self.phase,
+            Phase::Connecting | Phase::Handshaking { .. } | Phase::Connected { .. }
+        ) {
+            self.next_host = self.current_host;
+            self.drop_connection(now, DisconnectReason::Abandoned);
+        }
+        self.end_session(LostReason::Abandoned, KeeperState::Expired);
     }
 
     /// Drops an alarm that is no longer needed; it will not complete.
@@ -643,7 +671,9 @@ impl Session {
         // The server answered: not a reason to try another one.
         let reachable = matches!(
             reason,
-            DisconnectReason::Expired | DisconnectReason::SessionTimedOut
+            DisconnectReason::Expired
+                | DisconnectReason::SessionTimedOut
+                | DisconnectReason::Abandoned
         );
         self.events.push_back(Event::Disconnected {
             host: self.hosts[self.current_host].clone(),
@@ -1005,6 +1035,9 @@ impl Session {
                 Ok(r) => Ok(r),
                 Err(e) => {
                     // It may have been applied: the caller sees ConnectionLoss.
+                    if let Some(Registration::Add(path, _)) = &p.registration {
+                        self.addwatch_answered(path);
+                    }
                     self.complete(p.id, Err(Error::ConnectionLoss));
                     return self.drop_connection(now, DisconnectReason::Malformed(e));
                 }

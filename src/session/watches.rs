@@ -107,6 +107,11 @@ impl WatchRegistry {
                 .is_some_and(PathWatches::has_persistent)
     }
 
+    /// True while an addWatch for `path` is written and unanswered.
+    pub(crate) fn add_pending(&self, path: &str) -> bool {
+        self.persistent_pending.contains_key(path)
+    }
+
     /// An addWatch for `path` was written.
     pub(crate) fn persistent_sent(&mut self, path: &str) {
         *self.persistent_pending.entry(path.to_owned()).or_default() += 1;

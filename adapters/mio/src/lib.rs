@@ -429,6 +429,14 @@ fn spawn_resolver() -> io::Result<Sender<Resolve>> {
         .name("kazoo-mio-dns".into())
         .spawn(move || {
             for ask in rx {
+                // An attempt given up while it waited here costs no lookup.
+                let wanted = ask
+                    .socket
+                    .upgrade()
+                    .is_some_and(|s| lock(&s).attempt == Some(ask.conn));
+                if !wanted {
+                    continue;
+                }
                 let addrs: VecDeque<SocketAddr> = (ask.host.host.as_str(), ask.host.port)
                     .to_socket_addrs()
                     .map(Iterator::collect)

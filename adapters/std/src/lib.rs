@@ -256,6 +256,15 @@ fn run_connection(
             }
         }
     }
+    // The connection is over whoever ended it: its writer must see that
+    // (the session reports no Disconnect for a connection the peer closed).
+    {
+        let mut w = wiring.lock();
+        if w.wanted == Some(conn) {
+            w.wanted = None;
+            wiring.end_connection(&mut w);
+        }
+    }
     driver.disconnected(conn);
 }
 
@@ -285,8 +294,11 @@ fn run_writer(mut stream: TcpStream, conn: ConnId, driver: &Driver, wiring: &Wir
         }
         let resume = {
             let mut w = wiring.lock();
-            w.out.written();
-            w.out.take_blocked()
+            // A newer connection's buffer is not this writer's to account.
+            w.wanted == Some(conn) && {
+                w.out.written();
+                w.out.take_blocked()
+            }
         };
         if resume {
             driver.writable(conn);

@@ -6,12 +6,18 @@ use std::time::{Duration, Instant};
 
 use kazoo_std::session::Config;
 
+/// The tests count the process's threads: one at a time.
+static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn threads() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
 }
 
 #[test]
 fn closing_from_a_waiting_state_ends_every_thread() {
+    let _alone = ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let before = threads();
     // Port 1 refuses at once; the next attempt waits 15-30 s.
     let config = Config::builder("127.0.0.1:1")
@@ -25,6 +31,42 @@ fn closing_from_a_waiting_state_ends_every_thread() {
         c.close().wait_timeout(Duration::from_secs(5)).unwrap();
     }
     drop(clients);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while threads() > before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        threads() <= before,
+        "{} threads left of {before}",
+        threads()
+    );
+}
+
+/// A client closed while it waits to reconnect after the server dropped
+/// its connection leaves no writer thread behind (the writer used to wait
+/// for ever on a connection nobody would end).
+#[test]
+fn closing_while_waiting_to_reconnect_ends_the_connection_threads() {
+    let _alone = ALONE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let server = kazoo::testing::ZkServer::shared().expect("a ZooKeeper server");
+    let proxy = kazoo::testing::Proxy::start(server.addr()).unwrap();
+    let before = threads();
+    let config = Config::builder(&proxy.addr().to_string())
+        .reconnect_delay(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let client = kazoo_std::start(config);
+    client
+        .connected()
+        .wait_timeout(Duration::from_secs(10))
+        .unwrap();
+    proxy.refuse(true);
+    proxy.sever(); // the server side ends the connection
+    std::thread::sleep(Duration::from_millis(300));
+    client.close().wait_timeout(Duration::from_secs(5)).unwrap();
+    drop(client);
     let deadline = Instant::now() + Duration::from_secs(5);
     while threads() > before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));

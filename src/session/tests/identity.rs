@@ -243,3 +243,26 @@ fn expired_answer_to_a_new_session_request_loses_nothing() {
         assert!(sim.transcript.lines().any(|l| l.ends_with("disconnect")));
     }
 }
+
+/// Abandoning the session on the client's side: Suspended, Lost
+/// (abandoned), then a new session, while the server still holds the old
+/// one and its ephemerals.
+#[test]
+fn an_abandoned_session_is_lost_here_and_alive_there() {
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::create("/eph", CreateMode::Ephemeral));
+    sim.session.abandon_session(sim.now);
+    sim.step();
+    sim.advance(Duration::from_secs(2));
+    assert_eq!(
+        sim.states(),
+        [
+            connected(FIRST, true),
+            SessionState::Suspended { session_id: FIRST },
+            lost(FIRST, LostReason::Abandoned),
+            connected(SECOND, true),
+        ]
+    );
+    assert!(sim.server.live_sessions().contains(&FIRST));
+    assert!(sim.server.exists("/eph"), "the server keeps its ephemeral");
+}

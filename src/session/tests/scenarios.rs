@@ -856,3 +856,46 @@ fn no_phantom_local_mark_after_a_lost_add_watch() {
     let (_, sent) = sim.server.received.last().unwrap();
     assert_eq!(sent, &req::get("/pp", true), "armed on the server again");
 }
+
+/// Review finding: a watcher dropped while another addWatch on the same
+/// path is still queued must not remove the server's watch that the newer
+/// watcher is about to rely on.
+#[test]
+fn dropping_a_watcher_keeps_the_server_watch_a_newer_one_needs() {
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::create("/p", CreateMode::Persistent));
+    let a = sim.submit(req::add_watch("/p", AddWatchMode::Persistent));
+    let now = sim.now;
+    let b = sim
+        .session
+        .submit(req::add_watch("/p", AddWatchMode::Persistent), now);
+    sim.session.remove_watcher(a, now);
+    sim.step();
+    assert!(sim.result(b).is_some_and(Result::is_ok));
+    assert!(
+        !sent_ops(&sim).contains(&OpCode::RemoveWatches),
+        "the server keeps the watch b needs"
+    );
+    sim.submit(req::set("/p"));
+    assert!(sim
+        .watch_events()
+        .iter()
+        .any(|(w, t, ..)| *w == b.0 && *t == EventType::NodeDataChanged));
+}
+
+/// Review finding: an addWatch answered with a body that does not decode
+/// must not leave its path marked "persistent-pending" for ever (later
+/// one-shot watches there would go out without the watch flag).
+#[test]
+fn a_malformed_add_watch_reply_leaves_no_pending_mark() {
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::create("/p", CreateMode::Persistent));
+    sim.server.bad_add_watch_reply = true;
+    let w = sim.submit(req::add_watch("/p", AddWatchMode::Persistent));
+    assert_eq!(sim.result(w), Some(&Err(Error::ConnectionLoss)));
+    sim.advance(Duration::from_secs(1)); // reconnected
+    let g = sim.submit(req::get("/p", true));
+    assert!(sim.result(g).is_some_and(Result::is_ok));
+    let (_, sent) = sim.server.received.last().unwrap();
+    assert_eq!(sent, &req::get("/p", true), "armed on the server");
+}

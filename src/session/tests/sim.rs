@@ -63,6 +63,8 @@ pub(crate) struct FakeServer {
     pub(crate) reject_auth: bool,
     /// A server before 3.6: SetWatches2 (105) gets -6, then the socket closes.
     pub(crate) no_set_watches2: bool,
+    /// Answer the next addWatch with err 0 and a body too short to decode.
+    pub(crate) bad_add_watch_reply: bool,
     /// Negotiated timeout in ms.
     pub(crate) timeout_ms: i32,
     /// Every request received: (xid, request).
@@ -92,6 +94,7 @@ impl Default for FakeServer {
             stalled: false,
             reject_auth: false,
             no_set_watches2: false,
+            bad_add_watch_reply: false,
             timeout_ms: 3000,
             received: Vec::new(),
             tree,
@@ -381,6 +384,14 @@ impl FakeServer {
                     ],
                 );
                 self.reply(xid, 0, None);
+            }
+            Request::AddWatch(_) if self.bad_add_watch_reply => {
+                self.bad_add_watch_reply = false;
+                let zxid = self.zxid;
+                self.send_frame(|o| {
+                    ReplyHeader { xid, zxid, err: 0 }.encode(o);
+                    o.extend_from_slice(&[0, 0]);
+                });
             }
             Request::SetWatches2(_) if self.no_set_watches2 => {
                 self.reply(xid, -6, None);
