@@ -71,6 +71,11 @@ pub struct ServerConfig {
     pub seed: u64,
     /// Wall-clock milliseconds at start, for ctime and mtime (the core reads no clock).
     pub wall_clock_ms: i64,
+    /// `maxClientCnxns`: open connections allowed per client address; one
+    /// more is closed at once, before its handshake. 0 (the default, as in
+    /// the test kit's Java server) means no limit; ZooKeeper's own default
+    /// is 60.
+    pub max_client_cnxns: usize,
 }
 
 impl Default for ServerConfig {
@@ -84,6 +89,7 @@ impl Default for ServerConfig {
             server_id: 1,
             seed: 0,
             wall_clock_ms: 0,
+            max_client_cnxns: 0,
         }
     }
 }

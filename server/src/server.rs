@@ -32,6 +32,8 @@ struct Conn {
     out: BytesMut,
     /// Close once `out` is sent.
     closing: bool,
+    /// The client's address (for `maxClientCnxns`).
+    peer: IpAddr,
     /// Fault: neither reads nor writes; input waits in `held`.
     stalled: bool,
     held: Vec<u8>,
@@ -212,11 +214,19 @@ impl Server {
                 auth: vec![Id::new("ip", peer.to_string())],
                 out: BytesMut::new(),
                 closing: false,
+                peer,
                 stalled: false,
                 held: Vec::new(),
             },
         );
-        if self.refuse_until.is_some_and(|until| now < until) {
+        let limit = self.config.max_client_cnxns;
+        let from_peer = self
+            .conns
+            .values()
+            .filter(|c| c.peer == peer && !c.closing)
+            .count();
+        let over_limit = limit > 0 && from_peer > limit;
+        if over_limit || self.refuse_until.is_some_and(|until| now < until) {
             self.close_after_send(id);
         }
         id

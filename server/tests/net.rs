@@ -63,3 +63,33 @@ fn a_client_that_stops_reading_does_not_freeze_the_others() {
     writer.exists("/n0").send().wait_timeout(WAIT).unwrap();
     drop(greedy);
 }
+
+/// `maxClientCnxns`: one connection more than allowed from an address is
+/// closed at once, before its handshake; the others work.
+#[test]
+fn connections_per_address_are_limited() {
+    use std::io::Read;
+    let mut config = ServerConfig::default();
+    config.max_client_cnxns = 2;
+    let server = EmbeddedServer::start(config).unwrap();
+    let a = kazoo_std::connect(&server.connect_string()).unwrap();
+    let b = kazoo_std::connect(&server.connect_string()).unwrap();
+    a.connected().wait_timeout(WAIT).unwrap();
+    b.connected().wait_timeout(WAIT).unwrap();
+    let mut third = TcpStream::connect(server.addr()).unwrap();
+    third.set_read_timeout(Some(WAIT)).unwrap();
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        third.read(&mut buf).unwrap(),
+        0,
+        "closed before any handshake"
+    );
+    drop(b.close().wait_timeout(WAIT));
+    drop(b);
+    std::thread::sleep(Duration::from_millis(200));
+    let c = kazoo_std::connect(&server.connect_string()).unwrap();
+    c.connected()
+        .wait_timeout(WAIT)
+        .expect("room again once one left");
+    a.exists("/").send().wait_timeout(WAIT).unwrap();
+}
