@@ -157,6 +157,23 @@ impl ZkEnsemble {
         self.members.iter().position(|m| m.addr == addr)
     }
 
+    /// The member `client` is connected to now, so a test can kill exactly
+    /// that one (Curator's `findConnectionInstance`); `None` while it is
+    /// not connected, or connected to a server outside this ensemble.
+    pub fn member_of(&self, client: &crate::Client) -> Option<usize> {
+        use crate::session::SessionState;
+        let up = matches!(
+            client.state(),
+            Some(SessionState::Connected { .. } | SessionState::ReadOnly { .. })
+        );
+        let host = client.current_host().filter(|_| up)?;
+        let ip: std::net::IpAddr = match host.host.as_str() {
+            "localhost" => Ipv4Addr::LOCALHOST.into(),
+            other => other.parse().ok()?,
+        };
+        self.member_at(SocketAddr::new(ip, host.port))
+    }
+
     /// A connect string for a fresh, empty chroot (created through a
     /// running member), every member listed.
     pub fn chroot(&self, prefix: &str) -> Result<String, TestingError> {

@@ -477,15 +477,7 @@ pub fn failover_keeps_the_session_and_every_acknowledged_write<A: Adapter>() {
             thread::sleep(Duration::from_millis(5));
         }
     };
-    let member_of = |c: &Client, zk: &ZkEnsemble| {
-        let host = c.current_host().unwrap();
-        zk.member_at(
-            format!("{}:{}", host.host, host.port)
-                .parse::<SocketAddr>()
-                .unwrap(),
-        )
-        .unwrap()
-    };
+    let member_of = |c: &Client, zk: &ZkEnsemble| zk.member_of(c).expect("connected to a member");
 
     wait_done(300);
     let connected_to = member_of(&c, zk);
