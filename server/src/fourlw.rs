@@ -26,6 +26,7 @@ pub(crate) fn answer(prefix: &[u8], server: &Server) -> Option<String> {
             std::env::consts::OS
         ),
         "isro" => "rw".to_string(),
+        "wchc" => server.watches_by_session(),
         "srvr" => srvr(server),
         "stat" => {
             let mut s = srvr(server);

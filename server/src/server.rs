@@ -176,6 +176,24 @@ impl Server {
         Ok(())
     }
 
+    /// `wchc`: each connected session with watches, then its watched
+    /// paths, one per line (a path watched for data and children twice).
+    pub(crate) fn watches_by_session(&self) -> String {
+        let mut out = String::new();
+        for (id, s) in &self.sessions {
+            let Some(conn) = s.conn else { continue };
+            let paths = self.watches.paths_of(conn);
+            if paths.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("0x{id:x}\n"));
+            for p in paths {
+                out.push_str(&format!("\t{p}\n"));
+            }
+        }
+        out
+    }
+
     /// The open connection of a live session.
     fn connection_of(&self, session: i64) -> Result<ConnId, FaultError> {
         let s = self

@@ -133,6 +133,16 @@ impl Watches {
         }
     }
 
+    /// The paths `conn` watches: data table first, then child table (a
+    /// persistent watch is in both), as `wchc` lists them.
+    pub(crate) fn paths_of(&self, conn: ConnId) -> Vec<String> {
+        [&self.data, &self.child]
+            .into_iter()
+            .flat_map(|t| t.iter().filter(|(_, s)| s.contains_key(&conn)))
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
     /// Forgets every watch of a closed connection.
     pub(crate) fn drop_connection(&mut self, conn: ConnId) {
         for table in [&mut self.data, &mut self.child] {

@@ -314,7 +314,12 @@ impl Session {
         if !last || coming || !connected || self.closing {
             return;
         }
+        // Servers before 3.9 cannot remove one persistent kind alone
+        // (ZOOKEEPER-4472): when nothing else of this session watches the
+        // path, `Any` removes it on every version; otherwise only this kind
+        // (on 3.8 that fails, and the next connection does not re-arm it).
         let watcher_type = match kind {
+            _ if !self.watches.watches_path(&path) => WatcherType::Any,
             Kind::Recursive => WatcherType::PersistentRecursive,
             _ => WatcherType::Persistent,
         };

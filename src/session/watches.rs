@@ -107,6 +107,11 @@ impl WatchRegistry {
                 .is_some_and(PathWatches::has_persistent)
     }
 
+    /// True if any watcher of this session is registered on `path`.
+    pub(crate) fn watches_path(&self, path: &str) -> bool {
+        self.paths.contains_key(path)
+    }
+
     /// True while an addWatch for `path` is written and unanswered.
     pub(crate) fn add_pending(&self, path: &str) -> bool {
         self.persistent_pending.contains_key(path)

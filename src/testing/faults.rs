@@ -13,6 +13,27 @@ use crate::proto::{
 };
 use crate::Client;
 
+/// How many watches the server holds for `session` (`wchc`; a path
+/// watched for both data and children counts twice, a persistent watch
+/// too), on a real server or the embedded one. For checks that a recipe
+/// or a client leaves no watch behind (Curator's test base does this).
+pub fn watch_count(server: SocketAddr, session: i64) -> Result<usize, TestingError> {
+    let report = super::jvm::four_letter_word(server, "wchc")?;
+    let header = format!("0x{session:x}");
+    let mut count = 0;
+    let mut mine = false;
+    for line in report.lines() {
+        if let Some(path) = line.strip_prefix('\t') {
+            if mine && !path.is_empty() {
+                count += 1;
+            }
+        } else {
+            mine = line.trim() == header;
+        }
+    }
+    Ok(count)
+}
+
 /// Expires `client`'s session for real: a second connection joins the
 /// session with the same id and password and closes it there (the server
 /// drops the client's own connection on the way). The client finds out

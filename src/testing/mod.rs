@@ -30,7 +30,7 @@ mod raw;
 mod server;
 
 pub use ensemble::ZkEnsemble;
-pub use faults::expire_session;
+pub use faults::{expire_session, watch_count};
 pub use jvm::four_letter_word;
 pub use proxy::Proxy;
 pub use raw::RawConnection;

@@ -152,6 +152,7 @@ macro_rules! integration_tests {
             watches::remove_watches_tells_the_watcher,
             watches::chroot_is_invisible_in_events_and_results,
             watches::callbacks_may_wait_on_other_requests,
+            watches::a_client_leaves_no_watch_behind,
             behaviour::listeners_and_state_streams_see_every_state,
             behaviour::ten_thousand_requests_from_eight_threads,
             behaviour::wait_timeout_leaves_the_client_usable,

@@ -281,3 +281,38 @@ pub fn callbacks_may_wait_on_other_requests<A: Adapter>() {
     let (state, _) = lrx.recv_timeout(WAIT).expect("the listener ran");
     assert!(matches!(state, kazoo::session::SessionState::Closed { .. }));
 }
+
+/// Watcher hygiene, checked on the server (`wchc`): fired one-shots leave
+/// nothing, and a dropped persistent `WatchStream` is removed there too.
+pub fn a_client_leaves_no_watch_behind<A: Adapter>() {
+    let ctx = Ctx::new::<A>("hygiene");
+    let c = &ctx.client;
+    let id = c.session_id();
+    let count = || kazoo::testing::watch_count(ctx.server.addr(), id).unwrap();
+    let settle_to = |want: usize| {
+        let deadline = std::time::Instant::now() + WAIT;
+        while count() != want {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} watches, want {want}",
+                count()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    c.create("/w").send().wait().unwrap();
+    let (_, fired) = c.exists("/w").send_watched();
+    settle_to(1);
+    c.set("/w", "x").send().wait().unwrap();
+    fired.wait_timeout(WAIT).unwrap();
+    settle_to(0);
+    let stream = c
+        .add_watch("/w", AddWatchMode::Persistent)
+        .stream()
+        .wait()
+        .unwrap();
+    assert!(count() > 0, "the persistent watch is on the server");
+    drop(stream);
+    settle_to(0);
+    c.close().wait_timeout(WAIT).unwrap();
+}
