@@ -183,6 +183,11 @@ impl EmbeddedServer {
         self.with_server(|server, now| server.stall(session_id, on, now))
     }
 
+    /// Sends everything for `session` `delay` late (see [`Server::delay_replies`]).
+    pub fn delay_replies(&self, session_id: i64, delay: Duration) -> Result<(), FaultError> {
+        self.with_server(|server, _| server.delay_replies(session_id, delay))
+    }
+
     /// Closes every new connection at once for `duration`.
     pub fn refuse_connections_for(&self, duration: Duration) {
         self.with_server(|server, now| {

@@ -37,6 +37,9 @@ struct Conn {
     /// Fault: neither reads nor writes; input waits in `held`.
     stalled: bool,
     held: Vec<u8>,
+    /// Fault: output is sent this long after it was made, in order.
+    delay: Duration,
+    delayed: VecDeque<(Instant, BytesMut)>,
 }
 
 struct Session {
@@ -147,6 +150,16 @@ impl Server {
         Ok(())
     }
 
+    /// Fault injection: everything sent to `session`'s connection leaves
+    /// `delay` after it was made, in order (a slow link); zero ends it.
+    pub fn delay_replies(&mut self, session: i64, delay: Duration) -> Result<(), FaultError> {
+        let conn = self.connection_of(session)?;
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.delay = delay;
+        }
+        Ok(())
+    }
+
     /// Fault injection: connections opened before `until` are closed at
     /// once, before any handshake (a server refusing clients for a while).
     pub fn refuse_connections_until(&mut self, until: Instant) {
@@ -235,6 +248,8 @@ impl Server {
                 peer,
                 stalled: false,
                 held: Vec::new(),
+                delay: Duration::ZERO,
+                delayed: VecDeque::new(),
             },
         );
         let limit = self.config.max_client_cnxns;
@@ -322,22 +337,35 @@ impl Server {
 
     /// Appends the bytes `conn` should send; true if there were any.
     pub fn poll_transmit(&mut self, conn: ConnId, out: &mut BytesMut) -> bool {
+        let now = self.last_now;
         let Some(c) = self.conns.get_mut(&conn) else {
             return false;
         };
-        if c.out.is_empty() || c.stalled {
+        if c.stalled {
             return false;
+        }
+        if !c.delay.is_zero() && !c.out.is_empty() {
+            let at = now.checked_add(c.delay).unwrap_or(now);
+            c.delayed.push_back((at, c.out.split()));
+        }
+        let start = out.len();
+        while c.delayed.front().is_some_and(|(at, _)| *at <= now) {
+            if let Some((_, bytes)) = c.delayed.pop_front() {
+                out.extend_from_slice(&bytes);
+            }
         }
         out.extend_from_slice(&c.out);
         c.out.clear();
-        true
+        out.len() > start
     }
 
     /// Connections with bytes to send.
     pub fn connections_with_output(&self) -> Vec<ConnId> {
+        let now = self.last_now;
+        let due = |c: &Conn| c.delayed.front().is_some_and(|(at, _)| *at <= now);
         self.conns
             .iter()
-            .filter(|(_, c)| !c.out.is_empty() && !c.stalled)
+            .filter(|(_, c)| !c.stalled && (!c.out.is_empty() || due(c)))
             .map(|(id, _)| *id)
             .collect()
     }
@@ -390,7 +418,16 @@ impl Server {
             .values()
             .filter(|c| c.session.is_none() && !c.closing)
             .map(|c| c.handshake_by);
-        Some(expiry.chain(handshakes).fold(self.next_sweep, Instant::min))
+        let delayed = self
+            .conns
+            .values()
+            .filter_map(|c| c.delayed.front().map(|(at, _)| *at));
+        Some(
+            expiry
+                .chain(handshakes)
+                .chain(delayed)
+                .fold(self.next_sweep, Instant::min),
+        )
     }
 
     /// The last transaction id.

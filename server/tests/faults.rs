@@ -179,3 +179,29 @@ fn versions_and_sequences_near_the_wrap() {
         Err(FaultError::NoSession(0x1234))
     );
 }
+
+#[test]
+fn delayed_replies_arrive_late_and_in_order() {
+    let server = server();
+    let (c, _) = client(&server);
+    server
+        .delay_replies(c.session_id(), Duration::from_millis(400))
+        .unwrap();
+    let started = Instant::now();
+    let first = c.create("/d1").send();
+    let second = c.create("/d2").send();
+    assert_eq!(first.wait_timeout(WAIT).unwrap(), "/d1");
+    assert_eq!(second.wait_timeout(WAIT).unwrap(), "/d2");
+    assert!(
+        started.elapsed() >= Duration::from_millis(400),
+        "not delayed"
+    );
+    server
+        .delay_replies(c.session_id(), Duration::ZERO)
+        .unwrap();
+    c.exists("/d1").send().wait_timeout(WAIT).unwrap();
+    assert_eq!(
+        server.delay_replies(0x99, Duration::ZERO),
+        Err(FaultError::NoSession(0x99))
+    );
+}
