@@ -17,7 +17,8 @@ fn round_trip(server: &TestServer) {
         .wait_timeout(WAIT)
         .unwrap();
     assert_eq!(path, "/job-0000000000", "a fresh chroot per test");
-    let (_, fired) = client.exists(&path).send_watched();
+    let (read, fired) = client.exists(&path).send_watched();
+    read.wait_timeout(WAIT).unwrap(); // the watch is set once it is answered
     assert_eq!(server.watch_count(client.session_id()).unwrap(), 1);
     client.delete(&path).send().wait_timeout(WAIT).unwrap();
     fired.wait_timeout(WAIT).unwrap();
