@@ -2,8 +2,8 @@
 //! the same output lines as the peer programs, so runs compare side by side.
 //!
 //! ```sh
-//! cargo bench --features testing --bench e2e                    # starts a server, runs all four
-//! cargo bench --features testing --bench e2e -- 127.0.0.1:2181 W2 [count] [window]
+//! cargo bench --bench e2e                    # starts a server, runs all four
+//! cargo bench --bench e2e -- 127.0.0.1:2181 W2 [count] [window]
 //! ```
 //!
 //! Prints `RESULT client=kazoo-rs workload=… ops_per_s=…` plus the process's
@@ -14,8 +14,8 @@
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
-use kazoo::testing::ZkServer;
 use kazoo::Client;
+use kazoo_testing::ZkServer;
 
 fn cpu_seconds() -> f64 {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();

@@ -1,7 +1,7 @@
 //! A mio event loop of your own that serves its own TCP echo socket and runs
 //! a ZooKeeper session side by side, on one thread, printing watch events.
 //!
-//! Run: `cargo run --example custom_event_loop --features testing`
+//! Run: `cargo run --example custom_event_loop`
 //! (starts a local ZooKeeper unless `ZK_HOSTS` is set).
 
 #![allow(clippy::disallowed_methods)] // an application owns its clock
@@ -12,10 +12,10 @@ use std::time::{Duration, Instant};
 
 use kazoo::proto::AddWatchMode;
 use kazoo::session::{Config, SessionState};
-use kazoo::testing::ZkServer;
 use kazoo_mio::mio::net::{TcpListener, TcpStream};
 use kazoo_mio::mio::{Events, Interest, Poll, Token};
 use kazoo_mio::Sessions;
+use kazoo_testing::ZkServer;
 
 const ZK_WAKER: Token = Token(0);
 const ZK_SESSION: Token = Token(1);

@@ -1,12 +1,12 @@
 //! The client on tokio: every call is a future; watches are futures too.
 //!
-//! Run: `cargo run --example tokio_async --features testing`
+//! Run: `cargo run --example tokio_async`
 //! (starts a local ZooKeeper unless `ZK_HOSTS` is set).
 
 use std::time::Duration;
 
 use kazoo::proto::AddWatchMode;
-use kazoo::testing::ZkServer;
+use kazoo_testing::ZkServer;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -143,8 +143,5 @@ pub mod proto;
 pub mod retry;
 pub mod session;
 
-#[cfg(feature = "testing")]
-pub mod testing;
-
 pub use client::Client;
 pub use error::{ArgumentError, ConfigError, Error, Misuse};

@@ -7,8 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use kazoo::acl::{Acl, Id, Perms, OPEN_ACL_UNSAFE};
 use kazoo::proto::*;
-use kazoo::testing::{RawConnection, TestingError, ZkServer};
 use kazoo::Error;
+use kazoo_testing::{RawConnection, TestingError, ZkServer};
 
 fn conn() -> RawConnection {
     RawConnection::open(ZkServer::shared().expect("server").addr()).expect("connect")

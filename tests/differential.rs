@@ -14,9 +14,9 @@ use std::time::Duration;
 use kazoo::acl::{Acl, Id, Perms, CREATOR_ALL_ACL, READ_ACL_UNSAFE};
 use kazoo::proto::{AddWatchMode, MultiResult, Stat};
 use kazoo::session::{Config, WatchedEvent};
-use kazoo::testing::{fresh_chroot, ZkServer};
 use kazoo::Client;
 use kazoo_server::EmbeddedServer;
+use kazoo_testing::{fresh_chroot, ZkServer};
 
 const WAIT: Duration = Duration::from_secs(15);
 
@@ -575,7 +575,7 @@ fn wait_state(c: &Client, want: impl Fn(Option<kazoo::session::SessionState>) ->
 fn reconnect_catches_up_one_shot_watches() {
     use kazoo::session::SessionState;
     compare_with_addr("catch-up", |addr, chroot, t| {
-        let proxy = kazoo::testing::Proxy::start(addr).unwrap();
+        let proxy = kazoo_testing::Proxy::start(addr).unwrap();
         let c = kazoo_std::start(Config::new(&format!("{}{chroot}", proxy.addr())).unwrap());
         let other = kazoo_std::start(Config::new(&format!("{addr}{chroot}")).unwrap());
         c.connected().wait_timeout(WAIT).unwrap();
@@ -643,7 +643,7 @@ fn real_expiry() {
         c.create("/eph").ephemeral().send().wait().unwrap();
         let (read, watch) = c.get("/eph").send_watched();
         read.wait().unwrap(); // the watch is set before the session goes
-        kazoo::testing::expire_session(addr, &c).unwrap();
+        kazoo_testing::expire_session(addr, &c).unwrap();
         wait_state(&c, |s| {
             matches!(
                 s,
@@ -704,7 +704,7 @@ mod raw {
     use bytes::{BufMut, Bytes, BytesMut};
     use kazoo::acl::{Acl, Id, Perms, OPEN_ACL_UNSAFE};
     use kazoo::proto::*;
-    use kazoo::testing::{RawConnection, TestingError};
+    use kazoo_testing::{RawConnection, TestingError};
 
     pub fn code(r: Result<Response, TestingError>) -> String {
         match r {
@@ -788,7 +788,7 @@ mod raw {
 fn raw_requests_and_answers() {
     use kazoo::acl::Perms;
     use kazoo::proto::{PathRecord, PathVersion, PathWatch, Request, WatcherType, WatchesRequest};
-    use kazoo::testing::RawConnection;
+    use kazoo_testing::RawConnection;
     compare_raw("raw", |addr, root, t| {
         let p = |s: &str| format!("{root}{s}");
         let mut admin = RawConnection::open(addr).unwrap();

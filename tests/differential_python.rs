@@ -6,8 +6,8 @@
 
 use std::process::Command;
 
-use kazoo::testing::ZkServer;
 use kazoo_server::EmbeddedServer;
+use kazoo_testing::ZkServer;
 
 fn run(hosts: &str, chroot: &str) -> String {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/scenario.py");

@@ -4,8 +4,8 @@
 
 use std::process::Command;
 
-use kazoo::testing::{fresh_chroot, ZkServer};
 use kazoo_server::EmbeddedServer;
+use kazoo_testing::{fresh_chroot, ZkServer};
 
 const ZKCLI: &str = "/usr/share/zookeeper/bin/zkCli.sh";
 

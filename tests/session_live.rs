@@ -12,8 +12,8 @@ use bytes::Bytes;
 use kazoo::acl::{Acl, Id, Perms, OPEN_ACL_UNSAFE};
 use kazoo::proto::*;
 use kazoo::session::{Config, Event, SessionState, WatchedEvent};
-use kazoo::testing::{RawConnection, ZkServer};
 use kazoo::Error;
+use kazoo_testing::{RawConnection, ZkServer};
 use support::Driver;
 
 fn server() -> &'static ZkServer {

@@ -8,7 +8,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
 
-use kazoo::testing::ZkServer;
+use kazoo_testing::ZkServer;
 
 /// `host:port/kz-<name>-<n>`, a fresh chroot that exists.
 fn hosts(name: &str) -> String {

@@ -20,14 +20,27 @@
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, unreachable_pub)]
+#![allow(clippy::disallowed_methods)] // a test kit owns real clocks and sleeps
+
+mod ensemble;
+mod faults;
+mod jvm;
+mod proxy;
+mod raw;
+mod server;
+
+pub use ensemble::ZkEnsemble;
+pub use faults::{expire_session, watch_count};
+pub use jvm::four_letter_word;
+pub use proxy::Proxy;
+pub use raw::RawConnection;
+pub use server::{fresh_chroot, ServerOptions, ZkServer};
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-pub use kazoo::testing::{
-    expire_session, four_letter_word, fresh_chroot, watch_count, Proxy, RawConnection,
-    ServerOptions, TestingError, ZkEnsemble as TestCluster, ZkServer,
-};
+/// A real ZooKeeper ensemble on loopback (kill, stop, start, leader, `member_of`).
+pub type TestCluster = ZkEnsemble;
 pub use kazoo_server::{EmbeddedServer, FaultError, ServerConfig};
 
 use kazoo::session::Config;
@@ -110,4 +123,28 @@ impl TestServer {
     pub fn watch_count(&self, session: i64) -> Result<usize, TestingError> {
         watch_count(self.addr(), session)
     }
+}
+
+/// Why the test kit could not provide a server or connection.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TestingError {
+    /// The server package is missing and installing it is not permitted.
+    #[error(
+        "ZooKeeper is not installed ({0} missing); run ./scripts/test.sh, \
+         or set KAZOO_INSTALL_ZOOKEEPER=1 to let the test kit run apt-get"
+    )]
+    NotInstalled(&'static str),
+    /// Installing the package failed.
+    #[error("installing zookeeper failed: {0}")]
+    InstallFailed(String),
+    /// The server did not become ready; the message holds the end of its log.
+    #[error("ZooKeeper did not start: {0}")]
+    StartFailed(String),
+    /// An I/O error talking to a process or socket.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+    /// The server answered with something unexpected.
+    #[error(transparent)]
+    Protocol(#[from] kazoo::Error),
 }

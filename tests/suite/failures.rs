@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use kazoo::acl::{Acl, Id, Perms};
 use kazoo::proto::{AddWatchMode, EventType, KeeperState};
 use kazoo::session::{Config, SessionState};
-use kazoo::testing::{expire_session, Proxy, ZkEnsemble, ZkServer};
 use kazoo::{Client, Error};
+use kazoo_testing::{expire_session, Proxy, ZkEnsemble, ZkServer};
 
 use super::{Adapter, WAIT};
 

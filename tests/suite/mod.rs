@@ -1,7 +1,7 @@
 //! The integration suite, written once against [`Client`] and run on every
 //! adapter: `tests/<adapter>_client.rs` implements [`Adapter`] and expands
 //! [`integration_tests!`]. Everything here talks to a real ZooKeeper
-//! started by `kazoo::testing` (one server per test binary); each test works
+//! started by `kazoo_testing` (one server per test binary); each test works
 //! under a chroot of its own.
 
 #![allow(dead_code, clippy::disallowed_methods)]
@@ -15,8 +15,8 @@ pub mod watches;
 use std::time::Duration;
 
 use kazoo::session::Config;
-use kazoo::testing::ZkServer;
 use kazoo::Client;
+use kazoo_testing::ZkServer;
 
 /// How a test binary makes clients.
 pub trait Adapter {
@@ -64,7 +64,7 @@ impl Backend {
 
     /// A connect string for a fresh, empty chroot.
     pub fn chroot(&self, prefix: &str) -> String {
-        kazoo::testing::fresh_chroot(self.addr(), &self.connect_string(), prefix)
+        kazoo_testing::fresh_chroot(self.addr(), &self.connect_string(), prefix)
             .expect("a fresh chroot")
     }
 }

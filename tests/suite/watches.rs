@@ -288,7 +288,7 @@ pub fn a_client_leaves_no_watch_behind<A: Adapter>() {
     let ctx = Ctx::new::<A>("hygiene");
     let c = &ctx.client;
     let id = c.session_id();
-    let count = || kazoo::testing::watch_count(ctx.server.addr(), id).unwrap();
+    let count = || kazoo_testing::watch_count(ctx.server.addr(), id).unwrap();
     let settle_to = |want: usize| {
         let deadline = std::time::Instant::now() + WAIT;
         while count() != want {

@@ -12,8 +12,8 @@
 use std::time::{Duration, Instant};
 
 use kazoo::session::{Config, SessionState};
-use kazoo::testing::ZkServer;
 use kazoo_mio::Sessions;
+use kazoo_testing::ZkServer;
 use mio::{Events, Poll, Token};
 
 fn sessions() -> usize {

@@ -50,8 +50,8 @@ fn closing_while_waiting_to_reconnect_ends_the_connection_threads() {
     let _alone = ALONE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let server = kazoo::testing::ZkServer::shared().expect("a ZooKeeper server");
-    let proxy = kazoo::testing::Proxy::start(server.addr()).unwrap();
+    let server = kazoo_testing::ZkServer::shared().expect("a ZooKeeper server");
+    let proxy = kazoo_testing::Proxy::start(server.addr()).unwrap();
     let before = threads();
     let config = Config::builder(&proxy.addr().to_string())
         .reconnect_delay(Duration::from_secs(30))

@@ -5,7 +5,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use kazoo::proto::EventType;
-use kazoo::testing::ZkServer;
+use kazoo_testing::ZkServer;
 
 #[test]
 fn everything_on_one_runtime_thread() {

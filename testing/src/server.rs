@@ -121,7 +121,7 @@ impl ZkServer {
         let deadline = Instant::now() + timeout;
         loop {
             let probe = RawConnection::open_timeout(self.addr, Duration::from_secs(1))
-                .and_then(|mut c| c.call(crate::proto::Request::CloseSession));
+                .and_then(|mut c| c.call(kazoo::proto::Request::CloseSession));
             if probe.is_ok() {
                 return Ok(());
             }
@@ -223,16 +223,16 @@ pub fn fresh_chroot(addr: SocketAddr, hosts: &str, prefix: &str) -> Result<Strin
     static N: AtomicU32 = AtomicU32::new(0);
     let path = format!("/{prefix}-{}", N.fetch_add(1, Ordering::Relaxed));
     let mut zk = RawConnection::open(addr)?;
-    let created = zk.call(crate::proto::Request::Create(crate::proto::CreateRequest {
+    let created = zk.call(kazoo::proto::Request::Create(kazoo::proto::CreateRequest {
         path: path.clone(),
         data: None,
-        acl: crate::acl::OPEN_ACL_UNSAFE.to_vec(),
-        mode: crate::proto::CreateMode::Persistent,
+        acl: kazoo::acl::OPEN_ACL_UNSAFE.to_vec(),
+        mode: kazoo::proto::CreateMode::Persistent,
     }));
     match created {
-        Ok(_) | Err(TestingError::Protocol(crate::Error::NodeExists)) => {}
+        Ok(_) | Err(TestingError::Protocol(kazoo::Error::NodeExists)) => {}
         Err(e) => return Err(e),
     }
-    let _ = zk.call(crate::proto::Request::CloseSession);
+    let _ = zk.call(kazoo::proto::Request::CloseSession);
     Ok(format!("{hosts}{path}"))
 }

@@ -17,7 +17,7 @@ use super::TestingError;
 /// ones (the server looks down).
 ///
 /// ```no_run
-/// use kazoo::testing::{Proxy, ZkServer};
+/// use kazoo_testing::{Proxy, ZkServer};
 /// let server = ZkServer::shared().unwrap();
 /// let proxy = Proxy::start(server.addr()).unwrap();
 /// // connect a client to proxy.addr() ... then:

@@ -15,7 +15,7 @@ use super::{RawConnection, ServerOptions, TestingError};
 /// every member is stopped (by process id) and the directory removed on drop.
 ///
 /// ```no_run
-/// let mut zk = kazoo::testing::ZkEnsemble::start(3).unwrap();
+/// let mut zk = kazoo_testing::ZkEnsemble::start(3).unwrap();
 /// let leader = zk.leader().unwrap();
 /// zk.kill(leader).unwrap(); // SIGKILL; the other two elect a new leader
 /// zk.start_member(leader).unwrap();
@@ -116,7 +116,7 @@ impl ZkEnsemble {
             if matches!(mode.as_deref(), Some("leader" | "follower" | "standalone")) {
                 let probe =
                     RawConnection::open_timeout(self.members[i].addr, Duration::from_secs(1))
-                        .and_then(|mut c| c.call(crate::proto::Request::CloseSession));
+                        .and_then(|mut c| c.call(kazoo::proto::Request::CloseSession));
                 if probe.is_ok() {
                     return Ok(());
                 }
@@ -160,8 +160,8 @@ impl ZkEnsemble {
     /// The member `client` is connected to now, so a test can kill exactly
     /// that one (Curator's `findConnectionInstance`); `None` while it is
     /// not connected, or connected to a server outside this ensemble.
-    pub fn member_of(&self, client: &crate::Client) -> Option<usize> {
-        use crate::session::SessionState;
+    pub fn member_of(&self, client: &kazoo::Client) -> Option<usize> {
+        use kazoo::session::SessionState;
         let up = matches!(
             client.state(),
             Some(SessionState::Connected { .. } | SessionState::ReadOnly { .. })

@@ -7,12 +7,12 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 
 use super::TestingError;
-use crate::proto::jute::{Reader, Record};
-use crate::proto::{
+use kazoo::proto::jute::{Reader, Record};
+use kazoo::proto::{
     encode_frame, encode_request, xid, ConnectRequest, ConnectResponse, FrameDecoder,
     HandshakeReply, ReplyHeader, Request, Response, WatcherEvent, DEFAULT_MAX_REQUEST_LEN,
 };
-use crate::Error;
+use kazoo::Error;
 
 /// One ZooKeeper connection on a blocking socket, with no session logic:
 /// no pings, no reconnects, replies read strictly in order.

@@ -7,11 +7,11 @@ use std::time::Duration;
 use bytes::BytesMut;
 
 use super::TestingError;
-use crate::proto::jute::Record;
-use crate::proto::{
+use kazoo::proto::jute::Record;
+use kazoo::proto::{
     encode_frame, encode_request, ConnectRequest, Request, DEFAULT_MAX_REQUEST_LEN,
 };
-use crate::Client;
+use kazoo::Client;
 
 /// How many watches the server holds for `session` (`wchc`; a path
 /// watched for both data and children counts twice, a persistent watch
@@ -44,7 +44,7 @@ pub fn watch_count(server: SocketAddr, session: i64) -> Result<usize, TestingErr
 pub fn expire_session(server: SocketAddr, client: &Client) -> Result<(), TestingError> {
     let (session_id, passwd) = client.client_id();
     if session_id == 0 {
-        return Err(crate::Error::ConnectionLoss.into());
+        return Err(kazoo::Error::ConnectionLoss.into());
     }
     let handshake = ConnectRequest {
         timeout: 10_000,
@@ -56,7 +56,7 @@ pub fn expire_session(server: SocketAddr, client: &Client) -> Result<(), Testing
     let mut out = BytesMut::new();
     encode_frame(&mut out, |o| handshake.encode(o));
     encode_request(&mut out, 1, &Request::CloseSession, DEFAULT_MAX_REQUEST_LEN)
-        .map_err(crate::Error::from)?;
+        .map_err(kazoo::Error::from)?;
     // The client reconnects as soon as the server drops its connection and
     // may take the session back before our closeSession is read; so repeat
     // until a handshake finds the session gone.
@@ -71,11 +71,11 @@ pub fn expire_session(server: SocketAddr, client: &Client) -> Result<(), Testing
         let gone = answer.len() >= 12 && answer[8..12] == [0, 0, 0, 0];
         if gone {
             return if attempt == 0 {
-                Err(crate::Error::SessionExpired.into())
+                Err(kazoo::Error::SessionExpired.into())
             } else {
                 Ok(())
             };
         }
     }
-    Err(crate::Error::ConnectionLoss.into())
+    Err(kazoo::Error::ConnectionLoss.into())
 }
