@@ -21,7 +21,10 @@ step doc
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
 
 step test
-cargo test --workspace --all-features --all-targets
+# The client suites default to the embedded server; here they run on the
+# real one, then once more on the embedded one.
+KAZOO_TEST_BACKEND=real cargo test --workspace --all-features --all-targets
+cargo test --test std_client --test mio_client --test tokio_client
 cargo test --workspace --all-features --doc
 
 step "dependency rule: the core pulls in no runtime or I/O crate"

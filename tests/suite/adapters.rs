@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 use kazoo::session::Config;
 use kazoo::Client;
 
-use super::{Adapter, Backend};
+use super::Adapter;
 
 /// kazoo-std against the real server.
 pub struct Std;
@@ -13,19 +13,6 @@ pub struct Std;
 impl Adapter for Std {
     fn start(config: Config) -> Client {
         kazoo_std::start(config)
-    }
-}
-
-/// kazoo-std against the embedded server.
-pub struct EmbeddedStd;
-
-impl Adapter for EmbeddedStd {
-    fn start(config: Config) -> Client {
-        kazoo_std::start(config)
-    }
-
-    fn backend() -> Backend {
-        Backend::embedded()
     }
 }
 

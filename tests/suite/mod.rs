@@ -23,11 +23,11 @@ pub trait Adapter {
     /// Starts a client with `config` (the adapter's `start`).
     fn start(config: Config) -> Client;
 
-    /// The server the suite runs against: the real one unless overridden.
+    /// The server the suite runs against: the embedded one by default (no
+    /// Java needed), the real one when `KAZOO_TEST_BACKEND=real` (as
+    /// `scripts/test.sh` sets it).
     fn backend() -> Backend {
-        Backend::Java(
-            ZkServer::shared().expect("a ZooKeeper server (run scripts/test.sh to install one)"),
-        )
+        Backend::from_env()
     }
 }
 
@@ -39,6 +39,18 @@ pub enum Backend {
 }
 
 impl Backend {
+    /// `KAZOO_TEST_BACKEND=real`: the test kit's ZooKeeper; otherwise
+    /// the embedded server.
+    pub fn from_env() -> Backend {
+        match std::env::var("KAZOO_TEST_BACKEND").as_deref() {
+            Ok("real") => Backend::Java(
+                ZkServer::shared()
+                    .expect("a ZooKeeper server (run scripts/test.sh to install one)"),
+            ),
+            _ => Backend::embedded(),
+        }
+    }
+
     /// One embedded server per test binary.
     pub fn embedded() -> Backend {
         static SERVER: std::sync::OnceLock<kazoo_server::EmbeddedServer> =
