@@ -148,3 +148,19 @@ pub enum TestingError {
     #[error(transparent)]
     Protocol(#[from] kazoo::Error),
 }
+
+/// Threads of this process now (Linux: `/proc/self/task`), for tests that
+/// check a client leaves none behind.
+pub fn thread_count() -> usize {
+    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
+}
+
+/// Waits up to `timeout` for the process to be down to `at_most` threads;
+/// returns how many are left.
+pub fn wait_for_threads(at_most: usize, timeout: Duration) -> usize {
+    let deadline = std::time::Instant::now() + timeout;
+    while thread_count() > at_most && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    thread_count()
+}

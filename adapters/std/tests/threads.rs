@@ -2,23 +2,21 @@
 //! closed and dropped, and every thread they started is gone at once, not
 //! when the old backoff deadline passes.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use kazoo_testing::{thread_count, wait_for_threads};
 
 use kazoo_std::session::Config;
 
 /// The tests count the process's threads: one at a time.
 static ALONE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
-}
-
 #[test]
 fn closing_from_a_waiting_state_ends_every_thread() {
     let _alone = ALONE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let before = threads();
+    let before = thread_count();
     // Port 1 refuses at once; the next attempt waits 15-30 s.
     let config = Config::builder("127.0.0.1:1")
         .backoff(Duration::from_secs(30), Duration::from_secs(60))
@@ -26,33 +24,26 @@ fn closing_from_a_waiting_state_ends_every_thread() {
         .unwrap();
     let clients: Vec<_> = (0..100).map(|_| kazoo_std::start(config.clone())).collect();
     std::thread::sleep(Duration::from_millis(500)); // every first attempt failed
-    assert!(threads() >= before + 100, "{} threads", threads());
+    assert!(thread_count() >= before + 100, "{} threads", thread_count());
     for c in &clients {
         c.close().wait_timeout(Duration::from_secs(5)).unwrap();
     }
     drop(clients);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while threads() > before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        threads() <= before,
-        "{} threads left of {before}",
-        threads()
-    );
+    let left = wait_for_threads(before, Duration::from_secs(5));
+    assert!(left <= before, "{left} threads left of {before}");
 }
 
 /// A client closed while it waits to reconnect after the server dropped
 /// its connection leaves no writer thread behind (the writer used to wait
 /// for ever on a connection nobody would end).
 #[test]
-fn closing_while_waiting_to_reconnect_ends_the_connection_threads() {
+fn closing_while_waiting_to_reconnect_ends_the_connection_thread_count() {
     let _alone = ALONE
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let server = kazoo_testing::ZkServer::shared().expect("a ZooKeeper server");
     let proxy = kazoo_testing::Proxy::start(server.addr()).unwrap();
-    let before = threads();
+    let before = thread_count();
     let config = Config::builder(&proxy.addr().to_string())
         .reconnect_delay(Duration::from_secs(30))
         .build()
@@ -67,13 +58,6 @@ fn closing_while_waiting_to_reconnect_ends_the_connection_threads() {
     std::thread::sleep(Duration::from_millis(300));
     client.close().wait_timeout(Duration::from_secs(5)).unwrap();
     drop(client);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while threads() > before && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert!(
-        threads() <= before,
-        "{} threads left of {before}",
-        threads()
-    );
+    let left = wait_for_threads(before, Duration::from_secs(5));
+    assert!(left <= before, "{left} threads left of {before}");
 }

@@ -261,20 +261,7 @@ impl FakeServer {
             self.send_frame(|o| o.extend_from_slice(&[0xff; 3]));
         }
         if self.handshake == Handshake::AcceptOneFrameThenClose {
-            let event = WatcherEvent {
-                event_type: EventType::NodeDataChanged,
-                state: KeeperState::SyncConnected,
-                path: "/nobody-watches".into(),
-            };
-            self.send_frame(|o| {
-                ReplyHeader {
-                    xid: -1,
-                    zxid: -1,
-                    err: 0,
-                }
-                .encode(o);
-                event.encode(o);
-            });
+            self.send_notification(EventType::NodeDataChanged, "/nobody-watches");
             self.conn = None;
         }
     }
@@ -314,21 +301,26 @@ impl FakeServer {
             }
         }
         if hit {
-            let event = WatcherEvent {
-                event_type,
-                state: KeeperState::SyncConnected,
-                path: path.into(),
-            };
-            self.send_frame(|o| {
-                ReplyHeader {
-                    xid: -1,
-                    zxid: -1,
-                    err: 0,
-                }
-                .encode(o);
-                event.encode(o);
-            });
+            self.send_notification(event_type, path);
         }
+    }
+
+    /// A watch notification frame (xid -1).
+    fn send_notification(&mut self, event_type: EventType, path: &str) {
+        let event = WatcherEvent {
+            event_type,
+            state: KeeperState::SyncConnected,
+            path: path.into(),
+        };
+        self.send_frame(|o| {
+            ReplyHeader {
+                xid: -1,
+                zxid: -1,
+                err: 0,
+            }
+            .encode(o);
+            event.encode(o);
+        });
     }
 
     fn watch(&mut self, path: &str, kind: u8) {
@@ -432,35 +424,18 @@ impl FakeServer {
             for path in list {
                 let node = self.tree.get(&path).map(|n| n.stat);
                 match (kind, node) {
-                    (0, None) | (2, None) => self.catch_up(EventType::NodeDeleted, &path),
+                    (0, None) | (2, None) => self.send_notification(EventType::NodeDeleted, &path),
                     (0, Some(s)) if s.mzxid > since => {
-                        self.catch_up(EventType::NodeDataChanged, &path)
+                        self.send_notification(EventType::NodeDataChanged, &path)
                     }
-                    (1, Some(_)) => self.catch_up(EventType::NodeCreated, &path),
+                    (1, Some(_)) => self.send_notification(EventType::NodeCreated, &path),
                     (2, Some(s)) if s.pzxid > since => {
-                        self.catch_up(EventType::NodeChildrenChanged, &path)
+                        self.send_notification(EventType::NodeChildrenChanged, &path)
                     }
                     _ => self.watch(&path, kind as u8),
                 }
             }
         }
-    }
-
-    fn catch_up(&mut self, event_type: EventType, path: &str) {
-        let event = WatcherEvent {
-            event_type,
-            state: KeeperState::SyncConnected,
-            path: path.into(),
-        };
-        self.send_frame(|o| {
-            ReplyHeader {
-                xid: -1,
-                zxid: -1,
-                err: 0,
-            }
-            .encode(o);
-            event.encode(o);
-        });
     }
 
     fn apply(&mut self, req: Request) -> Result<Response, Error> {
