@@ -177,6 +177,9 @@ error_enum! {
         /// The server sent bytes that do not decode.
         #[error("malformed data from the server: {0}")]
         Malformed(#[from] DecodeError),
+        /// A recipe (lock, semaphore, election, lease…) refused or failed.
+        #[error("{0}")]
+        Recipe(#[from] crate::recipe::RecipeError),
     }
 }
 

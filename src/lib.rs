@@ -140,6 +140,7 @@ pub mod drive;
 mod error;
 pub mod path;
 pub mod proto;
+pub mod recipe;
 pub mod retry;
 pub mod session;
 

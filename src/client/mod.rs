@@ -28,6 +28,7 @@ mod multi;
 mod ops;
 mod outbuf;
 mod pending;
+mod spawn;
 mod wake;
 mod watch;
 
@@ -48,8 +49,8 @@ pub use ops::{
     ReconfigBuilder, SetAclsBuilder, SetBuilder,
 };
 pub use outbuf::OutBuf;
-pub(crate) use pending::Outcome;
 use pending::Slot;
+pub(crate) use pending::{block_on, Outcome};
 pub use pending::{Pending, Reply, Task};
 use watch::{Target, Watcher};
 pub use watch::{WatchCallback, WatchFuture, WatchStream};
@@ -122,7 +123,9 @@ pub type Listener = Arc<dyn Fn(SessionState) + Send + Sync>;
 #[derive(Clone)]
 pub struct Client {
     inner: Arc<Inner>,
-    _owner: Arc<Owner>,
+    /// `None` for the client's own background work, which must not keep
+    /// the session open.
+    _owner: Option<Arc<Owner>>,
 }
 
 impl fmt::Debug for Client {
@@ -166,6 +169,8 @@ pub(crate) struct Inner {
     dispatch: Box<dyn Dispatch>,
     /// Seed for retry jitter.
     pub(crate) seed: u64,
+    /// Counts [`Inner::unique_id`] calls.
+    uniques: std::sync::atomic::AtomicU64,
 }
 
 /// Callbacks on their way to the adapter's [`Dispatch`].
@@ -290,6 +295,18 @@ impl Inner {
         }
     }
 
+    /// Hands `job` to the dispatcher, after the callbacks already queued.
+    pub(crate) fn dispatch_job(&self, job: Job) {
+        let drain = {
+            let mut d = lock(&self.dispatching);
+            d.queue.push_back(job);
+            !std::mem::replace(&mut d.draining, true)
+        };
+        if drain {
+            self.drain_jobs();
+        }
+    }
+
     /// Submits a request; its completion lands in the returned slot.
     pub(crate) fn submit(&self, request: Request, watcher: Option<Watcher>) -> Arc<Slot<Outcome>> {
         self.submit_with_id(request, watcher).0
@@ -327,6 +344,20 @@ impl Inner {
 
     pub(crate) fn now(&self) -> Instant {
         lock(&self.core).io.now()
+    }
+
+    /// 128 bits unique to this call: the session's random seed, its id
+    /// and a counter, mixed. Recipes name their nodes with it (kazoo's
+    /// uuid4), so no two attempts of any two clients share a name even
+    /// when a test fixes the seed.
+    pub(crate) fn unique_id(&self) -> u128 {
+        let n = self
+            .uniques
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let session = lock(&self.core).session.session().0 as u64;
+        let hi = crate::session::mix(self.seed ^ crate::session::mix(session));
+        let lo = crate::session::mix(hi ^ crate::session::mix(n.wrapping_add(session)));
+        (u128::from(hi) << 64) | u128::from(lo)
     }
 }
 
@@ -476,10 +507,11 @@ impl Client {
             dispatching: Mutex::new(Dispatching::default()),
             dispatch: Box::new(dispatch),
             seed,
+            uniques: std::sync::atomic::AtomicU64::new(0),
         });
         inner.step(|_, _| ());
         let client = Client {
-            _owner: Arc::new(Owner(inner.clone())),
+            _owner: Some(Arc::new(Owner(inner.clone()))),
             inner: inner.clone(),
         };
         (client, Driver { inner })
@@ -487,6 +519,23 @@ impl Client {
 
     pub(crate) fn inner(&self) -> &Inner {
         &self.inner
+    }
+
+    /// A handle for background work and callbacks the client itself
+    /// starts: it works like this one but does not keep the session open
+    /// (when the user's last handle goes, the session closes and the work
+    /// sees `Closed`).
+    pub(crate) fn background(&self) -> Client {
+        Client {
+            inner: self.inner.clone(),
+            _owner: None,
+        }
+    }
+
+    /// Runs `future` in the background, polled on the adapter's callback
+    /// thread or task whenever it is woken (no runtime needed).
+    pub(crate) fn spawn(&self, future: impl std::future::Future<Output = ()> + Send + 'static) {
+        spawn::spawn(&self.inner, future);
     }
 
     pub(crate) fn inner_arc(&self) -> &Arc<Inner> {
@@ -697,6 +746,14 @@ impl StateStream {
     /// The next state change, awaited (`None` after `Closed`).
     pub async fn next(&mut self) -> Option<SessionState> {
         channel::Recv(&self.channel).await
+    }
+
+    /// Polls for the next state change (`Ready(None)` once ended).
+    pub(crate) fn poll_recv(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<SessionState>> {
+        std::future::Future::poll(std::pin::Pin::new(&mut channel::Recv(&self.channel)), cx)
     }
 
     /// The next state change, blocking the thread.

@@ -117,6 +117,18 @@ impl Transaction<'_> {
         self
     }
 
+    /// Puts a `check` of `path` (any version) before every operation so
+    /// far: the transaction fails unless the node exists (a lock fence).
+    pub(crate) fn check_first(&mut self, path: &str) {
+        self.ops.insert(
+            0,
+            MultiOp::Check(PathVersion {
+                path: path.to_owned(),
+                version: -1,
+            }),
+        );
+    }
+
     /// Sends the transaction; yields one result per operation, in order.
     pub fn commit(self) -> Pending<Vec<MultiResult>> {
         let request = match self.invalid {

@@ -299,14 +299,21 @@ impl WatchWith {
     }
 }
 
-fn future_watcher(survives_no_node: bool) -> (Watcher, WatchFuture) {
+/// Submits `request` with a one-shot watch delivered to a future.
+fn submit_watched(
+    client: &Client,
+    request: Request,
+    survives_no_node: bool,
+) -> (Arc<Slot<Outcome>>, WatchFuture) {
     let channel = Channel::new();
     let watcher = Watcher {
         target: Target::Channel(channel.clone()),
         one_shot: true,
         survives_no_node,
     };
-    (watcher, WatchFuture::new(channel))
+    let (slot, id) = client.inner().submit_with_id(request, Some(watcher));
+    let abandon = Abandon::new(client.inner_arc(), id);
+    (slot, WatchFuture::new(channel, abandon))
 }
 
 macro_rules! read_builder {
@@ -344,8 +351,8 @@ macro_rules! read_builder {
             /// Reads and leaves a one-shot watch, returned as a future that
             /// yields its event (or `None` if the read failed and left none).
             pub fn send_watched(self) -> (Pending<$output>, WatchFuture) {
-                let (watcher, future) = future_watcher($survives);
-                let slot = self.client.inner().submit(Request::$op(PathWatch { path: self.path, watch: true }), Some(watcher));
+                let request = Request::$op(PathWatch { path: self.path, watch: true });
+                let (slot, future) = submit_watched(self.client, request, $survives);
                 (Pending::new(slot, $map), future)
             }
         }
@@ -416,14 +423,11 @@ impl GetChildrenBuilder<'_> {
 
     /// Lists the children and leaves a one-shot child watch, as a future.
     pub fn send_watched(self) -> (Pending<Vec<String>>, WatchFuture) {
-        let (watcher, future) = future_watcher(false);
-        let slot = self.client.inner().submit(
-            Request::GetChildren(PathWatch {
-                path: self.path,
-                watch: true,
-            }),
-            Some(watcher),
-        );
+        let request = Request::GetChildren(PathWatch {
+            path: self.path,
+            watch: true,
+        });
+        let (slot, future) = submit_watched(self.client, request, false);
         (Pending::new(slot, children), future)
     }
 }

@@ -54,8 +54,11 @@ impl Watcher {
 
 /// The one event of a one-shot watch, as a future; `None` if the watch was
 /// never set (its request failed).
+///
+/// Dropping it before it fires removes the watch, here and on the server.
 pub struct WatchFuture {
     channel: Arc<Channel<WatchedEvent>>,
+    _abandon: Abandon,
 }
 
 impl fmt::Debug for WatchFuture {
@@ -65,8 +68,11 @@ impl fmt::Debug for WatchFuture {
 }
 
 impl WatchFuture {
-    pub(crate) fn new(channel: Arc<Channel<WatchedEvent>>) -> WatchFuture {
-        WatchFuture { channel }
+    pub(crate) fn new(channel: Arc<Channel<WatchedEvent>>, abandon: Abandon) -> WatchFuture {
+        WatchFuture {
+            channel,
+            _abandon: abandon,
+        }
     }
 
     /// Blocks until the watch fires.

@@ -22,6 +22,7 @@ mod config;
 mod event;
 pub(crate) mod request;
 pub(crate) mod rng;
+pub(crate) use rng::mix;
 mod stats;
 mod timer;
 mod watches;

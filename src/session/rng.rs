@@ -32,6 +32,11 @@ impl Rng {
     }
 }
 
+/// One SplitMix64 step of `x`: a well-mixed 64-bit value.
+pub(crate) fn mix(x: u64) -> u64 {
+    Rng::new(x).next_u64()
+}
+
 /// A seed that differs between sessions and processes, for `rng_seed == 0`:
 /// std's per-thread hash keys (random at first use, stepped for each new
 /// `RandomState`), so clients on every adapter spread over the hosts and

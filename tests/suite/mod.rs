@@ -10,6 +10,7 @@ pub mod adapters;
 pub mod behaviour;
 pub mod failures;
 pub mod ops;
+pub mod recipes;
 pub mod watches;
 
 use std::time::Duration;
@@ -170,6 +171,12 @@ macro_rules! integration_tests {
             behaviour::wait_timeout_leaves_the_client_usable,
             behaviour::close_completes_everything_pending,
             behaviour::sleep_and_retry_use_the_session_clock,
+            recipes::lock_excludes_times_out_and_hands_over,
+            recipes::cancelled_and_dropped_acquires_leave_nothing,
+            recipes::mutual_exclusion_under_contention,
+            recipes::a_fenced_write_fails_once_the_lock_node_is_gone,
+            recipes::an_expired_holder_is_told_and_the_next_gets_the_lock,
+            recipes::a_flap_inside_the_timeout_keeps_the_lock,
         );
     };
     (@ $adapter:ty; $($module:ident :: $name:ident),* $(,)?) => {

@@ -1,0 +1,52 @@
+//! What a recipe refuses or reports, as typed values.
+
+/// A recipe's own failure ([`Error::Recipe`](crate::Error::Recipe)).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecipeError {
+    /// An identifier that cannot be stored or named safely (empty where a
+    /// name is needed, or containing `/` or NUL).
+    #[error("invalid identifier {0:?}: no '/' or NUL allowed")]
+    InvalidIdentifier(String),
+    /// A count or duration outside what the recipe accepts.
+    #[error("{what}: {reason}")]
+    OutOfRange {
+        /// The argument.
+        what: &'static str,
+        /// The rule it breaks.
+        reason: &'static str,
+    },
+    /// The recipe's path is an ephemeral node, which cannot have children.
+    #[error("{0} is an ephemeral node: a recipe cannot keep its nodes under it")]
+    EphemeralParent(String),
+    /// A semaphore's stored `max_leases` differs from the one asked for
+    /// (kazoo raises ValueError).
+    #[error("semaphore holds max_leases {stored}, asked for {asked}")]
+    MaxLeasesMismatch {
+        /// What the semaphore node says.
+        stored: i64,
+        /// What this caller asked for.
+        asked: u32,
+    },
+    /// A lease node's data is not kazoo's lease JSON.
+    #[error("lease data is not kazoo's lease record: {0}")]
+    BadLeaseData(&'static str),
+    /// A node the recipe created has a name it cannot parse (a sequence
+    /// suffix that is not the server's).
+    #[error("unexpected contender node name {0:?}")]
+    BadNodeName(String),
+    /// The lock (or lease, or leadership) was lost while held: the
+    /// session ended or was replaced, or the own node was deleted. Work
+    /// done since may not have been exclusive.
+    #[error("the lock was lost while held")]
+    Lost,
+}
+
+/// Checks an identifier given to a recipe (stored as node data or used in
+/// a node name).
+pub(crate) fn check_identifier(id: &str) -> Result<(), RecipeError> {
+    if id.contains('/') || id.contains('\0') {
+        return Err(RecipeError::InvalidIdentifier(id.to_owned()));
+    }
+    Ok(())
+}

@@ -1,0 +1,26 @@
+//! kazoo's recipes, written once over [`Client`](crate::Client): they work
+//! on every adapter, blocking (`.wait()`) or async (`.await`), and use
+//! kazoo's znode layout, so Rust and Python processes coordinate on the
+//! same paths (docs/recipes.md has the table).
+//!
+//! What they share, and what makes them safe under faults
+//! (RECIPES.md): contender nodes are created with a unique prefix and
+//! found again after a lost reply, but only if the **current** session
+//! owns them; sequence numbers are compared as numbers, across the
+//! 32-bit wrap; every wait re-checks from scratch after any wake-up and
+//! watches only the node just ahead; a failed, timed-out or cancelled
+//! call (its future dropped) deletes its node in the background, through
+//! connection loss; and what is held reports a [`Status`] that follows
+//! the session's state and identity, per a [`LossPolicy`].
+
+mod error;
+mod held;
+mod lock;
+mod node;
+mod sequence;
+mod wait;
+
+pub use error::RecipeError;
+pub use held::{LossPolicy, LostFuture, Status};
+pub use lock::{Lock, LockGuard};
+pub use node::NodeStyle;

@@ -1,0 +1,152 @@
+//! Waiting inside a recipe: for a watch, a session state change, a
+//! deadline or a cancellation, whichever comes first. The caller then
+//! re-checks its condition from scratch (RECIPES.md §5): a wake-up is
+//! only a hint that something may have changed.
+
+use std::future::{poll_fn, Future};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant};
+
+use crate::client::{Client, Pending, StateStream, WatchFuture};
+
+/// What ended a wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Woken {
+    /// The watch fired (or was dropped: its channel ended).
+    Watch,
+    /// The session changed state (or the state stream ended).
+    State,
+    /// The deadline passed.
+    Deadline,
+    /// The pause given to [`Waiter::pause`] ran out.
+    Paused,
+    /// Someone called `cancel`.
+    Cancelled,
+}
+
+/// A flag that a waiting recipe call checks, and that wakes it when set.
+#[derive(Default)]
+pub(crate) struct Cancel {
+    set: AtomicBool,
+    wakers: Mutex<Vec<Waker>>,
+}
+
+impl Cancel {
+    pub(crate) fn cancel(&self) {
+        self.set.store(true, Ordering::SeqCst);
+        let wakers =
+            std::mem::take(&mut *self.wakers.lock().unwrap_or_else(PoisonError::into_inner));
+        for w in wakers {
+            w.wake();
+        }
+    }
+
+    /// Clears the flag (kazoo: a new acquire clears an earlier cancel).
+    pub(crate) fn reset(&self) {
+        self.set.store(false, Ordering::SeqCst);
+    }
+
+    pub(crate) fn is_set(&self) -> bool {
+        self.set.load(Ordering::SeqCst)
+    }
+
+    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_set() {
+            return Poll::Ready(());
+        }
+        let mut wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
+        }
+        drop(wakers);
+        // Set between the check and the registration.
+        if self.is_set() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    }
+}
+
+/// Everything a recipe's wait listens to besides its own watch.
+pub(crate) struct Waiter {
+    client: Client,
+    states: StateStream,
+    deadline: Option<Instant>,
+    alarm: Option<Pending<()>>,
+    cancel: Option<Arc<Cancel>>,
+}
+
+impl Waiter {
+    /// Subscribes to state changes now, so none is missed between a
+    /// check and the wait that follows it.
+    pub(crate) fn new(
+        client: &Client,
+        deadline: Option<Instant>,
+        cancel: Option<Arc<Cancel>>,
+    ) -> Waiter {
+        Waiter {
+            client: client.background(),
+            states: client.states(),
+            alarm: deadline.map(|at| client.sleep_until(at)),
+            deadline,
+            cancel,
+        }
+    }
+
+    pub(crate) fn cancelled(&self) -> bool {
+        self.cancel.as_ref().is_some_and(|c| c.is_set())
+    }
+
+    /// Waits for `watch` (if any), a state change, the deadline or a
+    /// cancellation. State changes queued since the last wait count.
+    pub(crate) async fn wait(&mut self, watch: Option<WatchFuture>) -> Woken {
+        self.wait_or(watch, None).await
+    }
+
+    /// Waits for a state change, the deadline or a cancellation, at most
+    /// `pause` (a retry after an error that no state change may follow).
+    pub(crate) async fn pause(&mut self, pause: Duration) -> Woken {
+        let nap = self.client.sleep(pause);
+        self.wait_or(None, Some(nap)).await
+    }
+
+    async fn wait_or(&mut self, watch: Option<WatchFuture>, nap: Option<Pending<()>>) -> Woken {
+        let mut watch = watch;
+        let mut nap = nap;
+        poll_fn(|cx| {
+            if let Some(c) = &self.cancel {
+                if c.poll(cx).is_ready() {
+                    return Poll::Ready(Woken::Cancelled);
+                }
+            }
+            if self.states.poll_recv(cx).is_ready() {
+                return Poll::Ready(Woken::State);
+            }
+            if let Some(w) = watch.as_mut() {
+                if Pin::new(w).poll(cx).is_ready() {
+                    return Poll::Ready(Woken::Watch);
+                }
+            }
+            if let Some(n) = nap.as_mut() {
+                if Pin::new(n).poll(cx).is_ready() {
+                    return Poll::Ready(Woken::Paused);
+                }
+            }
+            if let Some(a) = self.alarm.as_mut() {
+                if Pin::new(a).poll(cx).is_ready() {
+                    self.alarm = None;
+                    return Poll::Ready(Woken::Deadline);
+                }
+            }
+            if self.alarm.is_none() && self.deadline.is_some() {
+                return Poll::Ready(Woken::Deadline);
+            }
+            Poll::Pending
+        })
+        .await
+    }
+}

@@ -1,0 +1,276 @@
+//! The recipes (locks, semaphores, elections, leases) on every adapter:
+//! kazoo's behaviours, contention, loss, cleanup, and the faults they
+//! must survive. Faults that only the embedded server can make (a lost
+//! create reply, a replaced session, a counter near the wrap) run there
+//! whatever the backend.
+
+use std::sync::atomic::{AtomicI64, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use kazoo::recipe::{LossPolicy, RecipeError, Status};
+use kazoo::session::{Config, SessionState};
+use kazoo::{Client, Error};
+use kazoo_testing::{expire_session, Proxy};
+
+use super::{Adapter, Backend, Ctx, WAIT};
+
+/// Children of `path` (empty if it does not exist).
+fn children(client: &Client, path: &str) -> Vec<String> {
+    match client.get_children(path).send().wait() {
+        Ok(mut c) => {
+            c.sort();
+            c
+        }
+        Err(Error::NoNode) => Vec::new(),
+        Err(e) => panic!("listing {path}: {e}"),
+    }
+}
+
+/// Waits until `path` has `n` children (cleanup runs in the background).
+fn wait_children(client: &Client, path: &str, n: usize) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let c = children(client, path);
+        if c.len() == n {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{path} still has {c:?}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A client through `proxy` on `ctx`'s chroot, with a short session timeout.
+fn through<A: Adapter>(proxy: &Proxy, ctx: &Ctx, timeout: Duration) -> Client {
+    let config = Config::builder(&format!("{}{}", proxy.addr(), ctx.chroot))
+        .session_timeout(timeout)
+        .build()
+        .unwrap();
+    let client = A::start(config);
+    client.connected().wait_timeout(WAIT).expect("connected");
+    client
+}
+
+/// Polls `future` for `d`, then drops it if it has not finished.
+fn poll_for<F: std::future::Future>(future: F, d: Duration) -> Option<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    runtime
+        .block_on(async { tokio::time::timeout(d, future).await })
+        .ok()
+}
+
+/// Polls until `f` is true.
+fn eventually(what: &str, f: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !f() {
+        assert!(Instant::now() < deadline, "never: {what}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+pub fn lock_excludes_times_out_and_hands_over<A: Adapter>() {
+    let ctx = Ctx::new::<A>("lock-basic");
+    let other = ctx.another::<A>();
+    let a = ctx.client.lock("/app/lock").id("alpha");
+    let b = other.lock("/app/lock").id("beta");
+    let guard = a.acquire().wait_timeout(WAIT).unwrap();
+    assert_eq!(guard.status(), Status::Held);
+    assert!(guard.path().starts_with("/app/lock/"));
+    assert!(guard.path().contains("__lock__"), "{}", guard.path());
+    let (_, stat) = ctx.client.get(guard.path()).send().wait().unwrap();
+    assert_eq!(guard.fencing_token(), stat.czxid);
+    assert_eq!(stat.ephemeral_owner, ctx.client.session_id());
+
+    // Non-blocking and timed attempts fail and leave nothing behind.
+    assert!(b.try_acquire().wait_timeout(WAIT).unwrap().is_none());
+    assert_eq!(
+        b.acquire_timeout(Duration::from_millis(300))
+            .wait_timeout(WAIT)
+            .unwrap_err(),
+        Error::LockTimeout
+    );
+    wait_children(&ctx.client, "/app/lock", 1);
+    assert_eq!(a.contenders().wait().unwrap(), ["alpha"]);
+
+    // A waiter is queued behind the holder, then granted on release.
+    let waiting = {
+        let b = b.clone();
+        thread::spawn(move || b.acquire().wait_timeout(WAIT))
+    };
+    eventually("beta queued", || {
+        a.contenders().wait().unwrap() == ["alpha", "beta"]
+    });
+    let token = guard.fencing_token();
+    guard.release().wait_timeout(WAIT).unwrap();
+    let second = waiting.join().unwrap().unwrap();
+    assert!(second.fencing_token() > token, "tokens grow");
+    assert!(second.sequence() > 0);
+    assert_eq!(b.contenders().wait().unwrap(), ["beta"]);
+    // Dropping the guard releases in the background.
+    drop(second);
+    wait_children(&ctx.client, "/app/lock", 0);
+}
+
+pub fn cancelled_and_dropped_acquires_leave_nothing<A: Adapter>() {
+    let ctx = Ctx::new::<A>("lock-cancel");
+    let other = ctx.another::<A>();
+    let guard = ctx.client.lock("/l").acquire().wait_timeout(WAIT).unwrap();
+    let lock = other.lock("/l").id("waiter");
+    // cancel() from another thread ends a blocking acquire.
+    let waiting = {
+        let lock = lock.clone();
+        thread::spawn(move || lock.acquire().wait())
+    };
+    wait_children(&ctx.client, "/l", 2);
+    lock.cancel();
+    assert_eq!(waiting.join().unwrap().unwrap_err(), Error::Cancelled);
+    wait_children(&ctx.client, "/l", 1);
+    // Dropping an acquire future half-way (async cancellation).
+    let task = lock.acquire();
+    let polled = poll_for(task, Duration::from_millis(300));
+    assert!(polled.is_none(), "acquired while held");
+    wait_children(&ctx.client, "/l", 1);
+    // A later acquire clears the cancel.
+    drop(guard);
+    let g = lock.acquire_timeout(WAIT).wait_timeout(WAIT).unwrap();
+    g.release().wait().unwrap();
+    wait_children(&ctx.client, "/l", 0);
+}
+
+/// 8 clients × `rounds` acquisitions; each holder increments a counter
+/// through a fenced transaction and checks no one else is inside.
+pub fn mutual_exclusion_under_contention<A: Adapter>() {
+    let ctx = Ctx::new::<A>("lock-contention");
+    const CLIENTS: u32 = 8;
+    let rounds: u32 = std::env::var("KAZOO_LOCK_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(200);
+    ctx.client
+        .create("/counter")
+        .data("0")
+        .send()
+        .wait()
+        .unwrap();
+    let inside = Arc::new(AtomicU32::new(0));
+    let last_token = Arc::new(AtomicI64::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..CLIENTS)
+        .map(|i| {
+            let client = ctx.another::<A>();
+            let (inside, last_token) = (inside.clone(), last_token.clone());
+            thread::spawn(move || {
+                let lock = client.lock("/mutex").id(format!("worker-{i}"));
+                for _ in 0..rounds {
+                    let guard = lock.acquire().wait_timeout(WAIT).unwrap();
+                    assert_eq!(inside.fetch_add(1, Ordering::SeqCst), 0, "two holders");
+                    let token = guard.fencing_token();
+                    assert!(
+                        last_token.swap(token, Ordering::SeqCst) < token,
+                        "token went back"
+                    );
+                    let (data, stat) = client.get("/counter").send().wait().unwrap();
+                    let n: u64 = std::str::from_utf8(&data).unwrap().parse().unwrap();
+                    let mut tx = guard.fence(client.transaction());
+                    tx.set("/counter", (n + 1).to_string(), stat.version);
+                    tx.commit().wait().unwrap();
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    guard.release().wait().unwrap();
+                }
+                client.close().wait().unwrap();
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let elapsed = started.elapsed();
+    let total = CLIENTS * rounds;
+    let (data, _) = ctx.client.get("/counter").send().wait().unwrap();
+    assert_eq!(std::str::from_utf8(&data).unwrap(), total.to_string());
+    eprintln!(
+        "lock contention: {total} acquisitions by {CLIENTS} clients in {elapsed:?} ({:.0}/s)",
+        f64::from(total) / elapsed.as_secs_f64()
+    );
+    wait_children(&ctx.client, "/mutex", 0);
+}
+
+pub fn a_fenced_write_fails_once_the_lock_node_is_gone<A: Adapter>() {
+    let ctx = Ctx::new::<A>("lock-fence");
+    let guard = ctx.client.lock("/f").acquire().wait_timeout(WAIT).unwrap();
+    let lost = guard.lost();
+    // Someone (an operator) deletes the lock node.
+    ctx.another::<A>()
+        .delete(guard.path())
+        .send()
+        .wait()
+        .unwrap();
+    assert_eq!(lost.wait_timeout(WAIT), Some(Status::Lost));
+    assert_eq!(guard.status(), Status::Lost);
+    let mut tx = guard.fence(ctx.client.transaction());
+    tx.create("/written", "");
+    assert!(matches!(
+        tx.commit().wait(),
+        Err(Error::MultiFailed { index: 0, .. })
+    ));
+    assert_eq!(
+        guard.release().wait().unwrap_err(),
+        Error::Recipe(RecipeError::Lost)
+    );
+}
+
+pub fn an_expired_holder_is_told_and_the_next_gets_the_lock<A: Adapter>() {
+    let ctx = Ctx::new::<A>("lock-expiry");
+    let holder = ctx.another::<A>();
+    // SessionOnly: the suspension the expiry causes first is not reported.
+    let guard = holder
+        .lock("/e")
+        .policy(LossPolicy::SessionOnly)
+        .acquire()
+        .wait_timeout(WAIT)
+        .unwrap();
+    let lost = guard.lost();
+    let next = ctx.client.lock("/e").acquire();
+    match ctx.server {
+        Backend::Java(s) => expire_session(s.addr(), &holder).unwrap(),
+        Backend::Embedded(s) => s.expire_session(holder.session_id()).unwrap(),
+    }
+    assert_eq!(lost.wait_timeout(WAIT), Some(Status::Lost));
+    assert_eq!(guard.status(), Status::Lost);
+    let second = next.wait_timeout(WAIT).unwrap();
+    assert_eq!(second.status(), Status::Held);
+    assert!(second.fencing_token() > guard.fencing_token());
+}
+
+pub fn a_flap_inside_the_timeout_keeps_the_lock<A: Adapter>() {
+    let ctx = Ctx::new::<A>("lock-flap");
+    let proxy = Proxy::start(ctx.server.addr()).unwrap();
+    let holder = through::<A>(&proxy, &ctx, Duration::from_secs(6));
+    let guard = holder.lock("/flap").acquire().wait_timeout(WAIT).unwrap();
+    let node = guard.path().to_owned();
+    let maybe = guard.lost();
+    proxy.sever();
+    assert_eq!(maybe.wait_timeout(WAIT), Some(Status::MaybeLost));
+    eventually("reconnected", || guard.status() == Status::Held);
+    assert_eq!(guard.path(), node);
+    // Same node, never released and re-acquired.
+    assert_eq!(children(&ctx.client, "/flap"), [&node["/flap/".len()..]]);
+    // SessionOnly ignores the suspension.
+    let lax = holder
+        .lock("/flap2")
+        .policy(LossPolicy::SessionOnly)
+        .acquire()
+        .wait_timeout(WAIT)
+        .unwrap();
+    proxy.sever();
+    eventually("suspended", || {
+        matches!(holder.state(), Some(SessionState::Suspended { .. }))
+            || guard.status() == Status::MaybeLost
+    });
+    assert_eq!(lax.status(), Status::Held);
+    eventually("reconnected", || guard.status() == Status::Held);
+}
