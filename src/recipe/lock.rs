@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::error::check_identifier;
 use super::held::{Holding, LossPolicy, LostFuture, Status};
-use super::node::{child, wait_retry, Cleanup, NodeStyle, OwnNode, Protected};
+use super::node::{child, transient, wait_retry, Cleanup, NodeStyle, OwnNode, Protected};
 use super::sequence::{self, Contender};
 use super::wait::{Cancel, Waiter, Woken};
 use super::RecipeError;
@@ -312,9 +312,12 @@ impl Lock {
             if waiter.cancelled() {
                 return Err(Error::Cancelled);
             }
-            let children = match self.client.get_children(&self.path).send().await {
+            let children = match waiter
+                .bounded(self.client.get_children(&self.path).send())
+                .await
+            {
                 Ok(c) => c,
-                Err(e) if e.is_retryable() => {
+                Err(e) if transient(&e) => {
                     wait_retry(waiter).await?;
                     continue;
                 }
@@ -342,10 +345,10 @@ impl Lock {
                 .client
                 .exists(child(&self.path, &ahead.name))
                 .send_watched();
-            match stat.await {
+            match waiter.bounded(stat).await {
                 Ok(None) => continue,
                 Ok(Some(_)) => {}
-                Err(e) if e.is_retryable() => {
+                Err(e) if transient(&e) => {
                     wait_retry(waiter).await?;
                     continue;
                 }
@@ -376,17 +379,18 @@ pub(crate) async fn check_parent(
     waiter: &mut Waiter,
 ) -> Result<(), Error> {
     loop {
-        let result = async {
-            client.ensure_path(path).await?;
-            client.exists(path).send().await
-        }
-        .await;
+        let result = waiter
+            .bounded(async {
+                client.ensure_path(path).await?;
+                client.exists(path).send().await
+            })
+            .await;
         match result {
             Ok(Some(stat)) if stat.ephemeral_owner != 0 => {
                 return Err(RecipeError::EphemeralParent(path.to_owned()).into())
             }
             Ok(_) => return Ok(()),
-            Err(e) if e.is_retryable() => wait_retry(waiter).await?,
+            Err(e) if transient(&e) => wait_retry(waiter).await?,
             Err(e) => return Err(e),
         }
     }

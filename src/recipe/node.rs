@@ -105,24 +105,24 @@ impl Protected {
             if self.sequential {
                 create = create.sequential();
             }
-            let error = match create.send_with_stat().await {
+            let error = match waiter.bounded(create.send_with_stat()).await {
                 Ok((path, stat)) => return Ok(OwnNode { path, stat }),
                 Err(Error::NoNode) if !made_parent => {
                     made_parent = true;
-                    client.ensure_path(&self.parent).await?;
+                    waiter.bounded(client.ensure_path(&self.parent)).await?;
                     continue;
                 }
                 Err(e) => e,
             };
-            if !(error.is_retryable() || error == Error::SessionExpired) {
+            if !transient(&error) {
                 return Err(error);
             }
             loop {
                 wait_retry(waiter).await?;
-                match self.find(client).await {
+                match waiter.bounded(self.find(client)).await {
                     Ok(Some(node)) => return Ok(node),
                     Ok(None) => break,
-                    Err(e) if e.is_retryable() => continue,
+                    Err(e) if transient(&e) => continue,
                     Err(e) => return Err(e),
                 }
             }
@@ -151,6 +151,13 @@ impl Protected {
         }
         Ok(mine)
     }
+}
+
+/// True for errors a recipe waits out and retries: a lost connection,
+/// a busy server, or a session that ended (the client starts a new one;
+/// the recipe then starts over with a new node, as kazoo's do).
+pub(crate) fn transient(e: &Error) -> bool {
+    e.is_retryable() || *e == Error::SessionExpired
 }
 
 /// Waits after a retryable failure: for a state change (the connection
@@ -259,7 +266,7 @@ where
     loop {
         match attempt().await {
             Ok(()) => return,
-            Err(e) if e.is_retryable() || e == Error::SessionExpired => {
+            Err(e) if transient(&e) => {
                 if client.connected().await.is_err() {
                     return; // closed: the server removes ephemerals itself
                 }

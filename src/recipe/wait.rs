@@ -114,6 +114,37 @@ impl Waiter {
         self.wait_or(None, Some(nap)).await
     }
 
+    /// Runs `request` unless the deadline passes or the call is cancelled
+    /// first (`Err(Timeout)` / `Err(Cancelled)`): a request queued while
+    /// the connection is down must not hold a timed wait past its end.
+    pub(crate) async fn bounded<T>(
+        &mut self,
+        request: impl Future<Output = Result<T, crate::Error>>,
+    ) -> Result<T, crate::Error> {
+        let mut request = std::pin::pin!(request);
+        poll_fn(|cx| {
+            if let Poll::Ready(r) = request.as_mut().poll(cx) {
+                return Poll::Ready(r);
+            }
+            if let Some(c) = &self.cancel {
+                if c.poll(cx).is_ready() {
+                    return Poll::Ready(Err(crate::Error::Cancelled));
+                }
+            }
+            if let Some(a) = self.alarm.as_mut() {
+                if Pin::new(a).poll(cx).is_ready() {
+                    self.alarm = None;
+                    return Poll::Ready(Err(crate::Error::Timeout));
+                }
+            }
+            if self.alarm.is_none() && self.deadline.is_some() {
+                return Poll::Ready(Err(crate::Error::Timeout));
+            }
+            Poll::Pending
+        })
+        .await
+    }
+
     async fn wait_or(&mut self, watch: Option<WatchFuture>, nap: Option<Pending<()>>) -> Woken {
         let mut watch = watch;
         let mut nap = nap;

@@ -177,6 +177,11 @@ macro_rules! integration_tests {
             recipes::a_fenced_write_fails_once_the_lock_node_is_gone,
             recipes::an_expired_holder_is_told_and_the_next_gets_the_lock,
             recipes::a_flap_inside_the_timeout_keeps_the_lock,
+            recipes::a_lost_create_reply_is_found_by_prefix_or_cleaned_up,
+            recipes::a_holder_whose_session_is_replaced_is_told,
+            recipes::contenders_are_ordered_across_the_sequence_wrap,
+            recipes::a_waiter_rechecks_after_a_flap_that_hid_the_release,
+            recipes::cleanup_gets_through_connection_loss,
         );
     };
     (@ $adapter:ty; $($module:ident :: $name:ident),* $(,)?) => {

@@ -274,3 +274,164 @@ pub fn a_flap_inside_the_timeout_keeps_the_lock<A: Adapter>() {
     assert_eq!(lax.status(), Status::Held);
     eventually("reconnected", || guard.status() == Status::Held);
 }
+
+/// An embedded server of the test's own: its faults are global switches.
+fn private_server() -> (Backend, &'static kazoo_server::EmbeddedServer) {
+    let server: &'static kazoo_server::EmbeddedServer = Box::leak(Box::new(
+        kazoo_server::EmbeddedServer::start(Default::default()).expect("an embedded server"),
+    ));
+    (Backend::Embedded(server), server)
+}
+
+pub fn a_lost_create_reply_is_found_by_prefix_or_cleaned_up<A: Adapter>() {
+    let (backend, server) = private_server();
+    let ctx = Ctx::with(backend, "lost-reply", |_| {}, A::start);
+    // The create commits, its reply is lost: the node is found and taken.
+    server.lose_next_reply(
+        |r| matches!(r, kazoo::proto::Request::Create2(c) if c.path.contains("__lock__")),
+    );
+    let guard = ctx
+        .client
+        .lock("/lr")
+        .id("me")
+        .acquire()
+        .wait_timeout(WAIT)
+        .unwrap();
+    assert_eq!(children(&ctx.client, "/lr").len(), 1, "one node, adopted");
+    assert_eq!(guard.status(), Status::Held);
+    let (_, stat) = ctx.client.get(guard.path()).send().wait().unwrap();
+    assert_eq!(guard.fencing_token(), stat.czxid);
+    guard.release().wait().unwrap();
+    // Lost reply, and the resume answered with a new session: the old
+    // session's node is never adopted; the lock is taken with a new one.
+    server.set_replace_on_resume(true);
+    let old = ctx.client.session_id();
+    server.lose_next_reply(
+        |r| matches!(r, kazoo::proto::Request::Create2(c) if c.path.contains("__lock__")),
+    );
+    let guard = ctx.client.lock("/lr").acquire().wait_timeout(WAIT).unwrap();
+    server.set_replace_on_resume(false);
+    assert_ne!(ctx.client.session_id(), old);
+    let (_, stat) = ctx.client.get(guard.path()).send().wait().unwrap();
+    assert_eq!(stat.ephemeral_owner, ctx.client.session_id());
+    assert_eq!(children(&ctx.client, "/lr").len(), 1);
+    guard.release().wait().unwrap();
+    wait_children(&ctx.client, "/lr", 0);
+}
+
+pub fn a_holder_whose_session_is_replaced_is_told<A: Adapter>() {
+    let (backend, server) = private_server();
+    let ctx = Ctx::with(backend, "replaced", |_| {}, A::start);
+    let guard = ctx
+        .client
+        .lock("/r")
+        .policy(LossPolicy::SessionOnly)
+        .acquire()
+        .wait_timeout(WAIT)
+        .unwrap();
+    let lost = guard.lost();
+    server.set_replace_on_resume(true);
+    server.close_connection_of(ctx.client.session_id()).unwrap();
+    assert_eq!(lost.wait_timeout(WAIT), Some(Status::Lost));
+    server.set_replace_on_resume(false);
+    assert_eq!(
+        guard.release().wait_timeout(WAIT).unwrap_err(),
+        Error::Recipe(RecipeError::Lost)
+    );
+    // The lock is free for the new session.
+    let again = ctx
+        .client
+        .lock("/r")
+        .try_acquire()
+        .wait_timeout(WAIT)
+        .unwrap();
+    assert!(again.is_some());
+}
+
+pub fn contenders_are_ordered_across_the_sequence_wrap<A: Adapter>() {
+    let (backend, server) = private_server();
+    let ctx = Ctx::with(backend, "wrap", |_| {}, A::start);
+    ctx.client.create("/w").send().wait().unwrap();
+    server
+        .set_child_sequence(&format!("{}/w", ctx.chroot), i32::MAX - 1)
+        .unwrap();
+    let holder = ctx
+        .client
+        .lock("/w")
+        .id("c0")
+        .acquire()
+        .wait_timeout(WAIT)
+        .unwrap();
+    assert_eq!(holder.sequence(), i32::MAX - 1);
+    let granted = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for i in 1..4 {
+        let client = ctx.another::<A>();
+        let granted = granted.clone();
+        let lock = client.lock("/w").id(format!("c{i}"));
+        waiters.push(thread::spawn(move || {
+            let g = lock.acquire().wait_timeout(WAIT).unwrap();
+            granted.lock().unwrap().push((i, g.sequence()));
+            thread::sleep(Duration::from_millis(50));
+            g.release().wait().unwrap();
+            client.close().wait().unwrap();
+        }));
+        wait_children(&ctx.client, "/w", i + 1);
+    }
+    // Suffixes 2147483646, 2147483647, -2147483648, -2147483647.
+    assert_eq!(
+        ctx.client.lock("/w").contenders().wait().unwrap(),
+        ["c0", "c1", "c2", "c3"]
+    );
+    holder.release().wait().unwrap();
+    for w in waiters {
+        w.join().unwrap();
+    }
+    assert_eq!(
+        *granted.lock().unwrap(),
+        [(1, i32::MAX), (2, i32::MIN), (3, i32::MIN + 1)]
+    );
+}
+
+pub fn a_waiter_rechecks_after_a_flap_that_hid_the_release<A: Adapter>() {
+    let ctx = Ctx::new::<A>("recheck");
+    let proxy = Proxy::start(ctx.server.addr()).unwrap();
+    let waiter = through::<A>(&proxy, &ctx, Duration::from_secs(8));
+    let holder = ctx.client.lock("/rc").acquire().wait_timeout(WAIT).unwrap();
+    let lock = waiter.lock("/rc");
+    let waiting = {
+        let lock = lock.clone();
+        thread::spawn(move || lock.acquire().wait_timeout(WAIT))
+    };
+    wait_children(&ctx.client, "/rc", 2);
+    // The waiter is cut off; the holder releases meanwhile.
+    proxy.refuse(true);
+    proxy.sever();
+    eventually("waiter suspended", || {
+        matches!(waiter.state(), Some(SessionState::Suspended { .. }))
+    });
+    holder.release().wait().unwrap();
+    thread::sleep(Duration::from_millis(300));
+    proxy.refuse(false);
+    let guard = waiting.join().unwrap().unwrap();
+    assert_eq!(guard.status(), Status::Held);
+}
+
+pub fn cleanup_gets_through_connection_loss<A: Adapter>() {
+    let ctx = Ctx::new::<A>("cleanup-loss");
+    let proxy = Proxy::start(ctx.server.addr()).unwrap();
+    let waiter = through::<A>(&proxy, &ctx, Duration::from_secs(8));
+    let _holder = ctx.client.lock("/cl").acquire().wait_timeout(WAIT).unwrap();
+    let lock = waiter.lock("/cl");
+    let attempt = thread::spawn(move || lock.acquire_timeout(Duration::from_millis(800)).wait());
+    wait_children(&ctx.client, "/cl", 2);
+    // The timeout passes while the connection is down: the delete meets
+    // ConnectionLoss and is retried once the session is back.
+    proxy.refuse(true);
+    proxy.sever();
+    assert_eq!(attempt.join().unwrap().unwrap_err(), Error::LockTimeout);
+    thread::sleep(Duration::from_millis(300));
+    assert_eq!(children(&ctx.client, "/cl").len(), 2, "still cut off");
+    proxy.refuse(false);
+    wait_children(&ctx.client, "/cl", 1);
+}
