@@ -113,6 +113,16 @@ pub(crate) enum Mode {
 
 impl Lock {
     pub(crate) fn new(client: &Client, path: String, kind: Kind) -> Lock {
+        Lock::with_cancel(client, path, kind, Arc::default())
+    }
+
+    /// A lock cancelled with another recipe (a semaphore's helper lock).
+    pub(crate) fn with_cancel(
+        client: &Client,
+        path: String,
+        kind: Kind,
+        cancel: Arc<Cancel>,
+    ) -> Lock {
         Lock {
             client: client.clone(),
             path,
@@ -121,7 +131,7 @@ impl Lock {
             style: NodeStyle::default(),
             policy: LossPolicy::default(),
             extra_markers: Vec::new(),
-            cancel: Arc::default(),
+            cancel,
         }
     }
 

@@ -17,6 +17,7 @@ mod error;
 mod held;
 mod lock;
 mod node;
+mod semaphore;
 mod sequence;
 mod wait;
 
@@ -24,3 +25,4 @@ pub use error::RecipeError;
 pub use held::{LossPolicy, LostFuture, Status};
 pub use lock::{Lock, LockGuard};
 pub use node::NodeStyle;
+pub use semaphore::{Lease, Semaphore};

@@ -37,7 +37,7 @@ pub(crate) fn contenders(children: &[String], markers: &[&str]) -> Vec<Contender
     found
 }
 
-/// Half the counter's range: live contenders of one parent are assumed
+/// A quarter of the counter's 2^32 values: live contenders of one parent are assumed
 /// to have been created within this many creations of each other.
 const QUARTER: i32 = 1 << 30;
 

@@ -182,6 +182,11 @@ macro_rules! integration_tests {
             recipes::contenders_are_ordered_across_the_sequence_wrap,
             recipes::a_waiter_rechecks_after_a_flap_that_hid_the_release,
             recipes::cleanup_gets_through_connection_loss,
+            recipes::readers_share_and_writers_exclude,
+            recipes::rwlock_exclusion_under_contention,
+            recipes::semaphore_bounds_holders_and_checks_max_leases,
+            recipes::semaphore_never_exceeds_its_leases,
+            recipes::bad_recipe_arguments_fail_before_sending,
         );
     };
     (@ $adapter:ty; $($module:ident :: $name:ident),* $(,)?) => {

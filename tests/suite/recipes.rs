@@ -435,3 +435,210 @@ pub fn cleanup_gets_through_connection_loss<A: Adapter>() {
     proxy.refuse(false);
     wait_children(&ctx.client, "/cl", 1);
 }
+
+pub fn readers_share_and_writers_exclude<A: Adapter>() {
+    let ctx = Ctx::new::<A>("rwlock");
+    let other = ctx.another::<A>();
+    let r1 = ctx
+        .client
+        .read_lock("/rw")
+        .id("r1")
+        .acquire()
+        .wait_timeout(WAIT)
+        .unwrap();
+    let r2 = other
+        .read_lock("/rw")
+        .id("r2")
+        .acquire()
+        .wait_timeout(WAIT)
+        .unwrap();
+    assert!(r1.path().contains("__rlock__"));
+    // A writer waits for both readers; a reader behind a waiting writer
+    // waits too (writer preference by arrival).
+    let writer = other.write_lock("/rw").id("w");
+    assert!(writer.try_acquire().wait().unwrap().is_none());
+    let w = {
+        let writer = writer.clone();
+        thread::spawn(move || writer.acquire().wait_timeout(WAIT))
+    };
+    wait_children(&ctx.client, "/rw", 3);
+    let late_reader = ctx.client.read_lock("/rw").id("r3");
+    assert!(late_reader.try_acquire().wait().unwrap().is_none());
+    // A plain Lock ignores readers but queues behind the writer.
+    assert_eq!(
+        ctx.client.write_lock("/rw").contenders().wait().unwrap(),
+        ["r1", "r2", "w"]
+    );
+    assert_eq!(ctx.client.lock("/rw").contenders().wait().unwrap(), ["w"]);
+    r1.release().wait().unwrap();
+    r2.release().wait().unwrap();
+    let w = w.join().unwrap().unwrap();
+    assert!(w.path().contains("__lock__"));
+    w.release().wait().unwrap();
+    let r3 = late_reader.try_acquire().wait().unwrap();
+    assert!(r3.is_some());
+}
+
+/// Readers and writers of one path under contention: never a writer with
+/// anyone else inside.
+pub fn rwlock_exclusion_under_contention<A: Adapter>() {
+    let ctx = Ctx::new::<A>("rw-contention");
+    let readers = Arc::new(AtomicU32::new(0));
+    let writers = Arc::new(AtomicU32::new(0));
+    let max_readers = Arc::new(AtomicU32::new(0));
+    let workers: Vec<_> = (0..6)
+        .map(|i| {
+            let client = ctx.another::<A>();
+            let (readers, writers, max_readers) =
+                (readers.clone(), writers.clone(), max_readers.clone());
+            thread::spawn(move || {
+                for round in 0..30 {
+                    if (i + round) % 3 == 0 {
+                        let g = client
+                            .write_lock("/rwc")
+                            .acquire()
+                            .wait_timeout(WAIT)
+                            .unwrap();
+                        assert_eq!(writers.fetch_add(1, Ordering::SeqCst), 0, "two writers");
+                        assert_eq!(readers.load(Ordering::SeqCst), 0, "a writer with readers");
+                        thread::sleep(Duration::from_millis(2));
+                        writers.fetch_sub(1, Ordering::SeqCst);
+                        g.release().wait().unwrap();
+                    } else {
+                        let g = client
+                            .read_lock("/rwc")
+                            .acquire()
+                            .wait_timeout(WAIT)
+                            .unwrap();
+                        let n = readers.fetch_add(1, Ordering::SeqCst) + 1;
+                        max_readers.fetch_max(n, Ordering::SeqCst);
+                        assert_eq!(writers.load(Ordering::SeqCst), 0, "a reader with a writer");
+                        thread::sleep(Duration::from_millis(2));
+                        readers.fetch_sub(1, Ordering::SeqCst);
+                        g.release().wait().unwrap();
+                    }
+                }
+                client.close().wait().unwrap();
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    wait_children(&ctx.client, "/rwc", 0);
+}
+
+pub fn semaphore_bounds_holders_and_checks_max_leases<A: Adapter>() {
+    let ctx = Ctx::new::<A>("semaphore");
+    let sem = ctx.client.semaphore("/sem", 2).id("a");
+    let a = sem.acquire().wait_timeout(WAIT).unwrap();
+    let other = ctx.another::<A>();
+    let b = other
+        .semaphore("/sem", 2)
+        .id("b")
+        .acquire()
+        .wait_timeout(WAIT)
+        .unwrap();
+    let mut holders = sem.lease_holders().wait().unwrap();
+    holders.sort();
+    assert_eq!(holders, ["a", "b"]);
+    let (data, _) = ctx.client.get("/sem").send().wait().unwrap();
+    assert_eq!(&data[..], b"2", "kazoo's pool node holds str(max_leases)");
+    let c = other.semaphore("/sem", 2).id("c");
+    assert!(c.try_acquire().wait().unwrap().is_none());
+    assert_eq!(
+        c.acquire_timeout(Duration::from_millis(300))
+            .wait_timeout(WAIT)
+            .unwrap_err(),
+        Error::LockTimeout
+    );
+    // Nothing left: two leases, and no helper-lock node.
+    wait_children(&ctx.client, "/sem", 2);
+    wait_children(&ctx.client, "/sem-__lock__", 0);
+    assert_eq!(
+        other.semaphore("/sem", 3).try_acquire().wait().unwrap_err(),
+        Error::Recipe(RecipeError::MaxLeasesMismatch {
+            stored: 2,
+            asked: 3
+        })
+    );
+    let waiting = {
+        let c = c.clone();
+        thread::spawn(move || c.acquire().wait_timeout(WAIT))
+    };
+    thread::sleep(Duration::from_millis(100));
+    a.release().wait().unwrap();
+    let c = waiting.join().unwrap().unwrap();
+    assert_eq!(c.status(), Status::Held);
+    b.release().wait().unwrap();
+    c.release().wait().unwrap();
+    wait_children(&ctx.client, "/sem", 0);
+}
+
+pub fn semaphore_never_exceeds_its_leases<A: Adapter>() {
+    let ctx = Ctx::new::<A>("sem-contention");
+    let inside = Arc::new(AtomicU32::new(0));
+    let peak = Arc::new(AtomicU32::new(0));
+    let workers: Vec<_> = (0..6)
+        .map(|i| {
+            let client = ctx.another::<A>();
+            let (inside, peak) = (inside.clone(), peak.clone());
+            thread::spawn(move || {
+                let sem = client.semaphore("/sem3", 3).id(format!("w{i}"));
+                for _ in 0..25 {
+                    let lease = sem.acquire().wait_timeout(WAIT).unwrap();
+                    let n = inside.fetch_add(1, Ordering::SeqCst) + 1;
+                    assert!(n <= 3, "{n} holders of a 3-lease semaphore");
+                    peak.fetch_max(n, Ordering::SeqCst);
+                    thread::sleep(Duration::from_millis(2));
+                    inside.fetch_sub(1, Ordering::SeqCst);
+                    lease.release().wait().unwrap();
+                }
+                client.close().wait().unwrap();
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    assert!(peak.load(Ordering::SeqCst) >= 2, "leases were shared");
+    wait_children(&ctx.client, "/sem3", 0);
+}
+
+pub fn bad_recipe_arguments_fail_before_sending<A: Adapter>() {
+    let ctx = Ctx::new::<A>("recipe-args");
+    let c = &ctx.client;
+    let invalid = |e: Error| matches!(e, Error::InvalidPath(_));
+    assert!(invalid(c.lock("no-slash").acquire().wait().unwrap_err()));
+    assert!(invalid(c.lock("/a/").try_acquire().wait().unwrap_err()));
+    assert!(matches!(
+        c.lock("/l").id("a/b").acquire().wait().unwrap_err(),
+        Error::Recipe(RecipeError::InvalidIdentifier(_))
+    ));
+    assert!(matches!(
+        c.lock("/l").id("a\0b").acquire().wait().unwrap_err(),
+        Error::Recipe(RecipeError::InvalidIdentifier(_))
+    ));
+    assert!(matches!(
+        c.semaphore("/s", 0).acquire().wait().unwrap_err(),
+        Error::Recipe(RecipeError::OutOfRange {
+            what: "max_leases",
+            ..
+        })
+    ));
+    assert_eq!(
+        children(c, "/"),
+        Vec::<String>::new(),
+        "nothing was created"
+    );
+    // A recipe path that is an ephemeral node.
+    c.create("/eph").ephemeral().send().wait().unwrap();
+    assert_eq!(
+        c.lock("/eph").acquire().wait().unwrap_err(),
+        Error::Recipe(RecipeError::EphemeralParent("/eph".into()))
+    );
+    assert_eq!(
+        c.semaphore("/eph", 1).acquire().wait().unwrap_err(),
+        Error::Recipe(RecipeError::EphemeralParent("/eph".into()))
+    );
+}
