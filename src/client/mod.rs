@@ -542,6 +542,11 @@ impl Client {
         &self.inner
     }
 
+    /// True once the session is closed for good.
+    pub(crate) fn is_closed(&self) -> bool {
+        lock(&self.inner.core).session.is_closed()
+    }
+
     /// The session's current state; `None` before the first connection.
     pub fn state(&self) -> Option<SessionState> {
         lock(&self.inner.core).session.state()

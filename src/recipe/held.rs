@@ -129,6 +129,12 @@ impl std::fmt::Debug for LostFuture {
 }
 
 impl LostFuture {
+    pub(crate) fn ready(status: Status) -> LostFuture {
+        LostFuture {
+            future: Box::pin(std::future::ready(status)),
+        }
+    }
+
     /// Blocks the thread until the status is no longer `Held`.
     pub fn wait(self) -> Status {
         crate::client::block_on(self.future)

@@ -166,6 +166,16 @@ impl Lock {
         &self.path
     }
 
+    pub(crate) fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The same lock on another handle of the client.
+    pub(crate) fn on(mut self, client: &Client) -> Lock {
+        self.client = client.clone();
+        self
+    }
+
     /// Waits until the lock is held.
     pub fn acquire(&self) -> Task<LockGuard> {
         let lock = self.clone();

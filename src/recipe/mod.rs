@@ -13,16 +13,20 @@
 //! connection loss; and what is held reports a [`Status`] that follows
 //! the session's state and identity, per a [`LossPolicy`].
 
+mod election;
 mod error;
 mod held;
+mod lease;
 mod lock;
 mod node;
 mod semaphore;
 mod sequence;
 mod wait;
 
+pub use election::{Election, LeaderLatch};
 pub use error::RecipeError;
 pub use held::{LossPolicy, LostFuture, Status};
+pub use lease::{Clock, MultiNonBlockingLease, NonBlockingLease};
 pub use lock::{Lock, LockGuard};
 pub use node::NodeStyle;
 pub use semaphore::{Lease, Semaphore};

@@ -187,6 +187,10 @@ macro_rules! integration_tests {
             recipes::semaphore_bounds_holders_and_checks_max_leases,
             recipes::semaphore_never_exceeds_its_leases,
             recipes::bad_recipe_arguments_fail_before_sending,
+            recipes::election_runs_the_leader_and_lists_contenders,
+            recipes::a_leader_latch_leads_steps_down_and_rejoins,
+            recipes::a_leader_latch_keeps_leading_through_a_flap,
+            recipes::leases_are_taken_renewed_and_refused,
         );
     };
     (@ $adapter:ty; $($module:ident :: $name:ident),* $(,)?) => {
