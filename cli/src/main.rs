@@ -1,9 +1,12 @@
 //! `kz`: look at and change a ZooKeeper tree from the shell.
 //!
-//! Exit codes: 0 on success, 1 with a one-line error (the ZooKeeper error
-//! name and the path) when the operation fails, 2 on bad usage.
+//! Exit codes: 0 on success, 1 with a one-line error (the ZooKeeper or
+//! recipe error name and the path) when the operation fails, 2 on bad
+//! usage, 3 when a held lock is lost, 130 when interrupted (Ctrl-C).
 
 #![forbid(unsafe_code)]
+
+mod recipes;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -96,6 +99,72 @@ enum Command {
     },
     /// Create a node and its parents unless they exist.
     Ensure { path: String },
+    /// Take kazoo's exclusive Lock and hold it (see `kz help lock`).
+    ///
+    /// Prints `acquired <node> fencing-token <czxid>`, holds, releases and
+    /// prints `released`. Prints `suspended` / `reconnected` as the
+    /// connection comes and goes, and `lost …` (exit 3) if the lock is
+    /// lost while held. Ctrl-C deletes the node and exits 130. --timeout
+    /// also bounds the wait (then LockTimeout, exit 1).
+    Lock(Holding),
+    /// Take kazoo's ReadLock (shared with readers) and hold it.
+    Rlock(Holding),
+    /// Take kazoo's WriteLock and hold it.
+    Wlock(Holding),
+    /// Take a lease of kazoo's Semaphore and hold it.
+    Semaphore {
+        #[command(flatten)]
+        holding: Holding,
+        /// The semaphore's max_leases (every participant must agree).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+        max: u32,
+    },
+    /// Wait to be elected in kazoo's Election, print `elected …`, lead.
+    Election {
+        path: String,
+        /// The identifier other contenders see.
+        #[arg(long)]
+        id: String,
+        /// Seconds to lead (default: until Ctrl-C).
+        #[arg(long, value_name = "SECS", value_parser = seconds)]
+        hold: Option<Duration>,
+    },
+    /// Take or renew kazoo's NonBlockingLease: prints `obtained`, or fails.
+    Lease {
+        path: String,
+        /// Seconds the lease lasts.
+        #[arg(long, value_name = "SECS", value_parser = seconds)]
+        duration: Duration,
+        /// The holder's identifier (default: <hostname>-<pid>).
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// List a lock's or election's contenders, in order, one per line.
+    Contenders { path: String },
+}
+
+/// A lock or semaphore path and how to hold it.
+#[derive(Debug, clap::Args)]
+struct Holding {
+    path: String,
+    /// The identifier contenders see (default: <hostname>-<pid>).
+    #[arg(long)]
+    id: Option<String>,
+    /// Seconds to hold (default: until Ctrl-C).
+    #[arg(long, value_name = "SECS", value_parser = seconds)]
+    hold: Option<Duration>,
+}
+
+/// A positive, finite number of seconds.
+fn seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if secs.is_finite() && secs > 0.0 && secs < 1e9 {
+        Ok(Duration::from_secs_f64(secs))
+    } else {
+        Err(format!("{s} must be a positive number of seconds"))
+    }
 }
 
 impl Command {
@@ -108,7 +177,17 @@ impl Command {
             | Command::Delete { path, .. }
             | Command::Stat { path }
             | Command::Watch { path, .. }
-            | Command::Ensure { path } => path,
+            | Command::Ensure { path }
+            | Command::Lock(Holding { path, .. })
+            | Command::Rlock(Holding { path, .. })
+            | Command::Wlock(Holding { path, .. })
+            | Command::Semaphore {
+                holding: Holding { path, .. },
+                ..
+            }
+            | Command::Election { path, .. }
+            | Command::Lease { path, .. }
+            | Command::Contenders { path } => path,
         }
     }
 }
@@ -135,7 +214,7 @@ fn main() -> ExitCode {
     let result = run(&client, &cli.command, timeout);
     let _ = client.close().wait_timeout(timeout);
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("kz: {}: {}", cli.command.path(), describe(&e));
             ExitCode::from(1)
@@ -143,9 +222,66 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(client: &Client, command: &Command, timeout: Duration) -> Result<(), Error> {
+/// Runs `command`; the exit code when it did not fail.
+fn run(client: &Client, command: &Command, timeout: Duration) -> Result<u8, Error> {
     let mut out = std::io::stdout().lock();
+    let held = |what, hold| {
+        let ending = recipes::hold(client, what, hold, timeout)?;
+        Ok(match ending {
+            recipes::Ending::Done => 0,
+            recipes::Ending::Lost => 3,
+            recipes::Ending::Interrupted => 130,
+        })
+    };
+    let id_or_default = |id: &Option<String>| id.clone().unwrap_or_else(recipes::default_id);
     match command {
+        Command::Lock(h) | Command::Rlock(h) | Command::Wlock(h) => {
+            let kind = match command {
+                Command::Rlock(_) => recipes::LockKind::Read,
+                Command::Wlock(_) => recipes::LockKind::Write,
+                _ => recipes::LockKind::Exclusive,
+            };
+            drop(out);
+            let id = id_or_default(&h.id);
+            return held(
+                recipes::Hold::Lock {
+                    path: &h.path,
+                    kind,
+                    id: &id,
+                },
+                h.hold,
+            );
+        }
+        Command::Semaphore { holding: h, max } => {
+            drop(out);
+            let id = id_or_default(&h.id);
+            return held(
+                recipes::Hold::Semaphore {
+                    path: &h.path,
+                    max: *max,
+                    id: &id,
+                },
+                h.hold,
+            );
+        }
+        Command::Election { path, id, hold } => {
+            drop(out);
+            return held(recipes::Hold::Election { path, id }, *hold);
+        }
+        Command::Lease { path, duration, id } => {
+            let id = id_or_default(id);
+            if recipes::lease(client, path, *duration, &id, timeout)? {
+                let _ = writeln!(out, "obtained");
+            } else {
+                eprintln!("kz: {path}: not obtained (the lease is held by another identifier)");
+                return Ok(1);
+            }
+        }
+        Command::Contenders { path } => {
+            for id in recipes::contenders(client, path, timeout)? {
+                let _ = writeln!(out, "{id}");
+            }
+        }
         Command::Ls { path } => {
             let mut children = client.get_children(path).send().wait_timeout(timeout)?;
             children.sort();
@@ -241,7 +377,7 @@ fn run(client: &Client, command: &Command, timeout: Duration) -> Result<(), Erro
         }
         Command::Ensure { path } => client.ensure_path(path).wait_timeout(timeout)?,
     }
-    Ok(())
+    Ok(0)
 }
 
 fn print_event(out: &mut impl Write, event: &WatchedEvent) {
@@ -263,7 +399,11 @@ fn print_stat(out: &mut impl Write, s: &Stat) {
 
 /// `NoNode (node does not exist)`: the error's name, then its message.
 fn describe(e: &Error) -> String {
-    let debug = format!("{e:?}");
+    // A recipe's error is named by its own variant.
+    let debug = match e {
+        Error::Recipe(r) => format!("{r:?}"),
+        other => format!("{other:?}"),
+    };
     let name = debug.split(['(', ' ', '{']).next().unwrap_or("Error");
     format!("{name} ({e})")
 }

@@ -184,3 +184,165 @@ fn watch_prints_events_until_interrupted() {
     child.kill().unwrap();
     child.wait().unwrap();
 }
+
+/// Sends SIGINT (Ctrl-C) to `child`.
+fn interrupt(child: &std::process::Child) {
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// `acquired <path> fencing-token <n>`: the path and the token.
+fn acquired(line: &str, word: &str) -> (String, i64) {
+    let parts: Vec<&str> = line.split(' ').collect();
+    assert_eq!(parts.len(), 4, "{line}");
+    assert_eq!((parts[0], parts[2]), (word, "fencing-token"), "{line}");
+    (parts[1].to_owned(), parts[3].parse().unwrap())
+}
+
+#[test]
+fn lock_holds_releases_and_times_out() {
+    let h = hosts("lock");
+    let out = ok(&h, &["lock", "/l", "--id", "one", "--hold", "0.2"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    let (node, token) = acquired(lines[0], "acquired");
+    assert!(
+        node.starts_with("/l/") && node.contains("__lock__"),
+        "{node}"
+    );
+    assert!(token > 0);
+    assert_eq!(lines[1], "released");
+    assert_eq!(ok(&h, &["ls", "/l"]), "");
+
+    // A holder until Ctrl-C; a second kz times out with nothing left.
+    let (mut holder, lines) = spawn_lines(&h, &["lock", "/l", "--id", "holder"]);
+    let (node, _) = acquired(&lines.recv_timeout(LINE).unwrap(), "acquired");
+    let err = fails(&h, &["--timeout", "1", "lock", "/l", "--id", "late"]);
+    assert!(err.starts_with("kz: /l: LockTimeout"), "{err}");
+    assert_eq!(ok(&h, &["contenders", "/l"]), "holder\n");
+    interrupt(&holder);
+    assert_eq!(holder.wait().unwrap().code(), Some(130));
+    assert_eq!(ok(&h, &["ls", "/l"]), "", "{node} deleted");
+
+    // Ctrl-C while waiting leaves nothing either.
+    let (mut holder, lines) = spawn_lines(&h, &["wlock", "/l", "--id", "w"]);
+    acquired(&lines.recv_timeout(LINE).unwrap(), "acquired");
+    let (mut reader, _) = spawn_lines(&h, &["rlock", "/l", "--id", "r"]);
+    let deadline = std::time::Instant::now() + LINE;
+    while ok(&h, &["contenders", "/l"]) != "w\nr\n" {
+        assert!(std::time::Instant::now() < deadline, "reader never queued");
+        thread::sleep(Duration::from_millis(50));
+    }
+    interrupt(&reader);
+    assert_eq!(reader.wait().unwrap().code(), Some(130));
+    assert_eq!(ok(&h, &["contenders", "/l"]), "w\n");
+    interrupt(&holder);
+    assert_eq!(holder.wait().unwrap().code(), Some(130));
+}
+
+#[test]
+fn a_lock_lost_while_held_exits_3() {
+    let h = hosts("lock_lost");
+    let (mut holder, lines) = spawn_lines(&h, &["lock", "/l", "--id", "h"]);
+    let (node, _) = acquired(&lines.recv_timeout(LINE).unwrap(), "acquired");
+    ok(&h, &["delete", &node]);
+    let line = lines.recv_timeout(LINE).unwrap();
+    assert!(line.starts_with("lost "), "{line}");
+    assert_eq!(holder.wait().unwrap().code(), Some(3));
+}
+
+#[test]
+fn a_lock_through_a_flap_and_through_a_partition() {
+    let server = ZkServer::shared().expect("a ZooKeeper server");
+    let chroot = server.chroot("kz-flap").unwrap();
+    let proxy = kazoo_testing::Proxy::start(server.addr()).unwrap();
+    let h = format!("{}{}", proxy.addr(), &chroot[chroot.find('/').unwrap()..]);
+    let (mut holder, lines) = spawn_lines(&h, &["--timeout", "4", "lock", "/l", "--id", "h"]);
+    acquired(&lines.recv_timeout(LINE).unwrap(), "acquired");
+    // A cut that heals in time: suspended, reconnected, never lost.
+    proxy.sever();
+    assert_eq!(lines.recv_timeout(LINE).unwrap(), "suspended");
+    assert_eq!(lines.recv_timeout(LINE).unwrap(), "reconnected");
+    // A partition longer than the session timeout: lost, exit 3.
+    proxy.refuse(true);
+    proxy.sever();
+    assert_eq!(lines.recv_timeout(LINE).unwrap(), "suspended");
+    let line = lines.recv_timeout(LINE).unwrap();
+    assert!(
+        line.starts_with("lost ") && line.contains("session"),
+        "{line}"
+    );
+    assert_eq!(holder.wait().unwrap().code(), Some(3));
+}
+
+#[test]
+fn semaphore_election_lease_and_contenders() {
+    let h = hosts("recipes");
+    let out = ok(
+        &h,
+        &[
+            "semaphore",
+            "/s",
+            "--max",
+            "2",
+            "--id",
+            "a",
+            "--hold",
+            "0.1",
+        ],
+    );
+    let first = out.lines().next().unwrap();
+    let (lease, _) = acquired(first, "acquired");
+    assert!(lease.starts_with("/s/"), "{lease}");
+    assert!(out.ends_with("released\n"), "{out}");
+    assert_eq!(ok(&h, &["get", "/s"]), "2\n");
+    let err = fails(&h, &["semaphore", "/s", "--max", "3", "--hold", "0.1"]);
+    assert!(err.starts_with("kz: /s: MaxLeasesMismatch"), "{err}");
+
+    let (mut leader, lines) = spawn_lines(&h, &["election", "/e", "--id", "boss"]);
+    acquired(&lines.recv_timeout(LINE).unwrap(), "elected");
+    assert_eq!(ok(&h, &["contenders", "/e"]), "boss\n");
+    interrupt(&leader);
+    assert_eq!(leader.wait().unwrap().code(), Some(130));
+    let out = ok(&h, &["election", "/e", "--id", "next", "--hold", "0.1"]);
+    assert!(
+        out.starts_with("elected /e/") && out.ends_with("released\n"),
+        "{out}"
+    );
+
+    assert_eq!(
+        ok(&h, &["lease", "/ls", "--duration", "60", "--id", "a"]),
+        "obtained\n"
+    );
+    assert_eq!(
+        ok(&h, &["lease", "/ls", "--duration", "60", "--id", "a"]),
+        "obtained\n"
+    );
+    let err = fails(&h, &["lease", "/ls", "--duration", "60", "--id", "b"]);
+    assert!(err.contains("not obtained"), "{err}");
+    assert_eq!(ok(&h, &["contenders", "/nothing"]), "");
+}
+
+#[test]
+fn bad_recipe_usage_exits_2() {
+    let h = hosts("recipe_usage");
+    for args in [
+        &["semaphore", "/s", "--max", "0"][..],
+        &["semaphore", "/s"],
+        &["lock", "/l", "--hold", "-1"],
+        &["lock", "/l", "--hold", "soon"],
+        &["lease", "/l", "--duration", "0"],
+        &["lease", "/l"],
+        &["election", "/e"],
+    ] {
+        let out = kz(&h, args);
+        assert_eq!(out.status.code(), Some(2), "kz {args:?}: {out:?}");
+    }
+    let err = fails(&h, &["lock", "/l", "--id", "a/b"]);
+    assert!(err.starts_with("kz: /l: InvalidIdentifier"), "{err}");
+    let err = fails(&h, &["lock", "no-slash"]);
+    assert!(err.starts_with("kz: no-slash: InvalidPath"), "{err}");
+}
