@@ -99,6 +99,8 @@ fn interrupts(tx: mpsc::Sender<Happened>) {
     });
 }
 
+// kz is the application around the core: it may read the clock.
+#[allow(clippy::disallowed_methods)]
 pub(crate) fn hold(
     client: &Client,
     what: Hold<'_>,
