@@ -440,6 +440,11 @@ impl Server {
         self.sessions.len()
     }
 
+    /// True while `session` is alive on the server (not expired or closed).
+    pub fn has_session(&self, session: i64) -> bool {
+        self.sessions.contains_key(&session)
+    }
+
     /// Open connections.
     pub fn connection_count(&self) -> usize {
         self.conns.len()

@@ -11,6 +11,7 @@ mod sim;
 
 use std::time::Duration;
 
+use sim::locks::LockLoad;
 use sim::workload::Workload;
 use sim::{Faults, Rng, World};
 
@@ -30,22 +31,31 @@ fn run_with(
     adjust(&mut faults);
     let mut world = World::new(seed, clients, Faults::none());
     let mut load = Workload::set_up(&mut world);
+    let mut locks = LockLoad::new(&world);
     world.set_faults(faults);
-    world.run(Duration::from_secs(6), true, |w| load.step(w, true));
+    world.run(Duration::from_secs(6), true, |w| {
+        load.step(w, true);
+        locks.step(w, true);
+    });
     // Heal, let sessions settle and everything in flight finish.
     world.set_faults(Faults::none());
-    world.run(Duration::from_secs(15), false, |w| load.step(w, false));
+    world.run(Duration::from_secs(15), false, |w| {
+        load.step(w, false);
+        locks.step(w, false);
+    });
     let summary = format!(
-        "{clients} clients, {} ops: {} creates acknowledged ({} not), counter +{} ({} ambiguous), {} watches; {} faults",
+        "{clients} clients, {} ops: {} creates acknowledged ({} not), counter +{} ({} ambiguous), {} watches, {} lock grants, {} fenced writes; {} faults",
         load.ops,
         load.acked_creates.len(),
         load.unacked_creates,
         load.cas_acked,
         load.cas_ambiguous,
         load.watches.len(),
+        locks.grants,
+        locks.fenced_writes,
         world.log.len()
     );
-    match sim::check::all(&world, &load) {
+    match sim::check::all(&world, &load, &locks) {
         Ok(()) => Ok((world, summary)),
         Err(e) => Err(Box::new((e, world))),
     }

@@ -4,11 +4,12 @@ use std::sync::atomic::Ordering;
 
 use kazoo::session::SessionState;
 
+use super::locks::{LockLoad, LOCK};
 use super::workload::Workload;
 use super::World;
 
 /// Every check; the first violation, described.
-pub fn all(world: &World, load: &Workload) -> Result<(), String> {
+pub fn all(world: &World, load: &Workload, locks: &LockLoad) -> Result<(), String> {
     if let Some(stalled) = &world.stalled {
         return Err(stalled.clone());
     }
@@ -19,7 +20,7 @@ pub fn all(world: &World, load: &Workload) -> Result<(), String> {
     for (i, c) in world.clients.iter().enumerate() {
         states_in_order(&c.states.lock().unwrap()).map_err(|e| format!("client {i}: {e}"))?;
     }
-    recipes(world)
+    recipes(world, locks)
 }
 
 /// Every request completed (once: a slot completes once by construction,
@@ -149,8 +150,22 @@ pub fn states_in_order(states: &[SessionState]) -> Result<(), String> {
     Ok(())
 }
 
-/// Recipe invariants (no two lock holders, one leader…) go here when the
-/// recipes exist.
-fn recipes(_world: &World) -> Result<(), String> {
+/// The lock: no two live holders and a register that never went back
+/// (checked at every instant), every holder done, and no contender node
+/// left once everything settled.
+fn recipes(world: &World, locks: &LockLoad) -> Result<(), String> {
+    if let Some(v) = locks.violations.first() {
+        return Err(format!("lock: {v}"));
+    }
+    if !locks.idle() {
+        return Err("a lock holder or acquire never finished".into());
+    }
+    let left = world
+        .server
+        .node(LOCK)
+        .map_or(0, |(_, stat)| stat.num_children);
+    if left != 0 {
+        return Err(format!("{left} lock contender nodes left behind"));
+    }
     Ok(())
 }

@@ -24,7 +24,7 @@ impl Wake for Noop {
 }
 
 /// Polls a future once (the world drives progress; nothing needs waking).
-fn poll<F: Future + Unpin>(f: &mut F) -> Option<F::Output> {
+pub fn poll<F: Future + Unpin>(f: &mut F) -> Option<F::Output> {
     let waker = Waker::from(Arc::new(Noop));
     let mut cx = Context::from_waker(&waker);
     match Pin::new(f).poll(&mut cx) {
@@ -80,6 +80,8 @@ impl Workload {
         let mut setup = vec![
             Some(c.create("/w").send()),
             Some(c.create("/counter").data("0").send()),
+            Some(c.create(super::locks::REGISTER).data("0").send()),
+            Some(c.create(super::locks::LOCK).send()),
         ];
         for j in 0..FLAGS {
             setup.push(Some(c.create(format!("/flag{j}")).send()));
