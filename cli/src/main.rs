@@ -119,7 +119,8 @@ enum Command {
         #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
         max: u32,
     },
-    /// Wait to be elected in kazoo's Election, print `elected …`, lead.
+    /// Wait (at most --timeout) to be elected in kazoo's Election, print
+    /// `elected <node> fencing-token <czxid>`, lead, print `released`.
     Election {
         path: String,
         /// The identifier other contenders see.

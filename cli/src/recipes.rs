@@ -139,7 +139,7 @@ pub(crate) fn hold(
         }
         Hold::Election { path, id } => {
             let election = client.election(path).id(id).policy(LossPolicy::SessionOnly);
-            let task = election.elect();
+            let task = election.elect_timeout(timeout);
             std::thread::spawn(move || {
                 let _ = done_tx.send(task.wait().map(Held::Lock));
             });

@@ -17,14 +17,22 @@ use crate::Error;
 /// kazoo's `Election(path, identifier)`: contenders queue on a [`Lock`]
 /// at `path`; the holder is the leader.
 ///
-/// ```no_run
-/// # fn demo(client: kazoo::Client) -> Result<(), kazoo::Error> {
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
+/// # client.connected().wait().unwrap();
 /// let election = client.election("/app/leader").id("node-1");
 /// election.run(|leadership| {
 ///     // leading, until this returns
 ///     assert_eq!(leadership.status(), kazoo::recipe::Status::Held);
 /// }).wait()?;
-/// # Ok(()) }
+///
+/// // A latch stays in the election until closed.
+/// let latch = client.leader_latch("/app/leader").id("node-1").start();
+/// latch.await_leadership().wait()?;
+/// assert!(latch.has_leadership());
+/// latch.close().wait()?;
+/// # Ok::<(), kazoo::Error>(())
 /// ```
 #[derive(Debug, Clone)]
 pub struct Election {
@@ -62,6 +70,12 @@ impl Election {
     /// [`lost`](LockGuard::lost) future says when leadership may be over).
     pub fn elect(&self) -> Task<LockGuard> {
         self.lock.acquire()
+    }
+
+    /// [`elect`](Election::elect), waiting at most `timeout`
+    /// ([`Error::LockTimeout`] then, and no node is left behind).
+    pub fn elect_timeout(&self, timeout: Duration) -> Task<LockGuard> {
+        self.lock.acquire_timeout(timeout)
     }
 
     /// Waits until elected, runs `leader` with the leadership, then steps
@@ -278,8 +292,10 @@ fn register(latch: &Latch, waker: &Waker) {
 /// step down, contend again; until closed.
 async fn run_latch(client: Client, lock: Lock, latch: Arc<Latch>) {
     while !latch.closed.load(Ordering::SeqCst) {
-        let guard = match lock.acquire().await {
-            Ok(g) => g,
+        // `run`, not `acquire`: a close that races this start stays set.
+        let guard = match lock.run(super::lock::Mode::Blocking).await {
+            Ok(Some(g)) => g,
+            Ok(None) => continue,
             Err(Error::Cancelled | Error::Closed) => break,
             Err(_) => {
                 if client.is_closed() {

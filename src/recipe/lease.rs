@@ -23,14 +23,16 @@ pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 /// kazoo's `NonBlockingLease(path, duration, identifier)`: try once to
 /// take or renew the lease; never waits for a holder to finish.
 ///
-/// ```no_run
-/// # fn demo(client: kazoo::Client) -> Result<(), kazoo::Error> {
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
+/// # client.connected().wait().unwrap();
 /// use std::time::Duration;
 /// let lease = client.lease("/app/cron", Duration::from_secs(3600), "host-1");
-/// if lease.try_acquire().wait()? {
-///     // this process runs the hourly job
-/// }
-/// # Ok(()) }
+/// assert!(lease.try_acquire().wait()?); // this process runs the hourly job
+/// let other = client.lease("/app/cron", Duration::from_secs(3600), "host-2");
+/// assert!(!other.try_acquire().wait()?); // host-1's lease runs for an hour
+/// # Ok::<(), kazoo::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct NonBlockingLease {

@@ -53,15 +53,19 @@ impl Kind {
 /// ([`LockGuard::fencing_token`]) or, for state kept in ZooKeeper, with a
 /// fenced transaction ([`LockGuard::fence`]).
 ///
-/// ```no_run
-/// # fn demo(client: kazoo::Client) -> Result<(), kazoo::Error> {
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
+/// # client.connected().wait().unwrap();
+/// # client.create("/app/state").make_parents().send().wait()?;
 /// let lock = client.lock("/app/lock").id("worker-1");
 /// let guard = lock.acquire().wait()?;
+/// assert_eq!(lock.contenders().wait()?, ["worker-1"]);
 /// let mut tx = guard.fence(client.transaction());
 /// tx.set("/app/state", "written under the lock", -1);
 /// tx.commit().wait()?; // fails if the lock node is gone
 /// guard.release().wait()?;
-/// # Ok(()) }
+/// # Ok::<(), kazoo::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Lock {
@@ -178,6 +182,7 @@ impl Lock {
 
     /// Waits until the lock is held.
     pub fn acquire(&self) -> Task<LockGuard> {
+        self.cancel.reset();
         let lock = self.clone();
         Task::new(async move { lock.run(Mode::Blocking).await?.ok_or(Error::LockTimeout) })
     }
@@ -185,6 +190,7 @@ impl Lock {
     /// Takes the lock only if no one is ahead: `None` otherwise (and no
     /// node is left behind).
     pub fn try_acquire(&self) -> Task<Option<LockGuard>> {
+        self.cancel.reset();
         let lock = self.clone();
         Task::new(async move { lock.run(Mode::Try).await })
     }
@@ -192,6 +198,7 @@ impl Lock {
     /// Waits at most `timeout` (on the session's clock); fails with
     /// [`Error::LockTimeout`] and leaves no node behind.
     pub fn acquire_timeout(&self, timeout: Duration) -> Task<LockGuard> {
+        self.cancel.reset();
         let lock = self.clone();
         Task::new(async move {
             let at = crate::session::deadline_after(lock.client.inner().now(), timeout);
@@ -200,7 +207,7 @@ impl Lock {
     }
 
     /// Makes every waiting acquire of this lock (and its clones) fail with
-    /// [`Error::Cancelled`], leaving no node behind. An acquire started
+    /// [`Error::Cancelled`], leaving no node behind. An acquire called
     /// later clears it. In async code, dropping the acquire future does
     /// the same.
     pub fn cancel(&self) {
@@ -267,9 +274,10 @@ impl Lock {
     }
 
     /// The acquire loop; `None` only for `Mode::Try` when someone is ahead.
+    /// The cancel flag is left as it is: the public calls clear it when
+    /// called, so a cancel that races a start is never lost.
     pub(crate) async fn run(&self, mode: Mode) -> Result<Option<LockGuard>, Error> {
         self.check()?;
-        self.cancel.reset();
         let deadline = match mode {
             Mode::Until(at) => Some(at),
             Mode::Blocking | Mode::Try => None,

@@ -24,13 +24,16 @@ use crate::{path, Error};
 /// in the pool node and a different value is refused with
 /// [`RecipeError::MaxLeasesMismatch`].
 ///
-/// ```no_run
-/// # fn demo(client: kazoo::Client) -> Result<(), kazoo::Error> {
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
+/// # client.connected().wait().unwrap();
 /// let sem = client.semaphore("/app/slots", 3).id("worker-1");
 /// let lease = sem.acquire().wait()?;
 /// // at most 3 processes are here at once
+/// assert_eq!(sem.lease_holders().wait()?, ["worker-1"]);
 /// lease.release().wait()?;
-/// # Ok(()) }
+/// # Ok::<(), kazoo::Error>(())
 /// ```
 #[derive(Clone)]
 pub struct Semaphore {
@@ -82,12 +85,14 @@ impl Semaphore {
 
     /// Waits for a lease.
     pub fn acquire(&self) -> Task<Lease> {
+        self.cancel.reset();
         let s = self.clone();
         Task::new(async move { s.run(Mode::Blocking).await?.ok_or(Error::LockTimeout) })
     }
 
     /// Takes a lease only if one is free now (`None` otherwise).
     pub fn try_acquire(&self) -> Task<Option<Lease>> {
+        self.cancel.reset();
         let s = self.clone();
         Task::new(async move { s.run(Mode::Try).await })
     }
@@ -95,6 +100,7 @@ impl Semaphore {
     /// Waits at most `timeout`; [`Error::LockTimeout`] then, and nothing
     /// is left behind.
     pub fn acquire_timeout(&self, timeout: Duration) -> Task<Lease> {
+        self.cancel.reset();
         let s = self.clone();
         Task::new(async move {
             let at = crate::session::deadline_after(s.client.inner().now(), timeout);
@@ -193,7 +199,6 @@ impl Semaphore {
 
     async fn run(&self, mode: Mode) -> Result<Option<Lease>, Error> {
         self.check()?;
-        self.cancel.reset();
         let deadline = match mode {
             Mode::Until(at) => Some(at),
             Mode::Blocking | Mode::Try => None,

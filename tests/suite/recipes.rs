@@ -113,6 +113,16 @@ pub fn lock_excludes_times_out_and_hands_over<A: Adapter>() {
     // Dropping the guard releases in the background.
     drop(second);
     wait_children(&ctx.client, "/app/lock", 0);
+    // Closing the client releases too, and the guard says so.
+    let closing = ctx.another::<A>();
+    let held = closing
+        .lock("/app/lock")
+        .acquire()
+        .wait_timeout(WAIT)
+        .unwrap();
+    closing.close().wait_timeout(WAIT).unwrap();
+    assert_eq!(held.status(), Status::Lost);
+    wait_children(&ctx.client, "/app/lock", 0);
 }
 
 pub fn cancelled_and_dropped_acquires_leave_nothing<A: Adapter>() {
@@ -486,7 +496,7 @@ pub fn rwlock_exclusion_under_contention<A: Adapter>() {
     let readers = Arc::new(AtomicU32::new(0));
     let writers = Arc::new(AtomicU32::new(0));
     let max_readers = Arc::new(AtomicU32::new(0));
-    let workers: Vec<_> = (0..6)
+    let workers: Vec<_> = (0..8)
         .map(|i| {
             let client = ctx.another::<A>();
             let (readers, writers, max_readers) =
@@ -570,6 +580,17 @@ pub fn semaphore_bounds_holders_and_checks_max_leases<A: Adapter>() {
     a.release().wait().unwrap();
     let c = waiting.join().unwrap().unwrap();
     assert_eq!(c.status(), Status::Held);
+    // A waiting acquire cancelled from another thread leaves nothing.
+    let d = ctx.client.semaphore("/sem", 2).id("d");
+    let waiting = {
+        let d = d.clone();
+        thread::spawn(move || d.acquire().wait())
+    };
+    wait_children(&ctx.client, "/sem-__lock__", 1);
+    d.cancel();
+    assert_eq!(waiting.join().unwrap().unwrap_err(), Error::Cancelled);
+    wait_children(&ctx.client, "/sem-__lock__", 0);
+    wait_children(&ctx.client, "/sem", 2);
     b.release().wait().unwrap();
     c.release().wait().unwrap();
     wait_children(&ctx.client, "/sem", 0);
@@ -579,7 +600,7 @@ pub fn semaphore_never_exceeds_its_leases<A: Adapter>() {
     let ctx = Ctx::new::<A>("sem-contention");
     let inside = Arc::new(AtomicU32::new(0));
     let peak = Arc::new(AtomicU32::new(0));
-    let workers: Vec<_> = (0..6)
+    let workers: Vec<_> = (0..8)
         .map(|i| {
             let client = ctx.another::<A>();
             let (inside, peak) = (inside.clone(), peak.clone());
