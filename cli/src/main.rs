@@ -136,7 +136,7 @@ enum Command {
         /// Seconds the lease lasts.
         #[arg(long, value_name = "SECS", value_parser = seconds)]
         duration: Duration,
-        /// The holder's identifier (default: <hostname>-<pid>).
+        /// The holder's identifier (default: HOSTNAME-PID).
         #[arg(long)]
         id: Option<String>,
     },
@@ -148,7 +148,7 @@ enum Command {
 #[derive(Debug, clap::Args)]
 struct Holding {
     path: String,
-    /// The identifier contenders see (default: <hostname>-<pid>).
+    /// The identifier contenders see (default: HOSTNAME-PID).
     #[arg(long)]
     id: Option<String>,
     /// Seconds to hold (default: until Ctrl-C).

@@ -471,7 +471,11 @@ pub fn readers_share_and_writers_exclude<A: Adapter>() {
         let writer = writer.clone();
         thread::spawn(move || writer.acquire().wait_timeout(WAIT))
     };
-    wait_children(&ctx.client, "/rw", 3);
+    // (The failed try's node is deleted in the background: wait for the
+    // waiting writer's own node, not for a count.)
+    eventually("the writer queued", || {
+        ctx.client.write_lock("/rw").contenders().wait().unwrap() == ["r1", "r2", "w"]
+    });
     let late_reader = ctx.client.read_lock("/rw").id("r3");
     assert!(late_reader.try_acquire().wait().unwrap().is_none());
     // A plain Lock ignores readers but queues behind the writer.
