@@ -156,14 +156,7 @@ pub(crate) fn hold(
             return Ok(Ending::Interrupted);
         }
     };
-    let mut out = std::io::stdout().lock();
-    let (node, token) = held.describe();
-    let node = node.to_owned();
-    let owner = client.session_id();
-    let word = if elected { "elected" } else { "acquired" };
-    let _ = writeln!(out, "{word} {node} fencing-token {token}");
-    let _ = out.flush();
-    // Report the connection's ups and downs, and the loss.
+    // Report the connection's ups and downs, and the loss, from now on.
     let listener = {
         let tx = tx.clone();
         client.add_listener(move |state| {
@@ -177,6 +170,14 @@ pub(crate) fn hold(
             let _ = tx.send(Happened::Lost);
         }
     });
+    // Listening before saying "acquired": a state change right after is heard.
+    let mut out = std::io::stdout().lock();
+    let (node, token) = held.describe();
+    let node = node.to_owned();
+    let owner = client.session_id();
+    let word = if elected { "elected" } else { "acquired" };
+    let _ = writeln!(out, "{word} {node} fencing-token {token}");
+    let _ = out.flush();
     let until = hold.map(|d| Instant::now() + d);
     let ending = loop {
         let event = match until {
