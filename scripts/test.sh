@@ -21,10 +21,11 @@ step doc
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
 
 step test
-# The client suites default to the embedded server; here they run on the
-# real one, then once more on the embedded one.
+# The client and failure suites default to the embedded server; here they
+# run on the real one, then once more on the embedded one.
 KAZOO_TEST_BACKEND=real cargo test --workspace --all-features --all-targets
-cargo test --test std_client --test mio_client --test tokio_client
+cargo test --test std_client --test mio_client --test tokio_client \
+  --test std_failures --test mio_failures --test tokio_failures
 cargo test --workspace --all-features --doc
 
 step "dependency rule: the core pulls in no runtime or I/O crate"

@@ -1,5 +1,5 @@
 //! Failure semantics on the mio adapter (kazoo-mio, its ready driver
-//! thread), against real ZooKeeper servers.
+//! thread), on the embedded server and real ones.
 
 mod suite;
 

@@ -1,4 +1,4 @@
-//! Failure semantics on the std adapter (kazoo-std), against real servers:
+//! Failure semantics on the std adapter (kazoo-std), on the embedded server and real ones:
 //! a standalone server behind the test kit's proxy and a 3-node ensemble.
 
 mod suite;

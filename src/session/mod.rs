@@ -282,11 +282,12 @@ impl Session {
         id
     }
 
-    /// Forgets the persistent or recursive watch left by request `watcher`
-    /// (nobody listens to it any more). When no other watcher of this
-    /// session needs that kind of watch on its path, the server's watch is
-    /// removed too (removeWatches, if connected; a later connection simply
-    /// does not re-arm it). Unknown ids are ignored.
+    /// Forgets the watch left by request `watcher` (nobody listens to it
+    /// any more: a dropped stream or watch future). When no other watcher
+    /// of this session needs that kind of watch on its path, the server's
+    /// watch is removed too (removeWatches, if connected; a later
+    /// connection simply does not re-arm it). Unknown ids (a one-shot
+    /// that already fired) are ignored.
     pub fn remove_watcher(&mut self, watcher: RequestId, now: Instant) {
         let Some((path, kind, last)) = self.watches.remove_watcher(watcher) else {
             let in_flight = self.pending.iter().any(|p| p.id == Some(watcher))
@@ -296,13 +297,16 @@ impl Session {
             }
             return;
         };
-        for orphan in self.watches.orphans(&path) {
-            self.push_watch(
-                orphan,
-                EventType::None,
-                KeeperState::SyncConnected,
-                path.clone(),
-            );
+        let persistent = matches!(kind, Kind::Persistent | Kind::Recursive);
+        if persistent {
+            for orphan in self.watches.orphans(&path) {
+                self.push_watch(
+                    orphan,
+                    EventType::None,
+                    KeeperState::SyncConnected,
+                    path.clone(),
+                );
+            }
         }
         let connected = matches!(self.phase, Phase::Connected { .. });
         // An addWatch on the path still on its way will need the server's
@@ -321,8 +325,10 @@ impl Session {
         // (on 3.8 that fails, and the next connection does not re-arm it).
         let watcher_type = match kind {
             _ if !self.watches.watches_path(&path) => WatcherType::Any,
+            Kind::Data | Kind::Exist => WatcherType::Data,
+            Kind::Child => WatcherType::Children,
             Kind::Recursive => WatcherType::PersistentRecursive,
-            _ => WatcherType::Persistent,
+            Kind::Persistent => WatcherType::Persistent,
         };
         let mut request = Request::RemoveWatches(WatchesRequest { path, watcher_type });
         if request::prepare(&mut request, &self.config.chroot).is_ok() {

@@ -159,15 +159,25 @@ impl WatchRegistry {
     /// its kind, and whether it was the last of that kind on the path (so
     /// the server's watch can go too).
     pub(crate) fn remove_watcher(&mut self, id: RequestId) -> Option<(String, Kind, bool)> {
+        const KINDS: [Kind; 5] = [
+            Kind::Data,
+            Kind::Exist,
+            Kind::Child,
+            Kind::Persistent,
+            Kind::Recursive,
+        ];
         let (path, kind, last) = self.paths.iter_mut().find_map(|(path, w)| {
-            [Kind::Persistent, Kind::Recursive]
-                .into_iter()
-                .find_map(|kind| {
-                    let ids = w.ids_mut(kind);
-                    let at = ids.iter().position(|&i| i == id)?;
-                    ids.remove(at);
-                    Some((path.clone(), kind, ids.is_empty()))
-                })
+            KINDS.into_iter().find_map(|kind| {
+                let ids = w.ids_mut(kind);
+                let at = ids.iter().position(|&i| i == id)?;
+                ids.remove(at);
+                // getData and exists share the server's data watch.
+                let last = match kind {
+                    Kind::Data | Kind::Exist => w.data.is_empty() && w.exist.is_empty(),
+                    other => w.ids_mut(other).is_empty(),
+                };
+                Some((path.clone(), kind, last))
+            })
         })?;
         self.prune(&path);
         Some((path, kind, last))

@@ -52,6 +52,22 @@ fn through<A: Adapter>(proxy: &Proxy, ctx: &Ctx, timeout: Duration) -> Client {
     client
 }
 
+/// Waits until `client`'s session has no watch left on the server
+/// (Curator's test base checks the same: a recipe that timed out, was
+/// cancelled or released must not leave one to be replayed forever).
+fn no_watches_left(ctx: &Ctx, client: &Client) {
+    let session = client.session_id();
+    let deadline = Instant::now() + WAIT;
+    while kazoo_testing::watch_count(ctx.server.addr(), session).unwrap() != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "session {session:#x} left watches:\n{}",
+            kazoo_testing::four_letter_word(ctx.server.addr(), "wchc").unwrap()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Polls `future` for `d`, then drops it if it has not finished.
 fn poll_for<F: std::future::Future>(future: F, d: Duration) -> Option<F::Output> {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -95,6 +111,7 @@ pub fn lock_excludes_times_out_and_hands_over<A: Adapter>() {
     );
     wait_children(&ctx.client, "/app/lock", 1);
     assert_eq!(a.contenders().wait().unwrap(), ["alpha"]);
+    no_watches_left(&ctx, &other);
 
     // A waiter is queued behind the holder, then granted on release.
     let waiting = {
@@ -144,11 +161,14 @@ pub fn cancelled_and_dropped_acquires_leave_nothing<A: Adapter>() {
     let polled = poll_for(task, Duration::from_millis(300));
     assert!(polled.is_none(), "acquired while held");
     wait_children(&ctx.client, "/l", 1);
+    no_watches_left(&ctx, &other);
     // A later acquire clears the cancel.
     drop(guard);
     let g = lock.acquire_timeout(WAIT).wait_timeout(WAIT).unwrap();
     g.release().wait().unwrap();
     wait_children(&ctx.client, "/l", 0);
+    no_watches_left(&ctx, &other);
+    no_watches_left(&ctx, &ctx.client);
 }
 
 /// 8 clients × `rounds` acquisitions; each holder increments a counter

@@ -899,3 +899,52 @@ fn a_malformed_add_watch_reply_leaves_no_pending_mark() {
     let (_, sent) = sim.server.received.last().unwrap();
     assert_eq!(sent, &req::get("/p", true), "armed on the server");
 }
+
+/// Found by the recipes' watch hygiene check: a one-shot watcher nobody
+/// listens to any more (a timed-out wait dropped its future) was forgotten
+/// by the client but stayed on the server, to be re-armed on every
+/// reconnect. It is removed there too, by kind, and only when it was the
+/// last of its kind on the path.
+#[test]
+fn dropping_a_one_shot_watcher_removes_the_server_watch() {
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::create("/o", CreateMode::Persistent));
+    let data = sim.submit(req::get("/o", true));
+    let children = sim.submit(req::children("/o", true));
+    let now = sim.now;
+    sim.session.remove_watcher(data, now);
+    sim.step();
+    let (_, sent) = sim.server.received.last().unwrap();
+    assert_eq!(
+        sent,
+        &Request::RemoveWatches(WatchesRequest {
+            path: "/o".into(),
+            watcher_type: WatcherType::Data,
+        }),
+        "the child watch stays"
+    );
+    sim.session.remove_watcher(children, now);
+    sim.step();
+    let (_, sent) = sim.server.received.last().unwrap();
+    assert_eq!(
+        sent,
+        &Request::RemoveWatches(WatchesRequest {
+            path: "/o".into(),
+            watcher_type: WatcherType::Any,
+        })
+    );
+    // Two data watchers: dropping one keeps the server's watch.
+    let a = sim.submit(req::get("/o", true));
+    let _b = sim.submit(req::get("/o", true));
+    let removes = sent_ops(&sim)
+        .iter()
+        .filter(|o| **o == OpCode::RemoveWatches)
+        .count();
+    sim.session.remove_watcher(a, now);
+    sim.step();
+    let after = sent_ops(&sim)
+        .iter()
+        .filter(|o| **o == OpCode::RemoveWatches)
+        .count();
+    assert_eq!(after, removes, "the other getData still needs it");
+}
