@@ -1,5 +1,5 @@
 //! Failure semantics on the tokio adapter (kazoo-tokio, on a multi-thread
-//! runtime shared by the tests), against real ZooKeeper servers.
+//! runtime shared by the tests), on the embedded server and real ones.
 
 mod suite;
 
