@@ -321,7 +321,10 @@ impl Lock {
                         sequence: seq,
                     }));
                 }
-                Turn::Busy => return Ok(None),
+                Turn::Busy => {
+                    cleanup.now(&node.path).await;
+                    return Ok(None);
+                }
                 // The node went with its session: queue again at the back.
                 Turn::NodeGone => continue,
             }

@@ -211,6 +211,17 @@ impl Cleanup {
     pub(crate) fn disarm(mut self) {
         self.armed = false;
     }
+
+    /// The attempt gave up with its node `path` known: deletes it before
+    /// returning, so the caller that sees the failure also sees the node
+    /// gone (as kazoo's non-blocking acquire does). If the delete cannot
+    /// be done now (the connection is down), it is left to the
+    /// background cleanup.
+    pub(crate) async fn now(mut self, path: &str) {
+        if delete_node(&self.client, path).await.is_ok() {
+            self.armed = false;
+        }
+    }
 }
 
 impl Drop for Cleanup {
