@@ -256,9 +256,6 @@ pub enum ArgumentError {
     /// ephemeral, sequential or TTL; a TTL node is never ephemeral).
     #[error("create options conflict: {0}")]
     ModeConflict(&'static str),
-    /// Versions are -1 (any) or a node's version (0 and up).
-    #[error("version {0} is neither -1 nor a node version")]
-    InvalidVersion(i32),
     /// An empty ACL list (the server would refuse it with InvalidACL).
     #[error("empty ACL list")]
     EmptyAcl,

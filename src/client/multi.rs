@@ -2,7 +2,7 @@
 
 use bytes::Bytes;
 
-use super::ops::{check_version, CreateOp, NewNode};
+use super::ops::{CreateOp, NewNode};
 use super::{unexpected, Client, Outcome, Pending};
 use crate::proto::{
     MultiOp, MultiReadRequest, MultiRequest, MultiResult, PathVersion, PathWatch, ReadOp, Request,
@@ -79,12 +79,8 @@ impl Transaction<'_> {
     /// Deletes a node if its version is `version` (-1: any).
     pub fn delete(&mut self, path: impl Into<String>, version: i32) -> &mut Self {
         let path = path.into();
-        match check_version(version) {
-            Ok(version) => self
-                .ops
-                .push(MultiOp::Delete(PathVersion { path, version })),
-            Err(e) => self.invalid = self.invalid.take().or(Some(e)),
-        }
+        self.ops
+            .push(MultiOp::Delete(PathVersion { path, version }));
         self
     }
 
@@ -96,24 +92,18 @@ impl Transaction<'_> {
         version: i32,
     ) -> &mut Self {
         let (path, data) = (path.into(), Some(data.into()));
-        match check_version(version) {
-            Ok(version) => self.ops.push(MultiOp::SetData(SetDataRequest {
-                path,
-                data,
-                version,
-            })),
-            Err(e) => self.invalid = self.invalid.take().or(Some(e)),
-        }
+        self.ops.push(MultiOp::SetData(SetDataRequest {
+            path,
+            data,
+            version,
+        }));
         self
     }
 
     /// Fails the transaction unless the node's version is `version`.
     pub fn check(&mut self, path: impl Into<String>, version: i32) -> &mut Self {
         let path = path.into();
-        match check_version(version) {
-            Ok(version) => self.ops.push(MultiOp::Check(PathVersion { path, version })),
-            Err(e) => self.invalid = self.invalid.take().or(Some(e)),
-        }
+        self.ops.push(MultiOp::Check(PathVersion { path, version }));
         self
     }
 

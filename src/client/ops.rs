@@ -25,14 +25,6 @@ use crate::{path, ArgumentError, Error};
 /// Largest TTL ZooKeeper accepts (PROTOCOL.md §5.5).
 const MAX_TTL_MS: i64 = (1 << 40) - 1;
 
-/// Versions are -1 (any) or a node's version.
-pub(crate) fn check_version(version: i32) -> Result<i32, Error> {
-    if version < -1 {
-        return Err(ArgumentError::InvalidVersion(version).into());
-    }
-    Ok(version)
-}
-
 pub(crate) fn check_acl(acl: &[Acl]) -> Result<(), Error> {
     if acl.is_empty() {
         return Err(ArgumentError::EmptyAcl.into());
@@ -451,13 +443,11 @@ impl SetBuilder<'_> {
 
     /// Writes; yields the node's new Stat.
     pub fn send(self) -> Pending<Stat> {
-        let request = check_version(self.version).map(|version| {
-            Request::SetData(SetDataRequest {
-                path: self.path,
-                data: Some(self.data),
-                version,
-            })
-        });
+        let request = Ok(Request::SetData(SetDataRequest {
+            path: self.path,
+            data: Some(self.data),
+            version: self.version,
+        }));
         Pending::new(self.client.submit_checked(request), stat)
     }
 }
@@ -521,15 +511,14 @@ impl SetAclsBuilder<'_> {
 
     /// Replaces the ACL; yields the node's new Stat.
     pub fn send(self) -> Pending<Stat> {
-        let request = check_acl(&self.acl)
-            .and_then(|()| check_version(self.version))
-            .map(|version| {
-                Request::SetAcl(SetAclRequest {
-                    path: self.path,
-                    acl: self.acl,
-                    version,
-                })
-            });
+        let version = self.version;
+        let request = check_acl(&self.acl).map(|()| {
+            Request::SetAcl(SetAclRequest {
+                path: self.path,
+                acl: self.acl,
+                version,
+            })
+        });
         Pending::new(self.client.submit_checked(request), stat)
     }
 }
@@ -827,8 +816,7 @@ impl Client {
     }
 
     fn submit_delete(&self, path: String, version: i32) -> Pending<()> {
-        let request =
-            check_version(version).map(|version| Request::Delete(PathVersion { path, version }));
+        let request = Ok(Request::Delete(PathVersion { path, version }));
         Pending::new(self.submit_checked(request), no_body)
     }
 

@@ -314,10 +314,6 @@ fn checks_fail_before_anything_is_sent() {
     let sent = fake.world().server.received.len();
     let err = |e| Err::<Stat, _>(Error::InvalidArgument(e));
     assert_eq!(
-        client.set("/a", "").version(-3).send().wait(),
-        err(ArgumentError::InvalidVersion(-3))
-    );
-    assert_eq!(
         client.set_acls("/a", vec![]).send().wait(),
         err(ArgumentError::EmptyAcl)
     );
@@ -425,6 +421,37 @@ fn a_dropped_sleep_cancels_its_alarm() {
     assert_eq!(kept.wait(), Ok(()));
     assert_eq!(client.stats().alarms, 0);
     settle(&driver, &fake);
+}
+
+/// A version below -1 is a real one: ZooKeeper's 32-bit versions wrap
+/// from `i32::MAX` to `i32::MIN`, and a node there must still be written
+/// conditionally (the counter recipe does).
+#[test]
+fn wrapped_versions_are_sent_as_they_are() {
+    let (client, driver, fake) = connected();
+    let set = client.set("/a", "x").version(-3).send();
+    let delete = client.delete("/a").version(i32::MIN).send();
+    let mut tx = client.transaction();
+    tx.check("/a", -2);
+    let tx = tx.commit();
+    settle(&driver, &fake);
+    drop((set, delete, tx));
+    let versions: Vec<i32> = fake
+        .world()
+        .server
+        .received
+        .iter()
+        .filter_map(|(_, r)| match r {
+            Request::SetData(s) => Some(s.version),
+            Request::Delete(d) => Some(d.version),
+            Request::Multi(m) => m.ops.iter().find_map(|op| match op {
+                crate::proto::MultiOp::Check(c) => Some(c.version),
+                _ => None,
+            }),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(versions, [-3, i32::MIN, -2]);
 }
 
 fn remove_watches_sent(fake: &Fake) -> Vec<(String, WatcherType)> {

@@ -35,6 +35,19 @@ pub enum RecipeError {
     /// suffix that is not the server's).
     #[error("unexpected contender node name {0:?}")]
     BadNodeName(String),
+    /// A counter node holds bytes that are not a number in the counter's
+    /// encoding (written by someone else).
+    #[error("{0} does not hold a number in the counter's encoding")]
+    BadCounterData(String),
+    /// The node's 32-bit version has wrapped to -1, where a versioned
+    /// write is unconditional (ZOOKEEPER-4743): refused so that no update
+    /// is lost. Recreate the node (or write it once more) to go on.
+    #[error("{0} has version -1 (wrapped): a conditional write is impossible")]
+    VersionWrapped(String),
+    /// A queue priority outside 0..=999, or an entry name a queue cannot
+    /// parse.
+    #[error("queue entry {0:?} is not kazoo's entry-PPP-sequence")]
+    BadEntryName(String),
     /// The lock (or lease, or leadership) was lost while held: the
     /// session ended or was replaced, or the own node was deleted. Work
     /// done since may not have been exclusive.

@@ -13,20 +13,26 @@
 //! connection loss; and what is held reports a [`Status`] that follows
 //! the session's state and identity, per a [`LossPolicy`].
 
+mod barrier;
+mod counter;
 mod election;
 mod error;
 mod held;
 mod lease;
 mod lock;
 mod node;
+mod party;
 mod semaphore;
 mod sequence;
 mod wait;
 
+pub use barrier::{Barrier, DoubleBarrier};
+pub use counter::{Change, Counter, CounterValue};
 pub use election::{Election, LeaderLatch};
 pub use error::RecipeError;
 pub use held::{LossPolicy, LostFuture, Status};
 pub use lease::{Clock, MultiNonBlockingLease, NonBlockingLease};
 pub use lock::{Lock, LockGuard};
 pub use node::NodeStyle;
+pub use party::Party;
 pub use semaphore::{Lease, Semaphore};

@@ -80,6 +80,14 @@ impl Protected {
         }
     }
 
+    /// A node named `parent/<uuid-hex><suffix>`, not sequential (a
+    /// semaphore lease, a barrier or party member).
+    pub(crate) fn named(client: &Client, parent: &str, suffix: &str, data: Bytes) -> Protected {
+        let mut p = Protected::new(client, parent, NodeStyle::Kazoo, suffix, data);
+        p.sequential = false;
+        p
+    }
+
     fn full(&self) -> String {
         child(&self.parent, &self.stem)
     }
@@ -158,6 +166,22 @@ impl Protected {
 /// the recipe then starts over with a new node, as kazoo's do).
 pub(crate) fn transient(e: &Error) -> bool {
     e.is_retryable() || *e == Error::SessionExpired
+}
+
+/// Runs `attempt` again after each transient error (waiting for the
+/// connection, or until `waiter`'s deadline or cancellation), as kazoo
+/// runs its recipes' steps under `client.retry`.
+pub(crate) async fn retrying<T, F, Fut>(waiter: &mut Waiter, mut attempt: F) -> Result<T, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    loop {
+        match waiter.bounded(attempt()).await {
+            Err(e) if transient(&e) => wait_retry(waiter).await?,
+            other => return other,
+        }
+    }
 }
 
 /// Waits after a retryable failure: for a state change (the connection

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use super::error::check_identifier;
 use super::held::{Holding, LossPolicy, LostFuture, Status};
 use super::lock::{Kind, Lock, Mode};
-use super::node::{child, transient, wait_retry, NodeStyle, Protected};
+use super::node::{child, transient, wait_retry, Protected};
 use super::wait::{Cancel, Waiter, Woken};
 use super::RecipeError;
 use crate::client::{Client, Task, Transaction};
@@ -232,7 +232,8 @@ impl Semaphore {
     /// With the helper lock held: waits until fewer than `max_leases`
     /// leases exist, then creates ours.
     async fn take_lease(&self, mode: Mode, waiter: &mut Waiter) -> Result<Option<Lease>, Error> {
-        let protected = Protected::lease(&self.client, &self.path, Bytes::from(self.id.clone()));
+        let protected =
+            Protected::named(&self.client, &self.path, "", Bytes::from(self.id.clone()));
         let cleanup = super::node::Cleanup::new(&self.client, &protected);
         loop {
             if waiter.cancelled() {
@@ -314,14 +315,5 @@ impl Lease {
     /// Gives the lease back; [`RecipeError::Lost`] if it had been lost.
     pub fn release(self) -> Task<()> {
         Task::new(self.holding.release())
-    }
-}
-
-impl Protected {
-    /// A lease node: `parent/<uuid-hex>`, not sequential.
-    fn lease(client: &Client, parent: &str, data: Bytes) -> Protected {
-        let mut p = Protected::new(client, parent, NodeStyle::Kazoo, "", data);
-        p.sequential = false;
-        p
     }
 }

@@ -12,6 +12,11 @@ use std::time::{Duration, Instant};
 
 use crate::client::{Client, Pending, StateStream, WatchFuture};
 
+/// The instant `timeout` from now on the session's clock.
+pub(crate) fn deadline_in(client: &Client, timeout: Duration) -> Instant {
+    crate::session::deadline_after(client.inner().now(), timeout)
+}
+
 /// What ended a wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Woken {

@@ -9,6 +9,7 @@
 pub mod adapters;
 pub mod behaviour;
 pub mod failures;
+pub mod groups;
 pub mod ops;
 pub mod recipes;
 pub mod watches;
@@ -191,6 +192,16 @@ macro_rules! integration_tests {
             recipes::a_leader_latch_leads_steps_down_and_rejoins,
             recipes::a_leader_latch_keeps_leading_through_a_flap,
             recipes::leases_are_taken_renewed_and_refused,
+            groups::counters_add_in_kazoos_encodings,
+            groups::eight_clients_count_exactly,
+            groups::a_counter_at_the_version_wrap_refuses,
+            groups::a_barrier_holds_until_removed,
+            groups::a_barrier_wait_survives_a_flap_that_hid_the_removal,
+            groups::double_barrier_enters_and_leaves_together,
+            groups::double_barrier_timeouts_and_bad_parents,
+            groups::double_barrier_enter_survives_a_flap,
+            groups::parties_list_members_in_kazoos_layout,
+            groups::a_party_member_rejoins_after_its_session_is_lost,
         );
     };
     (@ $adapter:ty; $($module:ident :: $name:ident),* $(,)?) => {

@@ -507,10 +507,6 @@ pub fn bad_arguments_fail_before_sending<A: Adapter>() {
     }
     let arg = |e: ArgumentError| Err::<kazoo::proto::Stat, _>(Error::InvalidArgument(e));
     assert_eq!(
-        c.set("/x", "").version(-2).send().wait(),
-        arg(ArgumentError::InvalidVersion(-2))
-    );
-    assert_eq!(
         c.set_acls("/x", vec![]).send().wait(),
         arg(ArgumentError::EmptyAcl)
     );
@@ -541,12 +537,6 @@ pub fn bad_arguments_fail_before_sending<A: Adapter>() {
     let mut t = c.transaction();
     t.create("/ok", "").delete("bad", -1);
     assert!(matches!(t.commit().wait(), Err(Error::InvalidPath(_))));
-    let mut t = c.transaction();
-    t.check("/x", -5);
-    assert_eq!(
-        t.commit().wait(),
-        Err(Error::InvalidArgument(ArgumentError::InvalidVersion(-5)))
-    );
     assert!(matches!(
         c.create("/x").data(vec![0u8; 2 << 20]).send().wait(),
         Err(Error::RequestTooLarge(_))

@@ -17,7 +17,7 @@ use kazoo_testing::{expire_session, Proxy};
 use super::{Adapter, Backend, Ctx, WAIT};
 
 /// Children of `path` (empty if it does not exist).
-fn children(client: &Client, path: &str) -> Vec<String> {
+pub(super) fn children(client: &Client, path: &str) -> Vec<String> {
     match client.get_children(path).send().wait() {
         Ok(mut c) => {
             c.sort();
@@ -29,7 +29,7 @@ fn children(client: &Client, path: &str) -> Vec<String> {
 }
 
 /// Waits until `path` has `n` children (cleanup runs in the background).
-fn wait_children(client: &Client, path: &str, n: usize) {
+pub(super) fn wait_children(client: &Client, path: &str, n: usize) {
     let deadline = Instant::now() + WAIT;
     loop {
         let c = children(client, path);
@@ -42,7 +42,7 @@ fn wait_children(client: &Client, path: &str, n: usize) {
 }
 
 /// A client through `proxy` on `ctx`'s chroot, with a short session timeout.
-fn through<A: Adapter>(proxy: &Proxy, ctx: &Ctx, timeout: Duration) -> Client {
+pub(super) fn through<A: Adapter>(proxy: &Proxy, ctx: &Ctx, timeout: Duration) -> Client {
     let config = Config::builder(&format!("{}{}", proxy.addr(), ctx.chroot))
         .session_timeout(timeout)
         .build()
@@ -55,7 +55,7 @@ fn through<A: Adapter>(proxy: &Proxy, ctx: &Ctx, timeout: Duration) -> Client {
 /// Waits until `client`'s session has no watch left on the server
 /// (Curator's test base checks the same: a recipe that timed out, was
 /// cancelled or released must not leave one to be replayed forever).
-fn no_watches_left(ctx: &Ctx, client: &Client) {
+pub(super) fn no_watches_left(ctx: &Ctx, client: &Client) {
     let session = client.session_id();
     let deadline = Instant::now() + WAIT;
     while kazoo_testing::watch_count(ctx.server.addr(), session).unwrap() != 0 {
@@ -69,7 +69,7 @@ fn no_watches_left(ctx: &Ctx, client: &Client) {
 }
 
 /// Polls `future` for `d`, then drops it if it has not finished.
-fn poll_for<F: std::future::Future>(future: F, d: Duration) -> Option<F::Output> {
+pub(super) fn poll_for<F: std::future::Future>(future: F, d: Duration) -> Option<F::Output> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_time()
         .build()
@@ -80,7 +80,7 @@ fn poll_for<F: std::future::Future>(future: F, d: Duration) -> Option<F::Output>
 }
 
 /// Polls until `f` is true.
-fn eventually(what: &str, f: impl Fn() -> bool) {
+pub(super) fn eventually(what: &str, f: impl Fn() -> bool) {
     let deadline = Instant::now() + WAIT;
     while !f() {
         assert!(Instant::now() < deadline, "never: {what}");
@@ -306,7 +306,7 @@ pub fn a_flap_inside_the_timeout_keeps_the_lock<A: Adapter>() {
 }
 
 /// An embedded server of the test's own: its faults are global switches.
-fn private_server() -> (Backend, &'static kazoo_server::EmbeddedServer) {
+pub(super) fn private_server() -> (Backend, &'static kazoo_server::EmbeddedServer) {
     let server: &'static kazoo_server::EmbeddedServer = Box::leak(Box::new(
         kazoo_server::EmbeddedServer::start(Default::default()).expect("an embedded server"),
     ));
