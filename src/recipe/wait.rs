@@ -109,14 +109,19 @@ impl Waiter {
     /// Waits for `watch` (if any), a state change, the deadline or a
     /// cancellation. State changes queued since the last wait count.
     pub(crate) async fn wait(&mut self, watch: Option<WatchFuture>) -> Woken {
-        self.wait_or(watch, None).await
+        self.wait_or(watch.into_iter().collect(), None).await
+    }
+
+    /// [`wait`](Waiter::wait) for whichever of `watches` fires first.
+    pub(crate) async fn wait_any(&mut self, watches: Vec<WatchFuture>) -> Woken {
+        self.wait_or(watches, None).await
     }
 
     /// Waits for a state change, the deadline or a cancellation, at most
     /// `pause` (a retry after an error that no state change may follow).
     pub(crate) async fn pause(&mut self, pause: Duration) -> Woken {
         let nap = self.client.sleep(pause);
-        self.wait_or(None, Some(nap)).await
+        self.wait_or(Vec::new(), Some(nap)).await
     }
 
     /// Runs `request` unless the deadline passes or the call is cancelled
@@ -150,8 +155,8 @@ impl Waiter {
         .await
     }
 
-    async fn wait_or(&mut self, watch: Option<WatchFuture>, nap: Option<Pending<()>>) -> Woken {
-        let mut watch = watch;
+    async fn wait_or(&mut self, watches: Vec<WatchFuture>, nap: Option<Pending<()>>) -> Woken {
+        let mut watches = watches;
         let mut nap = nap;
         poll_fn(|cx| {
             if let Some(c) = &self.cancel {
@@ -162,7 +167,7 @@ impl Waiter {
             if self.states.poll_recv(cx).is_ready() {
                 return Poll::Ready(Woken::State);
             }
-            if let Some(w) = watch.as_mut() {
+            for w in watches.iter_mut() {
                 if Pin::new(w).poll(cx).is_ready() {
                     return Poll::Ready(Woken::Watch);
                 }

@@ -16,7 +16,7 @@ use super::recipes::{
 use super::{Adapter, Backend, Ctx, WAIT};
 
 /// Expires `client`'s session on the server, for real.
-fn expire(ctx: &Ctx, client: &Client) {
+pub(super) fn expire(ctx: &Ctx, client: &Client) {
     match ctx.server {
         Backend::Java(s) => expire_session(s.addr(), client).unwrap(),
         Backend::Embedded(s) => s.expire_session(client.session_id()).unwrap(),
