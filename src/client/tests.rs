@@ -466,6 +466,38 @@ fn remove_watches_sent(fake: &Fake) -> Vec<(String, WatcherType)> {
         .collect()
 }
 
+/// A dropped one-shot watch must not take away the server's watch that a
+/// read still on its way needs: it was sent (or queued) before the
+/// removeWatches, so an `Any` removal, or one of the same kind, would
+/// undo its registration (seen as a DataWatch that stopped hearing
+/// changes while a ChildrenWatch on the same path re-listed).
+#[test]
+fn a_dropped_watch_spares_the_watch_of_a_read_in_flight() {
+    let (client, driver, fake) = connected();
+    let created = client.create("/d").send();
+    settle(&driver, &fake);
+    created.wait().unwrap();
+    let (_, children_watch) = client.get_children("/d").send_watched();
+    let (_, data_watch) = client.get("/d").send_watched();
+    settle(&driver, &fake);
+    // Another kind in flight: only the children watch goes.
+    let (_, next_data_watch) = client.get("/d").send_watched();
+    drop(children_watch);
+    drop(data_watch);
+    settle(&driver, &fake);
+    assert_eq!(
+        remove_watches_sent(&fake),
+        [("/d".to_string(), WatcherType::Children)],
+        "the data watch is still wanted by the read sent before"
+    );
+    drop(next_data_watch);
+    settle(&driver, &fake);
+    assert_eq!(
+        remove_watches_sent(&fake)[1..],
+        [("/d".to_string(), WatcherType::Any)]
+    );
+}
+
 /// A persistent watch whose stream is dropped is removed from the session
 /// and the server once no other watcher needs it; one whose `add_watch`
 /// task is dropped before it resolved too.

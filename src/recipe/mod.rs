@@ -26,6 +26,7 @@ mod queue;
 mod semaphore;
 mod sequence;
 mod wait;
+mod watchers;
 
 pub use barrier::{Barrier, DoubleBarrier};
 pub use counter::{Change, Counter, CounterValue};
@@ -38,3 +39,4 @@ pub use node::NodeStyle;
 pub use party::Party;
 pub use queue::{LockingQueue, Queue};
 pub use semaphore::{Lease, Semaphore};
+pub use watchers::{ChildrenChange, ChildrenWatch, DataChange, DataWatch, Running};

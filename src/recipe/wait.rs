@@ -11,6 +11,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use crate::client::{Client, Pending, StateStream, WatchFuture};
+use crate::session::WatchedEvent;
 
 /// The instant `timeout` from now on the session's clock.
 pub(crate) fn deadline_in(client: &Client, timeout: Duration) -> Instant {
@@ -37,6 +38,14 @@ pub(crate) enum Woken {
 pub(crate) struct Cancel {
     set: AtomicBool,
     wakers: Mutex<Vec<Waker>>,
+}
+
+impl std::fmt::Debug for Cancel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cancel")
+            .field("set", &self.is_set())
+            .finish()
+    }
 }
 
 impl Cancel {
@@ -83,6 +92,7 @@ pub(crate) struct Waiter {
     deadline: Option<Instant>,
     alarm: Option<Pending<()>>,
     cancel: Option<Arc<Cancel>>,
+    fired: Option<WatchedEvent>,
 }
 
 impl Waiter {
@@ -99,6 +109,7 @@ impl Waiter {
             alarm: deadline.map(|at| client.sleep_until(at)),
             deadline,
             cancel,
+            fired: None,
         }
     }
 
@@ -109,19 +120,32 @@ impl Waiter {
     /// Waits for `watch` (if any), a state change, the deadline or a
     /// cancellation. State changes queued since the last wait count.
     pub(crate) async fn wait(&mut self, watch: Option<WatchFuture>) -> Woken {
-        self.wait_or(watch.into_iter().collect(), None).await
+        let mut watches: Vec<WatchFuture> = watch.into_iter().collect();
+        self.wait_or(&mut watches, None).await
     }
 
     /// [`wait`](Waiter::wait) for whichever of `watches` fires first.
-    pub(crate) async fn wait_any(&mut self, watches: Vec<WatchFuture>) -> Woken {
-        self.wait_or(watches, None).await
+    pub(crate) async fn wait_any(&mut self, mut watches: Vec<WatchFuture>) -> Woken {
+        self.wait_or(&mut watches, None).await
+    }
+
+    /// [`wait`](Waiter::wait) for `watch`, keeping it armed if something
+    /// else ends the wait. When it fires, its event is in
+    /// [`fired`](Waiter::fired) (`None` if it was dropped unfired).
+    pub(crate) async fn wait_on(&mut self, watch: &mut WatchFuture) -> Woken {
+        self.wait_or(std::slice::from_mut(watch), None).await
+    }
+
+    /// The event of the watch that ended the last wait.
+    pub(crate) fn fired(&mut self) -> Option<WatchedEvent> {
+        self.fired.take()
     }
 
     /// Waits for a state change, the deadline or a cancellation, at most
     /// `pause` (a retry after an error that no state change may follow).
     pub(crate) async fn pause(&mut self, pause: Duration) -> Woken {
         let nap = self.client.sleep(pause);
-        self.wait_or(Vec::new(), Some(nap)).await
+        self.wait_or(&mut [], Some(nap)).await
     }
 
     /// Runs `request` unless the deadline passes or the call is cancelled
@@ -155,8 +179,7 @@ impl Waiter {
         .await
     }
 
-    async fn wait_or(&mut self, watches: Vec<WatchFuture>, nap: Option<Pending<()>>) -> Woken {
-        let mut watches = watches;
+    async fn wait_or(&mut self, watches: &mut [WatchFuture], nap: Option<Pending<()>>) -> Woken {
         let mut nap = nap;
         poll_fn(|cx| {
             if let Some(c) = &self.cancel {
@@ -168,7 +191,8 @@ impl Waiter {
                 return Poll::Ready(Woken::State);
             }
             for w in watches.iter_mut() {
-                if Pin::new(w).poll(cx).is_ready() {
+                if let Poll::Ready(event) = Pin::new(w).poll(cx) {
+                    self.fired = event;
                     return Poll::Ready(Woken::Watch);
                 }
             }

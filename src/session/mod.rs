@@ -319,12 +319,25 @@ impl Session {
         if !last || coming || !connected || self.closing {
             return;
         }
+        // A read with a watch on the path, sent or queued before this
+        // removal, registers on the server first: removing its kind (or
+        // `Any`) would undo that registration.
+        let (data_coming, child_coming) = self.one_shots_in_flight(&path);
+        let same_kind_coming = match kind {
+            Kind::Data | Kind::Exist => data_coming,
+            Kind::Child => child_coming,
+            Kind::Persistent | Kind::Recursive => false,
+        };
+        if same_kind_coming {
+            return;
+        }
         // Servers before 3.9 cannot remove one persistent kind alone
         // (ZOOKEEPER-4472): when nothing else of this session watches the
         // path, `Any` removes it on every version; otherwise only this kind
         // (on 3.8 that fails, and the next connection does not re-arm it).
+        let others = self.watches.watches_path(&path) || data_coming || child_coming;
         let watcher_type = match kind {
-            _ if !self.watches.watches_path(&path) => WatcherType::Any,
+            _ if !others => WatcherType::Any,
             Kind::Data | Kind::Exist => WatcherType::Data,
             Kind::Child => WatcherType::Children,
             Kind::Recursive => WatcherType::PersistentRecursive,
@@ -339,6 +352,25 @@ impl Session {
                 at: now,
             });
         }
+    }
+
+    /// Whether a read that sets a one-shot watch on `path` is queued or
+    /// awaiting its reply: (a data or exist watch, a child watch).
+    fn one_shots_in_flight(&self, path: &str) -> (bool, bool) {
+        let registrations = self
+            .pending
+            .iter()
+            .filter_map(|p| p.registration.as_ref())
+            .chain(self.queue.iter().filter_map(|q| q.registration.as_ref()));
+        let (mut data, mut child) = (false, false);
+        for r in registrations {
+            match r {
+                Registration::Data(p) | Registration::Exists(p) if p == path => data = true,
+                Registration::Child(p) if p == path => child = true,
+                _ => {}
+            }
+        }
+        (data, child)
     }
 
     /// Gives the session up on the client's side, as if its timeout had

@@ -8,6 +8,7 @@
 
 pub mod adapters;
 pub mod behaviour;
+pub mod caches;
 pub mod failures;
 pub mod groups;
 pub mod ops;
@@ -206,6 +207,10 @@ macro_rules! integration_tests {
             queues::queue_serves_by_priority_then_arrival,
             queues::locking_queue_locks_consumes_and_releases,
             queues::locking_queue_consumes_each_item_once_across_an_expiry,
+            caches::data_watch_reports_every_change,
+            caches::watches_deliver_what_changed_while_cut_off,
+            caches::children_watch_lists_until_the_node_goes,
+            caches::patient_children_watch_waits_for_quiet,
         );
     };
     (@ $adapter:ty; $($module:ident :: $name:ident),* $(,)?) => {

@@ -1,0 +1,221 @@
+//! DataWatch, ChildrenWatch and PatientChildrenWatch on every adapter:
+//! kazoo's calls, and no change missed across a cut connection or an
+//! expired session.
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::Duration;
+
+use kazoo::proto::EventType;
+use kazoo::recipe::{ChildrenChange, DataChange};
+use kazoo::session::SessionState;
+use kazoo::{Client, Error};
+use kazoo_testing::Proxy;
+
+use super::groups::expire;
+use super::recipes::{eventually, no_watches_left, through};
+use super::{Adapter, Ctx, WAIT};
+
+/// `(kind, data)` of each DataWatch call, sent to a channel.
+fn data_calls(
+    client: &Client,
+    path: &str,
+) -> (kazoo::recipe::DataWatch, mpsc::Receiver<DataChange>) {
+    let (tx, rx) = mpsc::channel();
+    let watch = client
+        .data_watch(path, move |c| tx.send(c.clone()).is_ok())
+        .wait_timeout(WAIT)
+        .unwrap();
+    (watch, rx)
+}
+
+fn next(rx: &mpsc::Receiver<DataChange>) -> (EventType, Option<String>) {
+    let c = rx.recv_timeout(WAIT).expect("a call");
+    let data = c.data.map(|d| String::from_utf8(d.to_vec()).unwrap());
+    (c.kind, data)
+}
+
+fn quiet<T: std::fmt::Debug>(rx: &mpsc::Receiver<T>) {
+    if let Ok(extra) = rx.recv_timeout(Duration::from_millis(200)) {
+        panic!("an extra call: {extra:?}");
+    }
+}
+
+pub fn data_watch_reports_every_change<A: Adapter>() {
+    let ctx = Ctx::new::<A>("data-watch");
+    let c = &ctx.client;
+    let (watch, rx) = data_calls(c, "/d");
+    assert_eq!(next(&rx), (EventType::None, None), "missing at first");
+    c.create("/d").data("v1").send().wait().unwrap();
+    assert_eq!(next(&rx), (EventType::NodeCreated, Some("v1".into())));
+    c.set("/d", "v2").send().wait().unwrap();
+    let change = rx.recv_timeout(WAIT).unwrap();
+    assert_eq!(change.kind, EventType::NodeDataChanged);
+    assert_eq!(change.stat.unwrap().version, 1);
+    assert_eq!(change.event.unwrap().event_type, EventType::NodeDataChanged);
+    c.delete("/d").send().wait().unwrap();
+    assert_eq!(next(&rx), (EventType::NodeDeleted, None));
+    c.create("/d").data("v3").send().wait().unwrap();
+    assert_eq!(next(&rx), (EventType::NodeCreated, Some("v3".into())));
+    // Children do not concern it.
+    c.create("/d/child").send().wait().unwrap();
+    quiet(&rx);
+    assert!(watch.is_running());
+    watch.stop();
+    assert!(!watch.is_running());
+    c.set("/d", "v4").send().wait().unwrap();
+    quiet(&rx);
+    no_watches_left(&ctx, c);
+
+    // Returning false stops it, after that call.
+    let (tx, rx) = mpsc::channel();
+    let once = c
+        .data_watch("/d", move |ch| {
+            tx.send(ch.kind).unwrap();
+            false
+        })
+        .wait()
+        .unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), EventType::None);
+    c.set("/d", "v5").send().wait().unwrap();
+    quiet(&rx);
+    eventually("stopped", || !once.is_running());
+    no_watches_left(&ctx, c);
+    assert!(matches!(
+        c.data_watch("bad", |_| true).wait(),
+        Err(Error::InvalidPath(_))
+    ));
+}
+
+pub fn watches_deliver_what_changed_while_cut_off<A: Adapter>() {
+    let ctx = Ctx::new::<A>("watch-cut");
+    let proxy = Proxy::start(ctx.server.addr()).unwrap();
+    let cut = through::<A>(&proxy, &ctx, Duration::from_secs(8));
+    ctx.client
+        .create("/d")
+        .data("before")
+        .send()
+        .wait()
+        .unwrap();
+    ctx.client.create("/gone").send().wait().unwrap();
+    let (_w1, data) = data_calls(&cut, "/d");
+    let (_w2, gone) = data_calls(&cut, "/gone");
+    let (tx, kids) = mpsc::channel();
+    let _w3 = cut
+        .children_watch("/d", move |c: &ChildrenChange| {
+            tx.send(c.children.clone()).is_ok()
+        })
+        .wait_timeout(WAIT)
+        .unwrap();
+    assert_eq!(next(&data), (EventType::None, Some("before".into())));
+    assert_eq!(next(&gone).0, EventType::None);
+    assert_eq!(kids.recv_timeout(WAIT).unwrap(), Vec::<String>::new());
+
+    proxy.refuse(true);
+    proxy.sever();
+    eventually("cut off", || {
+        matches!(cut.state(), Some(SessionState::Suspended { .. }))
+    });
+    ctx.client.set("/d", "during").send().wait().unwrap();
+    ctx.client.delete("/gone").send().wait().unwrap();
+    ctx.client.create("/d/new").send().wait().unwrap();
+    thread::sleep(Duration::from_millis(200));
+    proxy.refuse(false);
+    assert_eq!(
+        next(&data),
+        (EventType::NodeDataChanged, Some("during".into()))
+    );
+    assert_eq!(next(&gone), (EventType::NodeDeleted, None));
+    assert_eq!(kids.recv_timeout(WAIT).unwrap(), ["new"]);
+    quiet(&data);
+    quiet(&kids);
+
+    // A session expired meanwhile: the DataWatch carries on in the new one.
+    expire(&ctx, &cut);
+    eventually("a new session", || {
+        matches!(
+            cut.state(),
+            Some(SessionState::Connected {
+                new_session: true,
+                ..
+            })
+        )
+    });
+    thread::sleep(Duration::from_millis(500));
+    assert!(_w1.is_running(), "still running");
+    ctx.client.set("/d", "after").send().wait().unwrap();
+    assert_eq!(
+        next(&data),
+        (EventType::NodeDataChanged, Some("after".into()))
+    );
+}
+
+pub fn children_watch_lists_until_the_node_goes<A: Adapter>() {
+    let ctx = Ctx::new::<A>("children-watch");
+    let c = &ctx.client;
+    assert_eq!(
+        c.children_watch("/p", |_| true).wait().unwrap_err(),
+        Error::NoNode,
+        "kazoo needs the node"
+    );
+    c.create("/p").send().wait().unwrap();
+    c.create("/p/a").send().wait().unwrap();
+    let (tx, rx) = mpsc::channel();
+    let watch = c
+        .children_watch("/p", move |ch| {
+            let mut names = ch.children.clone();
+            names.sort();
+            tx.send((names, ch.event.as_ref().map(|e| e.event_type)))
+                .is_ok()
+        })
+        .wait()
+        .unwrap();
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        (vec!["a".to_string()], None)
+    );
+    c.create("/p/b").send().wait().unwrap();
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        (
+            vec!["a".to_string(), "b".to_string()],
+            Some(EventType::NodeChildrenChanged)
+        )
+    );
+    c.set("/p", "data is not children").send().wait().unwrap();
+    quiet(&rx);
+    c.delete("/p/a").send().wait().unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap().0, ["b"]);
+    c.delete("/p/b").send().wait().unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap().0, Vec::<String>::new());
+    c.delete("/p").send().wait().unwrap();
+    eventually("stopped with the node", || !watch.is_running());
+    quiet(&rx);
+    no_watches_left(&ctx, c);
+}
+
+pub fn patient_children_watch_waits_for_quiet<A: Adapter>() {
+    let ctx = Ctx::new::<A>("patient");
+    let c = ctx.client.clone();
+    c.create("/p").send().wait().unwrap();
+    let writer = {
+        let c = c.clone();
+        thread::spawn(move || {
+            for i in 0..5 {
+                c.create(format!("/p/{i}")).send().wait().unwrap();
+                thread::sleep(Duration::from_millis(60));
+            }
+        })
+    };
+    thread::sleep(Duration::from_millis(30));
+    let (mut children, later) = c
+        .patient_children_watch("/p", Duration::from_millis(300))
+        .wait_timeout(WAIT)
+        .unwrap();
+    writer.join().unwrap();
+    children.sort();
+    assert_eq!(children, ["0", "1", "2", "3", "4"], "only once quiet");
+    c.create("/p/5").send().wait().unwrap();
+    let event = later.wait_timeout(WAIT).unwrap().unwrap();
+    assert_eq!(event.event_type, EventType::NodeChildrenChanged);
+}
