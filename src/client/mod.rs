@@ -23,7 +23,7 @@
 //! # Ok(()) }
 //! ```
 
-mod channel;
+pub(crate) mod channel;
 mod multi;
 mod ops;
 mod outbuf;

@@ -147,6 +147,10 @@ impl WatchStream {
         Recv(&self.channel).await
     }
 
+    pub(crate) fn poll_next(&self, cx: &mut std::task::Context<'_>) -> Poll<Option<WatchedEvent>> {
+        Pin::new(&mut Recv(&self.channel)).poll(cx)
+    }
+
     /// The next event, blocking the thread.
     pub fn recv(&self) -> Option<WatchedEvent> {
         self.channel.recv()

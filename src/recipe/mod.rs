@@ -25,6 +25,7 @@ mod party;
 mod queue;
 mod semaphore;
 mod sequence;
+mod tree_cache;
 mod wait;
 mod watchers;
 
@@ -39,4 +40,5 @@ pub use node::NodeStyle;
 pub use party::Party;
 pub use queue::{LockingQueue, Queue};
 pub use semaphore::{Lease, Semaphore};
+pub use tree_cache::{NodeData, TreeCache, TreeCacheBuilder, TreeEvent};
 pub use watchers::{ChildrenChange, ChildrenWatch, DataChange, DataWatch, Running};

@@ -67,7 +67,7 @@ impl Cancel {
         self.set.load(Ordering::SeqCst)
     }
 
-    fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.is_set() {
             return Poll::Ready(());
         }
@@ -134,6 +134,30 @@ impl Waiter {
     /// [`fired`](Waiter::fired) (`None` if it was dropped unfired).
     pub(crate) async fn wait_on(&mut self, watch: &mut WatchFuture) -> Woken {
         self.wait_or(std::slice::from_mut(watch), None).await
+    }
+
+    /// Waits for `other`, a state change, the deadline or a cancellation:
+    /// `Ok` with `other`'s output, or `Err` with what came first.
+    pub(crate) async fn wait_with<T>(
+        &mut self,
+        other: impl Future<Output = T>,
+    ) -> Result<T, Woken> {
+        let mut other = std::pin::pin!(other);
+        poll_fn(|cx| {
+            if let Some(c) = &self.cancel {
+                if c.poll(cx).is_ready() {
+                    return Poll::Ready(Err(Woken::Cancelled));
+                }
+            }
+            if let Poll::Ready(v) = other.as_mut().poll(cx) {
+                return Poll::Ready(Ok(v));
+            }
+            if self.states.poll_recv(cx).is_ready() {
+                return Poll::Ready(Err(Woken::State));
+            }
+            Poll::Pending
+        })
+        .await
     }
 
     /// The event of the watch that ended the last wait.

@@ -7,7 +7,7 @@ use std::thread;
 use std::time::Duration;
 
 use kazoo::proto::EventType;
-use kazoo::recipe::{ChildrenChange, DataChange};
+use kazoo::recipe::{ChildrenChange, DataChange, NodeData, TreeCache, TreeEvent};
 use kazoo::session::SessionState;
 use kazoo::{Client, Error};
 use kazoo_testing::Proxy;
@@ -218,4 +218,166 @@ pub fn patient_children_watch_waits_for_quiet<A: Adapter>() {
     c.create("/p/5").send().wait().unwrap();
     let event = later.wait_timeout(WAIT).unwrap().unwrap();
     assert_eq!(event.event_type, EventType::NodeChildrenChanged);
+}
+
+/// The path and data of an event, for comparing.
+fn ev(e: &TreeEvent) -> String {
+    let text = |n: &NodeData| format!("{} {}", n.path, String::from_utf8_lossy(&n.data));
+    match e {
+        TreeEvent::Added(n) => format!("added {}", text(n)),
+        TreeEvent::Updated { old, new } => format!("updated {} -> {}", text(old), text(new)),
+        TreeEvent::Removed(n) => format!("removed {}", text(n)),
+        other => format!("{other:?}"),
+    }
+}
+
+fn events(cache: &TreeCache, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| ev(&cache.recv_timeout(WAIT).expect("an event").expect("open")))
+        .collect()
+}
+
+fn no_more(cache: &TreeCache) {
+    if let Ok(Some(e)) = cache.recv_timeout(Duration::from_millis(200)) {
+        panic!("an extra event: {e:?}");
+    }
+}
+
+pub fn tree_cache_loads_follows_and_closes<A: Adapter>() {
+    let ctx = Ctx::new::<A>("tree-cache");
+    let c = &ctx.client;
+    for (i, one_shot) in [false, true].into_iter().enumerate() {
+        let root = format!("/t{i}");
+        c.create(format!("{root}/a/b"))
+            .data("b")
+            .make_parents()
+            .send()
+            .wait()
+            .unwrap();
+        c.set(format!("{root}/a"), "1").send().wait().unwrap();
+        let watcher = ctx.another::<A>();
+        let mut builder = watcher.tree_cache(root.clone());
+        if one_shot {
+            builder = builder.one_shot_watches();
+        }
+        let cache = builder.start().unwrap();
+        assert_eq!(
+            events(&cache, 4),
+            [
+                format!("added {root} "),
+                format!("added {root}/a 1"),
+                format!("added {root}/a/b b"),
+                "Initialized".to_string()
+            ]
+        );
+        c.create(format!("{root}/c")).send().wait().unwrap();
+        assert_eq!(events(&cache, 1), [format!("added {root}/c ")]);
+        c.set(format!("{root}/a"), "2").send().wait().unwrap();
+        assert_eq!(
+            events(&cache, 1),
+            [format!("updated {root}/a 1 -> {root}/a 2")]
+        );
+        c.delete(format!("{root}/a"))
+            .recursive()
+            .send()
+            .wait()
+            .unwrap();
+        let removed = events(&cache, 2);
+        assert_eq!(
+            removed,
+            [
+                format!("removed {root}/a/b b"),
+                format!("removed {root}/a 2")
+            ]
+        );
+        no_more(&cache);
+        assert_eq!(cache.get_children(&root).unwrap(), ["c"]);
+        assert_eq!(
+            cache.get_data(&format!("{root}/c")).unwrap().stat.version,
+            0
+        );
+        assert_eq!(cache.get_data("/elsewhere"), None);
+        assert_eq!(cache.len(), 2);
+        cache.close();
+        assert_eq!(cache.recv_timeout(WAIT), Ok(None), "closed: no events");
+        assert!(cache.is_empty());
+        no_watches_left(&ctx, &watcher);
+    }
+    assert!(matches!(
+        c.tree_cache("bad").start(),
+        Err(Error::InvalidPath(_))
+    ));
+}
+
+pub fn tree_cache_waits_for_its_root<A: Adapter>() {
+    let ctx = Ctx::new::<A>("tree-cache-root");
+    let c = &ctx.client;
+    let cache = c.tree_cache("/later").start().unwrap();
+    assert_eq!(events(&cache, 1), ["Initialized"]);
+    assert!(cache.get_children("/later").is_none());
+    c.create("/later/x")
+        .data("x")
+        .make_parents()
+        .send()
+        .wait()
+        .unwrap();
+    let got = events(&cache, 2);
+    assert_eq!(got, ["added /later ", "added /later/x x"]);
+    c.delete("/later").recursive().send().wait().unwrap();
+    assert_eq!(events(&cache, 2), ["removed /later/x x", "removed /later "]);
+    c.create("/later").send().wait().unwrap();
+    assert_eq!(events(&cache, 1), ["added /later "]);
+}
+
+pub fn tree_cache_resyncs_after_a_cut<A: Adapter>() {
+    let ctx = Ctx::new::<A>("tree-cache-cut");
+    let c = &ctx.client;
+    for (i, one_shot) in [false, true].into_iter().enumerate() {
+        let root = format!("/t{i}");
+        for (p, d) in [("a", "1"), ("gone", ""), ("gone/deep", "")] {
+            c.create(format!("{root}/{p}"))
+                .data(d)
+                .make_parents()
+                .send()
+                .wait()
+                .unwrap();
+        }
+        let proxy = Proxy::start(ctx.server.addr()).unwrap();
+        let cut = through::<A>(&proxy, &ctx, Duration::from_secs(8));
+        let mut builder = cut.tree_cache(root.clone());
+        if one_shot {
+            builder = builder.one_shot_watches();
+        }
+        let cache = builder.start().unwrap();
+        assert_eq!(events(&cache, 5).last().unwrap(), "Initialized");
+        proxy.refuse(true);
+        proxy.sever();
+        assert_eq!(events(&cache, 1), ["Suspended"]);
+        c.create(format!("{root}/new"))
+            .data("n")
+            .send()
+            .wait()
+            .unwrap();
+        c.set(format!("{root}/a"), "2").send().wait().unwrap();
+        c.delete(format!("{root}/gone"))
+            .recursive()
+            .send()
+            .wait()
+            .unwrap();
+        proxy.refuse(false);
+        let got = events(&cache, 5);
+        assert_eq!(got[0], "Reconnected");
+        assert_eq!(
+            got[1..],
+            [
+                format!("removed {root}/gone/deep "),
+                format!("removed {root}/gone "),
+                format!("updated {root}/a 1 -> {root}/a 2"),
+                format!("added {root}/new n"),
+            ]
+        );
+        no_more(&cache);
+        cache.close();
+        no_watches_left(&ctx, &cut);
+    }
 }

@@ -211,6 +211,9 @@ macro_rules! integration_tests {
             caches::watches_deliver_what_changed_while_cut_off,
             caches::children_watch_lists_until_the_node_goes,
             caches::patient_children_watch_waits_for_quiet,
+            caches::tree_cache_loads_follows_and_closes,
+            caches::tree_cache_waits_for_its_root,
+            caches::tree_cache_resyncs_after_a_cut,
         );
     };
     (@ $adapter:ty; $($module:ident :: $name:ident),* $(,)?) => {
