@@ -506,15 +506,24 @@ impl Worker {
     fn replace(&self, top: &str, fresh: Nodes) {
         let mut nodes = self.shared.nodes();
         let mut events = Vec::new();
-        for path in subtree(&nodes, top) {
-            let gone = match fresh.get(&path) {
+        // A node is gone if it is missing or was re-created (another
+        // czxid); its cached descendants go with it, even those a load
+        // found under the new one (they are added back after).
+        let cached = subtree(&nodes, top);
+        let mut gone = std::collections::HashSet::new();
+        for path in cached.iter().rev() {
+            let parent_gone = path != top && gone.contains(crate::path::parent(path));
+            let replaced = match fresh.get(path) {
                 None => true,
-                Some(new) => new.stat.czxid != nodes[&path].stat.czxid,
+                Some(new) => new.stat.czxid != nodes[path].stat.czxid,
             };
-            if gone {
-                if let Some(old) = nodes.remove(&path) {
-                    events.push(TreeEvent::Removed(old));
-                }
+            if parent_gone || replaced {
+                gone.insert(path.as_str());
+            }
+        }
+        for path in cached.iter().filter(|p| gone.contains(p.as_str())) {
+            if let Some(old) = nodes.remove(path) {
+                events.push(TreeEvent::Removed(old));
             }
         }
         for (path, new) in fresh {
@@ -613,6 +622,10 @@ impl Worker {
     /// One-shot mode: a node's children changed: load the new ones, drop
     /// the gone ones.
     async fn follow_children(&self, path: &str) -> Result<(), Error> {
+        if !self.shared.nodes().contains_key(path) {
+            // An old watch of a node no longer cached: read it whole.
+            return self.follow_node(path).await;
+        }
         let listed = match self.list(path).await {
             Ok(c) => c,
             Err(Error::NoNode) => {

@@ -2,6 +2,7 @@
 //! kazoo's calls, and no change missed across a cut connection or an
 //! expired session.
 
+use std::collections::BTreeMap;
 use std::sync::mpsc;
 use std::thread;
 use std::time::Duration;
@@ -379,5 +380,200 @@ pub fn tree_cache_resyncs_after_a_cut<A: Adapter>() {
         no_more(&cache);
         cache.close();
         no_watches_left(&ctx, &cut);
+    }
+}
+
+/// `(data, mzxid)` of every node under a root.
+pub(super) type Tree = BTreeMap<String, (Vec<u8>, i64)>;
+
+/// What a cache's events said so far, each event checked against it
+/// (Curator's cache consistency test): no add of a node present, an
+/// update carries the previous data, no remove of a missing node.
+#[derive(Default)]
+pub(super) struct Shadow {
+    pub(super) nodes: Tree,
+    pub(super) events: usize,
+    recent: std::collections::VecDeque<String>,
+}
+
+impl Shadow {
+    pub(super) fn apply(&mut self, e: &TreeEvent) {
+        self.events += 1;
+        self.recent.push_back(ev(e));
+        if self.recent.len() > 40 {
+            self.recent.pop_front();
+        }
+        let recent = format!("{:#?}", self.recent);
+        let entry = |n: &NodeData| (n.data.to_vec(), n.stat.mzxid);
+        match e {
+            TreeEvent::Added(n) => {
+                let was = self.nodes.insert(n.path.clone(), entry(n));
+                assert!(was.is_none(), "added {} twice", n.path);
+                let parent = kazoo::path::parent(&n.path);
+                assert!(
+                    self.nodes.len() == 1 || self.nodes.contains_key(parent),
+                    "added {} before its parent",
+                    n.path
+                );
+            }
+            TreeEvent::Updated { old, new } => {
+                let was = self.nodes.insert(new.path.clone(), entry(new));
+                assert_eq!(
+                    was,
+                    Some(entry(old)),
+                    "update of {} from what it was",
+                    new.path
+                );
+                assert!(new.stat.mzxid > old.stat.mzxid, "update goes forward");
+            }
+            TreeEvent::Removed(n) => {
+                let prefix = format!("{}/", n.path);
+                assert!(
+                    !self.nodes.keys().any(|k| k.starts_with(&prefix)),
+                    "removed {} before its children; last events: {recent}",
+                    n.path
+                );
+                assert_eq!(
+                    self.nodes.remove(&n.path),
+                    Some(entry(n)),
+                    "removed {}",
+                    n.path
+                );
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The tree under `root` as the server has it now.
+pub(super) fn real_tree(client: &Client, root: &str) -> Tree {
+    let mut tree = Tree::new();
+    let mut todo = vec![root.to_string()];
+    while let Some(p) = todo.pop() {
+        let Ok((data, stat)) = client.get(&p).send().wait() else {
+            continue;
+        };
+        tree.insert(p.clone(), (data.to_vec(), stat.mzxid));
+        if let Ok(children) = client.get_children(&p).send().wait() {
+            todo.extend(children.iter().map(|c| format!("{p}/{c}")));
+        }
+    }
+    tree
+}
+
+/// Random creates, sets and deletes under `root` by `writers` for
+/// `duration` while `fault` runs now and then; then checks that every
+/// event of a cache on `reader` was consistent and that the cache ends
+/// equal to the tree.
+pub(super) fn churn_and_check(
+    reader: &Client,
+    writers: Vec<Client>,
+    root: &str,
+    one_shot: bool,
+    duration: Duration,
+    mut fault: impl FnMut(usize),
+) {
+    let mut builder = reader.tree_cache(root);
+    if one_shot {
+        builder = builder.one_shot_watches();
+    }
+    let cache = std::sync::Arc::new(builder.start().unwrap());
+    assert_eq!(cache.recv_timeout(WAIT), Ok(Some(TreeEvent::Initialized)));
+    let shadow = std::sync::Arc::new(std::sync::Mutex::new(Shadow::default()));
+    let reading = {
+        let (cache, shadow) = (cache.clone(), shadow.clone());
+        thread::spawn(move || {
+            while let Some(e) = cache.recv() {
+                shadow.lock().unwrap().apply(&e);
+            }
+        })
+    };
+    let deadline = std::time::Instant::now() + duration;
+    let root_owned = root.to_string();
+    let churning: Vec<_> = writers
+        .into_iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let root = root_owned.clone();
+            thread::spawn(move || {
+                let mut x = 0x9e37_79b9_7f4a_7c15u64 ^ (i as u64 + 1);
+                let mut rand = move |n: u64| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    x % n
+                };
+                let mut ops = 0;
+                while std::time::Instant::now() < deadline {
+                    let depth = 1 + rand(3);
+                    let path: String = (0..depth).fold(root.clone(), |p, _| {
+                        format!("{p}/{}", ["a", "b", "c"][rand(3) as usize])
+                    });
+                    let data = format!("{i}-{ops}");
+                    let _ = match rand(4) {
+                        0 | 1 => c
+                            .create(&path)
+                            .data(data)
+                            .make_parents()
+                            .send()
+                            .wait()
+                            .map(drop),
+                        2 => c.set(&path, data).send().wait().map(drop),
+                        _ => c.delete(&path).recursive().send().wait(),
+                    };
+                    ops += 1;
+                }
+                c.close().wait().unwrap();
+                ops
+            })
+        })
+        .collect();
+    let mut round = 0;
+    while std::time::Instant::now() < deadline {
+        thread::sleep(Duration::from_millis(400));
+        fault(round);
+        round += 1;
+    }
+    let ops: usize = churning.into_iter().map(|t| t.join().unwrap()).sum();
+    assert!(ops > 100, "only {ops} changes made");
+    // Once quiet, the cache and its events equal the tree.
+    let want = real_tree(reader, root);
+    eventually("the cache caught up", || {
+        shadow.lock().unwrap().nodes == want
+    });
+    for (path, (data, mzxid)) in &want {
+        let node = cache.get_data(path).expect("cached");
+        assert_eq!((&node.data.to_vec(), node.stat.mzxid), (data, *mzxid));
+    }
+    assert_eq!(cache.len(), want.len());
+    assert!(shadow.lock().unwrap().events > 10);
+    cache.close();
+    reading.join().unwrap();
+}
+
+pub fn tree_cache_follows_random_churn_through_cuts<A: Adapter>() {
+    let ctx = Ctx::new::<A>("tree-cache-churn");
+    for (i, one_shot) in [false, true].into_iter().enumerate() {
+        let proxy = Proxy::start(ctx.server.addr()).unwrap();
+        let reader = through::<A>(&proxy, &ctx, Duration::from_secs(8));
+        let writers = (0..3).map(|_| ctx.another::<A>()).collect();
+        churn_and_check(
+            &reader,
+            writers,
+            &format!("/r{i}"),
+            one_shot,
+            Duration::from_secs(3),
+            |round| {
+                // Every other round the reader is cut off for a while.
+                if round % 2 == 0 {
+                    proxy.refuse(true);
+                    proxy.sever();
+                } else {
+                    proxy.refuse(false);
+                }
+            },
+        );
+        proxy.refuse(false);
+        reader.close().wait().unwrap();
     }
 }

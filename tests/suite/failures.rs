@@ -870,3 +870,46 @@ pub fn bad_servers_are_skipped<A: Adapter>() {
     assert!(!states.seen().is_empty());
     client.close().wait().unwrap();
 }
+
+pub fn tree_cache_stays_consistent_while_members_die<A: Adapter>() {
+    if !real_ensemble_pass::<A>("tree cache consistency") {
+        return;
+    }
+    let _g = shared();
+    let mut guard = ensemble();
+    let zk = guard.as_mut().unwrap();
+    let hosts = zk.chroot("cache-churn").unwrap();
+    let start = || {
+        let c = A::start(config(&hosts, Duration::from_secs(30)));
+        c.connected().wait_timeout(WAIT).expect("connected");
+        c
+    };
+    let reader = start();
+    let writers = (0..3).map(|_| start()).collect();
+    let (mut killed, mut leader) = (None, None);
+    // 30 s of random changes (Curator's cache consistency test): the
+    // reader's member is killed and restarted, then the leader.
+    super::caches::churn_and_check(
+        &reader,
+        writers,
+        "/t",
+        false,
+        Duration::from_secs(30),
+        |round| match round {
+            8 => {
+                let m = zk.member_of(&reader).expect("connected to a member");
+                zk.kill(m).unwrap();
+                killed = Some(m);
+            }
+            25 => zk.start_member(killed.take().unwrap()).unwrap(),
+            40 => {
+                let l = zk.wait_for_leader(WAIT).unwrap();
+                zk.kill(l).unwrap();
+                leader = Some(l);
+            }
+            55 => zk.start_member(leader.take().unwrap()).unwrap(),
+            _ => {}
+        },
+    );
+    reader.close().wait().unwrap();
+}

@@ -214,6 +214,7 @@ macro_rules! integration_tests {
             caches::tree_cache_loads_follows_and_closes,
             caches::tree_cache_waits_for_its_root,
             caches::tree_cache_resyncs_after_a_cut,
+            caches::tree_cache_follows_random_churn_through_cuts,
         );
     };
     (@ $adapter:ty; $($module:ident :: $name:ident),* $(,)?) => {
@@ -244,6 +245,7 @@ macro_rules! failure_tests {
             failures::close_during_a_reconnect_storm_completes_everything,
             failures::bad_servers_are_skipped,
             failures::a_server_that_stops_reading_meets_backpressure,
+            failures::tree_cache_stays_consistent_while_members_die,
         );
     };
 }
