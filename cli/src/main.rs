@@ -6,14 +6,16 @@
 
 #![forbid(unsafe_code)]
 
+mod groups;
 mod recipes;
+mod watching;
 
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
-use kazoo_std::proto::{AddWatchMode, Stat};
+use kazoo_std::proto::Stat;
 use kazoo_std::session::{Config, WatchedEvent};
 use kazoo_std::{Client, Error};
 
@@ -90,13 +92,38 @@ enum Command {
     },
     /// Print a node's Stat.
     Stat { path: String },
-    /// Print the node's events (and its descendants' with --recursive)
-    /// until interrupted.
+    /// Print the node's changes (its descendants' too with --recursive)
+    /// until interrupted: `NodeCreated|NodeDataChanged|NodeDeleted
+    /// SyncConnected PATH`, also for changes made while the connection
+    /// was down (printed after the reconnect); connection states as
+    /// `state SUSPENDED|CONNECTED|LOST`.
     Watch {
         path: String,
         #[arg(long)]
         recursive: bool,
     },
+    /// Print kazoo's TreeCache events under PATH until interrupted
+    /// (`NODE_ADDED PATH`, `NODE_UPDATED PATH`, `NODE_REMOVED PATH`,
+    /// `INITIALIZED`, `CONNECTION_SUSPENDED|RECONNECTED|LOST`).
+    Cache { path: String },
+    /// Print kazoo's Counter at PATH, after adding N if asked.
+    Counter {
+        path: String,
+        /// Add this (negative to subtract), then print the new value.
+        #[arg(long, allow_negative_numbers = true)]
+        add: Option<i64>,
+    },
+    /// kazoo's Queue: put an item, or get one (waiting at most
+    /// --timeout; exit 1 if none came).
+    #[command(subcommand)]
+    Queue(QueueCommand),
+    /// kazoo's Barrier: create it, remove it, or wait (at most --timeout)
+    /// until it is removed.
+    #[command(subcommand)]
+    Barrier(BarrierCommand),
+    /// kazoo's Party: join (and stay) or list the members.
+    #[command(subcommand)]
+    Party(PartyCommand),
     /// Create a node and its parents unless they exist.
     Ensure { path: String },
     /// Take kazoo's exclusive Lock and hold it (see `kz help lock`).
@@ -144,6 +171,47 @@ enum Command {
     Contenders { path: String },
 }
 
+#[derive(Debug, Subcommand)]
+enum QueueCommand {
+    /// Add DATA; prints the entry's path.
+    Put {
+        path: String,
+        data: String,
+        /// 0 (first) to 999.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(0..=999))]
+        priority: u16,
+    },
+    /// Take the first item and print it.
+    Get { path: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum BarrierCommand {
+    /// Put the barrier up.
+    Create { path: String },
+    /// Take it down (exit 1 if it was not up).
+    Remove { path: String },
+    /// Wait until it is down.
+    Wait { path: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum PartyCommand {
+    /// Join, print `joined`, stay (SECS, or until Ctrl-C), leave, print
+    /// `left`. A lost session re-joins by itself.
+    Join {
+        path: String,
+        /// The identifier other members see.
+        #[arg(long)]
+        id: String,
+        /// Seconds to stay (default: until Ctrl-C).
+        #[arg(long, value_name = "SECS", value_parser = seconds)]
+        hold: Option<Duration>,
+    },
+    /// Print the members' identifiers, sorted, one per line.
+    List { path: String },
+}
+
 /// A lock or semaphore path and how to hold it.
 #[derive(Debug, clap::Args)]
 struct Holding {
@@ -178,6 +246,15 @@ impl Command {
             | Command::Delete { path, .. }
             | Command::Stat { path }
             | Command::Watch { path, .. }
+            | Command::Cache { path }
+            | Command::Counter { path, .. }
+            | Command::Queue(QueueCommand::Put { path, .. } | QueueCommand::Get { path })
+            | Command::Barrier(
+                BarrierCommand::Create { path }
+                | BarrierCommand::Remove { path }
+                | BarrierCommand::Wait { path },
+            )
+            | Command::Party(PartyCommand::Join { path, .. } | PartyCommand::List { path })
             | Command::Ensure { path }
             | Command::Lock(Holding { path, .. })
             | Command::Rlock(Holding { path, .. })
@@ -361,19 +438,62 @@ fn run(client: &Client, command: &Command, timeout: Duration) -> Result<u8, Erro
             None => return Err(Error::NoNode),
         },
         Command::Watch { path, recursive } => {
-            let mode = if *recursive {
-                AddWatchMode::PersistentRecursive
+            drop(out);
+            return if *recursive {
+                watching::watch_tree(client, path, timeout)
             } else {
-                AddWatchMode::Persistent
+                watching::watch(client, path, timeout)
             };
-            let events = client
-                .add_watch(path, mode)
-                .stream()
+        }
+        Command::Cache { path } => {
+            drop(out);
+            return watching::cache(client, path);
+        }
+        Command::Counter { path, add } => {
+            let value = groups::counter(client, path, *add, timeout)?;
+            let _ = writeln!(out, "{value}");
+        }
+        Command::Queue(QueueCommand::Put {
+            path,
+            data,
+            priority,
+        }) => {
+            let entry = client
+                .queue(path)
+                .put_with_priority(data.clone(), *priority)
                 .wait_timeout(timeout)?;
-            let _ = writeln!(out, "watching {path}");
-            let _ = out.flush();
-            for event in events {
-                print_event(&mut out, &event);
+            let _ = writeln!(out, "{entry}");
+        }
+        Command::Queue(QueueCommand::Get { path }) => {
+            match groups::queue_get(client, path, timeout)? {
+                Some(item) => {
+                    let _ = out.write_all(&item);
+                    let _ = writeln!(out);
+                }
+                None => {
+                    eprintln!("kz: {path}: no item within {} s", timeout.as_secs_f64());
+                    return Ok(1);
+                }
+            }
+        }
+        Command::Barrier(BarrierCommand::Create { path }) => {
+            client.barrier(path).create().wait_timeout(timeout)?;
+        }
+        Command::Barrier(BarrierCommand::Remove { path }) => {
+            if !client.barrier(path).remove().wait_timeout(timeout)? {
+                return Err(Error::NoNode);
+            }
+        }
+        Command::Barrier(BarrierCommand::Wait { path }) => {
+            client.barrier(path).wait_timeout(timeout).wait()?;
+        }
+        Command::Party(PartyCommand::Join { path, id, hold }) => {
+            drop(out);
+            return groups::party_join(client, path, id, *hold, timeout);
+        }
+        Command::Party(PartyCommand::List { path }) => {
+            for id in groups::party_list(client, path, timeout)? {
+                let _ = writeln!(out, "{id}");
             }
         }
         Command::Ensure { path } => client.ensure_path(path).wait_timeout(timeout)?,

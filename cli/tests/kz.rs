@@ -356,3 +356,148 @@ fn bad_recipe_usage_exits_2() {
     let err = fails(&h, &["lock", "no-slash"]);
     assert!(err.starts_with("kz: no-slash: InvalidPath"), "{err}");
 }
+
+/// A chroot reached through a fault-injecting proxy.
+fn through_proxy(name: &str) -> (kazoo_testing::Proxy, String, String) {
+    let server = ZkServer::shared().expect("a ZooKeeper server");
+    let chroot = server.chroot(name).unwrap();
+    let proxy = kazoo_testing::Proxy::start(server.addr()).unwrap();
+    let via = format!("{}{}", proxy.addr(), &chroot[chroot.find('/').unwrap()..]);
+    (proxy, via, chroot)
+}
+
+/// The next lines until one that is not a connection state.
+fn next_change(lines: &mpsc::Receiver<String>) -> String {
+    loop {
+        let line = lines.recv_timeout(LINE).unwrap();
+        if !line.starts_with("state ") {
+            return line;
+        }
+    }
+}
+
+#[test]
+fn watch_prints_a_nodes_changes() {
+    let h = hosts("watch-node");
+    let (mut child, lines) = spawn_lines(&h, &["watch", "/n"]);
+    assert_eq!(lines.recv_timeout(LINE).unwrap(), "watching /n");
+    ok(&h, &["create", "/n", "--data", "a"]);
+    assert_eq!(
+        lines.recv_timeout(LINE).unwrap(),
+        "NodeCreated SyncConnected /n"
+    );
+    ok(&h, &["set", "/n", "b"]);
+    assert_eq!(
+        lines.recv_timeout(LINE).unwrap(),
+        "NodeDataChanged SyncConnected /n"
+    );
+    ok(&h, &["create", "/n/child"]);
+    ok(&h, &["delete", "/n", "-r"]);
+    assert_eq!(
+        lines.recv_timeout(LINE).unwrap(),
+        "NodeDeleted SyncConnected /n"
+    );
+    interrupt(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}
+
+#[test]
+fn watch_prints_changes_made_while_cut_off() {
+    let (proxy, via, direct) = through_proxy("kz-watch-cut");
+    ok(&direct, &["create", "/w", "--data", "before"]);
+    ok(&direct, &["create", "/t"]);
+    let (mut node, node_lines) = spawn_lines(&via, &["watch", "/w"]);
+    let (mut tree, tree_lines) = spawn_lines(&via, &["watch", "/t", "--recursive"]);
+    assert_eq!(node_lines.recv_timeout(LINE).unwrap(), "watching /w");
+    assert_eq!(tree_lines.recv_timeout(LINE).unwrap(), "watching /t");
+    // Cut for 2 s; the changes happen meanwhile.
+    proxy.refuse(true);
+    proxy.sever();
+    assert_eq!(node_lines.recv_timeout(LINE).unwrap(), "state SUSPENDED");
+    assert_eq!(tree_lines.recv_timeout(LINE).unwrap(), "state SUSPENDED");
+    ok(&direct, &["set", "/w", "during"]);
+    ok(&direct, &["create", "/t/new"]);
+    thread::sleep(Duration::from_secs(2));
+    proxy.refuse(false);
+    assert_eq!(next_change(&node_lines), "NodeDataChanged SyncConnected /w");
+    assert_eq!(next_change(&tree_lines), "NodeCreated SyncConnected /t/new");
+
+    // A connection that goes silent until the read timeout.
+    proxy.stall();
+    assert_eq!(next_state(&node_lines), "state SUSPENDED");
+    ok(&direct, &["set", "/w", "silent"]);
+    ok(&direct, &["delete", "/t/new"]);
+    proxy.resume();
+    proxy.sever();
+    assert_eq!(next_change(&node_lines), "NodeDataChanged SyncConnected /w");
+    assert_eq!(next_change(&tree_lines), "NodeDeleted SyncConnected /t/new");
+    node.kill().unwrap();
+    tree.kill().unwrap();
+    let _ = (node.wait(), tree.wait());
+}
+
+/// The next connection-state line.
+fn next_state(lines: &mpsc::Receiver<String>) -> String {
+    loop {
+        let line = lines.recv_timeout(LINE).unwrap();
+        if line.starts_with("state ") {
+            return line;
+        }
+    }
+}
+
+#[test]
+fn cache_prints_tree_cache_events() {
+    let h = hosts("cache");
+    ok(&h, &["create", "/c/a", "-p"]);
+    let (mut child, lines) = spawn_lines(&h, &["cache", "/c"]);
+    let first: Vec<_> = (0..3).map(|_| lines.recv_timeout(LINE).unwrap()).collect();
+    assert_eq!(first, ["NODE_ADDED /c", "NODE_ADDED /c/a", "INITIALIZED"]);
+    ok(&h, &["set", "/c/a", "x"]);
+    assert_eq!(lines.recv_timeout(LINE).unwrap(), "NODE_UPDATED /c/a");
+    ok(&h, &["delete", "/c/a"]);
+    assert_eq!(lines.recv_timeout(LINE).unwrap(), "NODE_REMOVED /c/a");
+    interrupt(&child);
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+}
+
+#[test]
+fn counter_queue_barrier_and_party() {
+    let h = hosts("groups");
+    assert_eq!(ok(&h, &["counter", "/n"]), "0\n");
+    assert_eq!(ok(&h, &["counter", "/n", "--add", "5"]), "5\n");
+    assert_eq!(ok(&h, &["counter", "/n", "--add", "-7"]), "-2\n");
+    assert_eq!(ok(&h, &["get", "/n"]), "-2\n");
+    ok(&h, &["set", "/n", "not a number"]);
+    assert!(fails(&h, &["counter", "/n", "--add", "1"]).contains("BadCounterData"));
+
+    assert_eq!(
+        ok(&h, &["queue", "put", "/q", "late"]),
+        "/q/entry-100-0000000000\n"
+    );
+    ok(&h, &["queue", "put", "/q", "first", "--priority", "1"]);
+    assert_eq!(ok(&h, &["queue", "get", "/q"]), "first\n");
+    assert_eq!(ok(&h, &["queue", "get", "/q"]), "late\n");
+    let err = fails(&h, &["--timeout", "0.5", "queue", "get", "/q"]);
+    assert!(err.contains("no item"), "{err}");
+    let out = kz(&h, &["queue", "put", "/q", "x", "--priority", "1000"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+
+    ok(&h, &["barrier", "create", "/b"]);
+    let err = fails(&h, &["--timeout", "0.5", "barrier", "wait", "/b"]);
+    assert!(err.contains("Timeout"), "{err}");
+    let (mut waiter, _) = spawn_lines(&h, &["barrier", "wait", "/b"]);
+    thread::sleep(Duration::from_millis(300));
+    ok(&h, &["barrier", "remove", "/b"]);
+    assert!(waiter.wait().unwrap().success());
+    assert!(fails(&h, &["barrier", "remove", "/b"]).contains("NoNode"));
+
+    let (mut member, lines) = spawn_lines(&h, &["party", "join", "/p", "--id", "m1"]);
+    assert_eq!(lines.recv_timeout(LINE).unwrap(), "joined");
+    ok(&h, &["party", "join", "/p", "--id", "m0", "--hold", "0.1"]);
+    assert_eq!(ok(&h, &["party", "list", "/p"]), "m1\n");
+    interrupt(&member);
+    assert_eq!(lines.recv_timeout(LINE).unwrap(), "left");
+    assert_eq!(member.wait().unwrap().code(), Some(130));
+    assert_eq!(ok(&h, &["party", "list", "/p"]), "");
+}
