@@ -21,6 +21,7 @@ mod held;
 mod lease;
 mod lock;
 mod node;
+mod partitioner;
 mod party;
 mod queue;
 mod semaphore;
@@ -37,6 +38,9 @@ pub use held::{LossPolicy, LostFuture, Status};
 pub use lease::{Clock, MultiNonBlockingLease, NonBlockingLease};
 pub use lock::{Lock, LockGuard};
 pub use node::NodeStyle;
+pub use partitioner::{
+    round_robin, PartitionFn, PartitionState, SetPartitioner, SetPartitionerBuilder,
+};
 pub use party::Party;
 pub use queue::{LockingQueue, Queue};
 pub use semaphore::{Lease, Semaphore};

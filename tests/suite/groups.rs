@@ -5,7 +5,7 @@
 use std::thread;
 use std::time::Duration;
 
-use kazoo::recipe::RecipeError;
+use kazoo::recipe::{PartitionState, RecipeError};
 use kazoo::session::SessionState;
 use kazoo::{Client, Error};
 use kazoo_testing::{expire_session, Proxy};
@@ -365,4 +365,76 @@ pub fn a_party_member_rejoins_after_its_session_is_lost<A: Adapter>() {
     keen.connected().wait_timeout(WAIT).unwrap();
     thread::sleep(Duration::from_millis(300));
     assert!(children(&ctx.client, "/p").is_empty());
+}
+
+pub fn set_partitioner_splits_and_reallocates<A: Adapter>() {
+    let ctx = Ctx::new::<A>("partitioner");
+    let items = ["a", "b", "c", "d", "e", "f"];
+    let quick = |c: &Client, id: &str| {
+        c.set_partitioner("/sp", items)
+            .id(id)
+            .time_boundary(Duration::from_millis(200))
+            .max_reaction_time(Duration::from_millis(200))
+            .start()
+            .unwrap()
+    };
+    let c1 = ctx.another::<A>();
+    let c2 = ctx.another::<A>();
+    let p1 = quick(&c1, "w1");
+    assert_eq!(
+        p1.wait_for_acquire(WAIT).wait().unwrap(),
+        PartitionState::Acquired
+    );
+    assert_eq!(p1.items(), items);
+    let p2 = quick(&c2, "w2");
+    // The party changed: p1 is told to give its set back.
+    eventually("p1 asked to release", || {
+        p1.state() == PartitionState::Release
+    });
+    assert!(p1.items().is_empty());
+    p1.release_set();
+    assert_eq!(
+        p1.wait_for_acquire(WAIT).wait().unwrap(),
+        PartitionState::Acquired
+    );
+    assert_eq!(
+        p2.wait_for_acquire(WAIT).wait().unwrap(),
+        PartitionState::Acquired
+    );
+    assert_eq!(p1.items(), ["a", "c", "e"]);
+    assert_eq!(p2.items(), ["b", "d", "f"]);
+    // kazoo's layout: a ShallowParty and a lock per item.
+    let mut members: Vec<String> = children(&ctx.client, "/sp/party")
+        .iter()
+        .map(|n| n.split_once('-').unwrap().1.to_string())
+        .collect();
+    members.sort();
+    assert_eq!(members, ["w1", "w2"]);
+    for item in items {
+        let locks = children(&ctx.client, &format!("/sp/locks/{item}"));
+        assert_eq!(locks.len(), 1, "{item}: {locks:?}");
+        assert!(locks[0].contains("__lock__"));
+    }
+    // p2's session ends: it fails; p1 takes everything again.
+    expire(&ctx, &c2);
+    eventually("p2 failed", || p2.state() == PartitionState::Failure);
+    eventually("p1 asked to release", || {
+        p1.state() == PartitionState::Release
+    });
+    p1.release_set();
+    assert_eq!(
+        p1.wait_for_acquire(WAIT).wait().unwrap(),
+        PartitionState::Acquired
+    );
+    assert_eq!(p1.items(), items);
+    p1.finish().wait_timeout(WAIT).unwrap();
+    assert_eq!(p1.state(), PartitionState::Failure);
+    assert!(children(&ctx.client, "/sp/party").is_empty());
+    for item in items {
+        wait_children(&ctx.client, &format!("/sp/locks/{item}"), 0);
+    }
+    assert!(matches!(
+        c1.set_partitioner("/sp", ["x/y"]).id("w").start(),
+        Err(Error::Recipe(RecipeError::InvalidIdentifier(_)))
+    ));
 }

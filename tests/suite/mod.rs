@@ -204,6 +204,7 @@ macro_rules! integration_tests {
             groups::double_barrier_enter_survives_a_flap,
             groups::parties_list_members_in_kazoos_layout,
             groups::a_party_member_rejoins_after_its_session_is_lost,
+            groups::set_partitioner_splits_and_reallocates,
             queues::queue_serves_by_priority_then_arrival,
             queues::locking_queue_locks_consumes_and_releases,
             queues::locking_queue_consumes_each_item_once_across_an_expiry,
