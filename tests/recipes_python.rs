@@ -1,6 +1,9 @@
 //! Rust and Python kazoo coordinate on the same paths: a Python `Lock`
 //! and a Rust `Lock` exclude each other both ways and list each other as
-//! contenders; the same for Semaphore leases and Election contenders.
+//! contenders; the same for Semaphore leases and Election contenders;
+//! both add to one Counter, share Queues and LockingQueues (priorities
+//! kept), wait on each other's Barriers, list each other's Party members
+//! and pass a DoubleBarrier together.
 //! Python kazoo is installed with pip when missing; the test is skipped
 //! (and says so) only when pip itself is unavailable.
 
@@ -218,4 +221,124 @@ fn python_and_rust_elections_list_each_other() {
     assert_eq!(py.line(), "acquired w");
     assert_eq!(election.contenders().wait().unwrap(), ["python"]);
     assert_eq!(py.ask("release w"), "released");
+}
+
+#[test]
+fn python_and_rust_count_on_the_same_counter() {
+    let Some((client, mut py)) = setup("counter") else {
+        return;
+    };
+    let rust = {
+        let counter = client.counter("/n");
+        thread::spawn(move || {
+            for _ in 0..200 {
+                counter.add(1).wait_timeout(LINE).unwrap();
+            }
+        })
+    };
+    let py_value: i64 = py.ask("counter /n 200").parse().unwrap();
+    rust.join().unwrap();
+    assert!(py_value >= 200, "{py_value}");
+    assert_eq!(client.counter("/n").value().wait().unwrap(), 400);
+    assert_eq!(client.counter("/n").add(-1).wait().unwrap().post, 399);
+    assert_eq!(py.ask("counter /n 1"), "400");
+    // Floats in Python's repr, both ways.
+    assert_eq!(py.ask("fcounter /f 2.5"), "2.5");
+    let f = client.counter("/f").float();
+    assert_eq!(f.add(0.1).wait().unwrap().post, 2.6);
+    let py_repr = py.ask("fcounter /f 1e16");
+    assert_eq!(py_repr, "1.0000000000000002e+16");
+    assert_eq!(f.value().wait().unwrap(), 1e16 + 2.6);
+    // Rust writes the same bytes Python does.
+    f.add(0.0).wait().unwrap();
+    let (bytes, _) = client.get("/f").send().wait().unwrap();
+    assert_eq!(bytes, py_repr.as_bytes());
+}
+
+#[test]
+fn python_and_rust_share_queues() {
+    let Some((client, mut py)) = setup("queue") else {
+        return;
+    };
+    let q = client.queue("/q");
+    q.put("rust-late").wait().unwrap();
+    assert_eq!(py.ask("qput /q py-first 5"), "ok");
+    q.put_with_priority("rust-first", 1).wait().unwrap();
+    assert_eq!(py.ask("qget /q"), "rust-first");
+    assert_eq!(q.get().wait().unwrap().as_deref(), Some(&b"py-first"[..]));
+    assert_eq!(py.ask("qget /q"), "rust-late");
+    assert_eq!(py.ask("qget /q"), "None");
+
+    let lq = client.locking_queue("/lq");
+    assert_eq!(py.ask("lqput /lq from-python 100"), "ok");
+    lq.put_with_priority("from-rust", 0).wait().unwrap();
+    assert_eq!(py.ask("lqget /lq"), "from-rust");
+    assert_eq!(lq.get().wait().unwrap(), "from-python");
+    assert!(lq.consume().wait().unwrap());
+    assert_eq!(lq.len().wait().unwrap(), 0);
+    lq.put_all(["a", "b"], 7).wait().unwrap();
+    assert_eq!(py.ask("lqget /lq"), "a");
+    assert_eq!(py.ask("lqget /lq"), "b");
+}
+
+#[test]
+fn python_and_rust_barriers_and_parties() {
+    let Some((client, mut py)) = setup("barrier") else {
+        return;
+    };
+    assert_eq!(py.ask("bcreate /b"), "ok");
+    let b = client.barrier("/b");
+    assert_eq!(
+        b.wait_timeout(Duration::from_millis(200)).wait(),
+        Err(kazoo::Error::Timeout)
+    );
+    assert_eq!(py.ask("bwait /b 0.2"), "False");
+    assert!(b.remove().wait().unwrap());
+    assert_eq!(py.ask("bwait /b 1"), "True");
+    assert_eq!(py.ask("bremove /b"), "False");
+
+    assert_eq!(py.ask("join p /party py"), "joined");
+    let party = client.party("/party").id("rs");
+    party.join().wait().unwrap();
+    assert_eq!(py.ask("members /party"), "py,rs");
+    let mut members = party.members().wait().unwrap();
+    members.sort();
+    assert_eq!(members, ["py", "rs"]);
+    assert_eq!(py.ask("leave p"), "True");
+    assert_eq!(party.members().wait().unwrap(), ["rs"]);
+
+    assert_eq!(py.ask("sjoin s /shallow py-1"), "joined");
+    let shallow = client.shallow_party("/shallow").id("rs-1");
+    shallow.join().wait().unwrap();
+    assert_eq!(py.ask("smembers /shallow"), "py-1,rs-1");
+    let mut members = shallow.members().wait().unwrap();
+    members.sort();
+    assert_eq!(members, ["py-1", "rs-1"]);
+}
+
+#[test]
+fn python_and_rust_enter_and_leave_a_double_barrier() {
+    let Some((client, mut py)) = setup("double-barrier") else {
+        return;
+    };
+    assert_eq!(py.ask("enter a /db 3 py-a"), "started");
+    let rust = client.double_barrier("/db", 3).id("rs");
+    let entering = {
+        let rust = rust.clone();
+        thread::spawn(move || rust.enter().wait_timeout(LINE))
+    };
+    thread::sleep(Duration::from_millis(300));
+    assert!(!entering.is_finished(), "two of three");
+    assert_eq!(py.ask("enter b /db 3 py-b"), "started");
+    let mut entered = vec![py.line(), py.line()];
+    entered.sort();
+    assert_eq!(entered, ["entered a", "entered b"]);
+    entering.join().unwrap().unwrap();
+    assert_eq!(py.ask("dleave a"), "started");
+    assert_eq!(py.ask("dleave b"), "started");
+    rust.leave().wait_timeout(LINE).unwrap();
+    let mut left = vec![py.line(), py.line()];
+    left.sort();
+    assert_eq!(left, ["left a", "left b"]);
+    assert!(client.get_children("/db").send().wait().unwrap().is_empty());
 }

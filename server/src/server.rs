@@ -461,6 +461,14 @@ impl Server {
         Some((node.data.clone().unwrap_or_default(), self.tree.stat(path)?))
     }
 
+    /// A node's children's names, sorted (for tests and simulation).
+    pub fn children(&self, path: &str) -> Vec<String> {
+        self.tree
+            .get(path)
+            .map(|n| n.children.iter().cloned().collect())
+            .unwrap_or_default()
+    }
+
     /// Closes every connection at once, as a restart does; sessions live
     /// on (and expire on their own clock) unless `keep_sessions` is false.
     pub fn restart(&mut self, keep_sessions: bool, now: Instant) {

@@ -3,7 +3,7 @@
 //! (latency, resets, partitions, server restarts, expiries).
 //!
 //! `cargo test -p kazoo-server --test simulation` runs `SIM_SEEDS` seeds
-//! (default 2,000). `SIM_SEEDS=100000 cargo test --release -p kazoo-server
+//! (default 1,000). `SIM_SEEDS=100000 cargo test --release -p kazoo-server
 //! --test simulation` is the long run. `SIM_SEED=n` replays one seed and
 //! prints its fault log.
 
@@ -11,6 +11,7 @@ mod sim;
 
 use std::time::Duration;
 
+use sim::counter_queue::CounterQueueLoad;
 use sim::locks::LockLoad;
 use sim::workload::Workload;
 use sim::{Faults, Rng, World};
@@ -32,19 +33,22 @@ fn run_with(
     let mut world = World::new(seed, clients, Faults::none());
     let mut load = Workload::set_up(&mut world);
     let mut locks = LockLoad::new(&world);
+    let mut shared = CounterQueueLoad::new(&world);
     world.set_faults(faults);
     world.run(Duration::from_secs(6), true, |w| {
         load.step(w, true);
         locks.step(w, true);
+        shared.step(w, true);
     });
     // Heal, let sessions settle and everything in flight finish.
     world.set_faults(Faults::none());
     world.run(Duration::from_secs(15), false, |w| {
         load.step(w, false);
         locks.step(w, false);
+        shared.step(w, false);
     });
     let summary = format!(
-        "{clients} clients, {} ops: {} creates acknowledged ({} not), counter +{} ({} ambiguous), {} watches, {} lock grants, {} fenced writes; {} faults",
+        "{clients} clients, {} ops: {} creates acknowledged ({} not), counter +{} ({} ambiguous), {} watches, {} lock grants, {} fenced writes, recipe counter +{} ({} unknown), {} items put ({} maybe), {} consumed ({} maybe); {} faults",
         load.ops,
         load.acked_creates.len(),
         load.unacked_creates,
@@ -53,9 +57,15 @@ fn run_with(
         load.watches.len(),
         locks.grants,
         locks.fenced_writes,
+        shared.added,
+        shared.unknown_adds,
+        shared.put.len(),
+        shared.maybe_put.len(),
+        shared.consumed.len(),
+        shared.maybe_consumed.len(),
         world.log.len()
     );
-    match sim::check::all(&world, &load, &locks) {
+    match sim::check::all(&world, &load, &locks, &shared) {
         Ok(()) => Ok((world, summary)),
         Err(e) => Err(Box::new((e, world))),
     }
@@ -68,7 +78,7 @@ fn seeds() -> Vec<u64> {
     let n = std::env::var("SIM_SEEDS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(2000);
+        .unwrap_or(1000);
     (1..=n).collect()
 }
 

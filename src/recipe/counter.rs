@@ -117,7 +117,10 @@ fn python_repr(x: f64) -> String {
 /// clients (Rust or Python) add to without losing an update.
 ///
 /// Each [`add`](Counter::add) reads the value and its version and writes
-/// the sum back only if the version is unchanged, retrying otherwise.
+/// the sum back only if the version is unchanged, retrying otherwise. If
+/// the connection drops after the write was sent and the node shows that
+/// it may have landed, the add fails with
+/// [`RecipeError::UnknownOutcome`] rather than risk counting twice.
 /// Once a znode's 32-bit version has wrapped to -1, a write "at version
 /// -1" would be unconditional (ZOOKEEPER-4743), so the counter refuses
 /// with [`RecipeError::VersionWrapped`] rather than risk losing updates.
@@ -267,26 +270,42 @@ impl<T: CounterValue> Counter<T> {
                 Err(Error::BadVersion | Error::NoNode) => continue,
                 Err(e) if transient(&e) => {
                     // The write may have been applied before the reply
-                    // was lost: it was if the version moved by exactly
-                    // one to our bytes (see docs/recipes.md for the one
-                    // case this cannot tell apart).
-                    if self.wrote(version, &bytes).await? {
-                        return Ok(Change { pre, post });
+                    // was lost. Only one write can move the node from
+                    // `version`: if it is still there, or the next
+                    // version holds other bytes, ours did not land and
+                    // the add starts over. Otherwise nobody can tell.
+                    match self.after_lost_reply(version, &bytes).await? {
+                        Landed::No => return Err(e),
+                        Landed::Unknown => {
+                            return Err(RecipeError::UnknownOutcome(self.path.clone()).into())
+                        }
                     }
-                    return Err(e);
                 }
                 Err(e) => return Err(e),
             }
         }
     }
 
-    /// After a lost reply: whether the node now holds `bytes` at the
-    /// version after `version`. Waits for the connection first.
-    async fn wrote(&self, version: i32, bytes: &[u8]) -> Result<bool, Error> {
+    /// Reads the node again (once connected) after a write to `version`
+    /// lost its reply.
+    async fn after_lost_reply(&self, version: i32, bytes: &[u8]) -> Result<Landed, Error> {
         let mut waiter = Waiter::new(&self.client, None, None);
         let (data, stat) = retrying(&mut waiter, || self.client.get(&self.path).send()).await?;
-        Ok(stat.version == version.wrapping_add(1) && data == bytes)
+        let next = version.wrapping_add(1);
+        Ok(
+            if stat.version == version || (stat.version == next && data != bytes) {
+                Landed::No
+            } else {
+                Landed::Unknown
+            },
+        )
     }
+}
+
+/// Whether a write whose reply was lost was applied.
+enum Landed {
+    No,
+    Unknown,
 }
 
 #[cfg(test)]

@@ -44,10 +44,11 @@ pub enum RecipeError {
     /// is lost. Recreate the node (or write it once more) to go on.
     #[error("{0} has version -1 (wrapped): a conditional write is impossible")]
     VersionWrapped(String),
-    /// A queue priority outside 0..=999, or an entry name a queue cannot
-    /// parse.
-    #[error("queue entry {0:?} is not kazoo's entry-PPP-sequence")]
-    BadEntryName(String),
+    /// A write's reply was lost and the node cannot tell whether it was
+    /// applied (a counter's add: it may have counted once, or not at
+    /// all; retrying could count twice).
+    #[error("{0}: the write may or may not have been applied (its reply was lost)")]
+    UnknownOutcome(String),
     /// The lock (or lease, or leadership) was lost while held: the
     /// session ended or was replaced, or the own node was deleted. Work
     /// done since may not have been exclusive.

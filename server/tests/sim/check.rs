@@ -4,12 +4,18 @@ use std::sync::atomic::Ordering;
 
 use kazoo::session::SessionState;
 
+use super::counter_queue::CounterQueueLoad;
 use super::locks::{LockLoad, LOCK};
 use super::workload::Workload;
 use super::World;
 
 /// Every check; the first violation, described.
-pub fn all(world: &World, load: &Workload, locks: &LockLoad) -> Result<(), String> {
+pub fn all(
+    world: &World,
+    load: &Workload,
+    locks: &LockLoad,
+    shared: &CounterQueueLoad,
+) -> Result<(), String> {
     if let Some(stalled) = &world.stalled {
         return Err(stalled.clone());
     }
@@ -20,7 +26,8 @@ pub fn all(world: &World, load: &Workload, locks: &LockLoad) -> Result<(), Strin
     for (i, c) in world.clients.iter().enumerate() {
         states_in_order(&c.states.lock().unwrap()).map_err(|e| format!("client {i}: {e}"))?;
     }
-    recipes(world, locks)
+    recipes(world, locks)?;
+    shared.verify(world)
 }
 
 /// Every request completed (once: a slot completes once by construction,

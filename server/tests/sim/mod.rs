@@ -6,6 +6,7 @@
 #![allow(clippy::disallowed_methods)] // tests take one real Instant as the origin
 
 pub mod check;
+pub mod counter_queue;
 pub mod locks;
 pub mod workload;
 
