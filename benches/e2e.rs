@@ -11,35 +11,16 @@
 
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use kazoo::Client;
-use kazoo_testing::ZkServer;
-
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces): utime is 14th, stime 15th overall.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let (_server, hosts) = match args.first() {
-        Some(h) => (None, h.clone()),
-        None => {
-            let s = ZkServer::start().expect("a ZooKeeper server");
-            let h = s.connect_string();
-            (Some(s), h)
-        }
-    };
-    let workloads: Vec<String> = match args.get(1) {
+    let (_server, hosts, args) = common::server_and_args();
+    let workloads: Vec<String> = match args.first() {
         Some(w) => vec![w.clone()],
         None => ["W1", "W2", "W3", "W5"].map(String::from).to_vec(),
     };
@@ -61,7 +42,7 @@ fn main() {
     run_pipelined(&client, &node, "W2", 20_000, 1000);
     for w in &workloads {
         let count = args
-            .get(2)
+            .get(1)
             .and_then(|c| c.parse().ok())
             .unwrap_or(match w.as_str() {
                 "W1" => 10_000,
@@ -69,15 +50,15 @@ fn main() {
                 "W3" => 50_000,
                 _ => 10_000,
             });
-        let window = args.get(3).and_then(|c| c.parse().ok()).unwrap_or(1000);
-        let cpu0 = cpu_seconds();
+        let window = args.get(2).and_then(|c| c.parse().ok()).unwrap_or(1000);
+        let cpu0 = common::cpu_seconds();
         let line = match w.as_str() {
             "W1" => run_sequential(&client, &node, count),
             "W2" | "W3" => run_pipelined(&client, &node, w, count, window),
             "W5" => run_watches(&client, &root, count),
             other => panic!("unknown workload {other}"),
         };
-        let cpu = cpu_seconds() - cpu0;
+        let cpu = common::cpu_seconds() - cpu0;
         println!(
             "RESULT client=kazoo-rs workload={w} {line} client_cpu_us_per_op={:.1}",
             cpu / count as f64 * 1e6

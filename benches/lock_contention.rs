@@ -10,23 +10,16 @@
 
 #![allow(clippy::disallowed_methods)]
 
+mod common;
+
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use kazoo::session::Config;
 use kazoo::Client;
-use kazoo_testing::ZkServer;
 
 const CLIENTS: usize = 8;
-
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
 
 fn run(adapter: &str, hosts: &str, total: usize, start: &dyn Fn(Config) -> Client) {
     let setup = start(Config::new(hosts).unwrap());
@@ -53,7 +46,7 @@ fn run(adapter: &str, hosts: &str, total: usize, start: &dyn Fn(Config) -> Clien
         .collect();
     let per_client = total / CLIENTS;
     let root = Arc::new(root);
-    let (cpu0, t0) = (cpu_seconds(), Instant::now());
+    let (cpu0, t0) = (common::cpu_seconds(), Instant::now());
     let workers: Vec<_> = clients
         .into_iter()
         .enumerate()
@@ -78,7 +71,7 @@ fn run(adapter: &str, hosts: &str, total: usize, start: &dyn Fn(Config) -> Clien
     for w in workers {
         w.join().unwrap();
     }
-    let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), cpu_seconds() - cpu0);
+    let (elapsed, cpu) = (t0.elapsed().as_secs_f64(), common::cpu_seconds() - cpu0);
     let done = per_client * CLIENTS;
     let (data, _) = setup.get(format!("{root}/counter")).send().wait().unwrap();
     assert_eq!(std::str::from_utf8(&data).unwrap(), done.to_string());
@@ -97,19 +90,8 @@ fn run(adapter: &str, hosts: &str, total: usize, start: &dyn Fn(Config) -> Clien
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--bench")
-        .collect();
-    let (_server, hosts) = match args.first() {
-        Some(h) => (None, h.clone()),
-        None => {
-            let s = ZkServer::start().expect("a ZooKeeper server");
-            let h = s.connect_string();
-            (Some(s), h)
-        }
-    };
-    let total: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(1600);
+    let (_server, hosts, args) = common::server_and_args();
+    let total: usize = args.first().and_then(|n| n.parse().ok()).unwrap_or(1600);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

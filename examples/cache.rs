@@ -4,20 +4,14 @@
 //! Run: `cargo run --example cache` (the embedded server unless `ZK_HOSTS`
 //! is set).
 
+mod common;
+
 use std::time::Duration;
 
 use kazoo::recipe::TreeEvent;
-use kazoo_server::EmbeddedServer;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_server, hosts) = match std::env::var("ZK_HOSTS") {
-        Ok(hosts) => (None, hosts),
-        Err(_) => {
-            let server = EmbeddedServer::start(Default::default())?;
-            let hosts = server.connect_string();
-            (Some(server), hosts)
-        }
-    };
+    let (_server, hosts) = common::hosts()?;
     let client = kazoo_std::connect(&hosts)?;
     client.connected().wait_timeout(Duration::from_secs(15))?;
     client

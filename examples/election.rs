@@ -4,19 +4,12 @@
 //! Run: `cargo run --example election` (the embedded server unless
 //! `ZK_HOSTS` is set).
 
+mod common;
+
 use std::time::Duration;
 
-use kazoo_server::EmbeddedServer;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_server, hosts) = match std::env::var("ZK_HOSTS") {
-        Ok(hosts) => (None, hosts),
-        Err(_) => {
-            let server = EmbeddedServer::start(Default::default())?;
-            let hosts = server.connect_string();
-            (Some(server), hosts)
-        }
-    };
+    let (_server, hosts) = common::hosts()?;
     let a = kazoo_std::connect(&hosts)?;
     let b = kazoo_std::connect(&hosts)?;
     a.connected().wait_timeout(Duration::from_secs(15))?;

@@ -5,21 +5,15 @@
 //! is set; point it at a real ensemble and run Python kazoo's
 //! `zk.Lock("/examples/lock")` beside it: they exclude each other).
 
+mod common;
+
 use std::thread;
 use std::time::Duration;
 
 use kazoo::recipe::Status;
-use kazoo_server::EmbeddedServer;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_server, hosts) = match std::env::var("ZK_HOSTS") {
-        Ok(hosts) => (None, hosts),
-        Err(_) => {
-            let server = EmbeddedServer::start(Default::default())?;
-            let hosts = server.connect_string();
-            (Some(server), hosts)
-        }
-    };
+    let (_server, hosts) = common::hosts()?;
     let setup = kazoo_std::connect(&hosts)?;
     setup.connected().wait_timeout(Duration::from_secs(15))?;
     setup

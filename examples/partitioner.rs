@@ -4,20 +4,14 @@
 //! Run: `cargo run --example partitioner` (the embedded server unless
 //! `ZK_HOSTS` is set).
 
+mod common;
+
 use std::time::Duration;
 
 use kazoo::recipe::{PartitionState, SetPartitioner};
-use kazoo_server::EmbeddedServer;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_server, hosts) = match std::env::var("ZK_HOSTS") {
-        Ok(hosts) => (None, hosts),
-        Err(_) => {
-            let server = EmbeddedServer::start(Default::default())?;
-            let hosts = server.connect_string();
-            (Some(server), hosts)
-        }
-    };
+    let (_server, hosts) = common::hosts()?;
     let partitions = ["p0", "p1", "p2", "p3", "p4", "p5"];
     let workers: Vec<(kazoo::Client, SetPartitioner)> = (0..3)
         .map(|i| -> Result<_, Box<dyn std::error::Error>> {

@@ -6,20 +6,13 @@
 //! is set; Python kazoo's `LockingQueue(zk, "/examples/queue")` can put
 //! and take items beside it).
 
+mod common;
+
 use std::thread;
 use std::time::Duration;
 
-use kazoo_server::EmbeddedServer;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_server, hosts) = match std::env::var("ZK_HOSTS") {
-        Ok(hosts) => (None, hosts),
-        Err(_) => {
-            let server = EmbeddedServer::start(Default::default())?;
-            let hosts = server.connect_string();
-            (Some(server), hosts)
-        }
-    };
+    let (_server, hosts) = common::hosts()?;
     let producer = kazoo_std::connect(&hosts)?;
     producer.connected().wait_timeout(Duration::from_secs(15))?;
     producer

@@ -4,20 +4,13 @@
 //! Run: `cargo run --example tokio_lock` (the embedded server unless
 //! `ZK_HOSTS` is set).
 
-use std::time::Duration;
+mod common;
 
-use kazoo_server::EmbeddedServer;
+use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let (_server, hosts) = match std::env::var("ZK_HOSTS") {
-        Ok(hosts) => (None, hosts),
-        Err(_) => {
-            let server = EmbeddedServer::start(Default::default())?;
-            let hosts = server.connect_string();
-            (Some(server), hosts)
-        }
-    };
+    let (_server, hosts) = common::hosts()?;
     let client = kazoo_tokio::connect(&hosts).await?;
     let other = kazoo_tokio::connect(&hosts).await?;
 

@@ -368,7 +368,10 @@ impl LockingQueue {
 
     /// Marks the held item done (entry and lock deleted together):
     /// `true`, or `false` if nothing is held or the lock was lost (the
-    /// item is then another consumer's).
+    /// item is then another consumer's). If the connection dropped with
+    /// the transaction in flight and the session was lost meanwhile, and
+    /// the entry is gone, it may have been consumed by this call or by
+    /// another consumer since: [`RecipeError::UnknownOutcome`].
     pub fn consume(&self) -> Task<bool> {
         let q = self.clone();
         Task::new(async move { q.finish(true).await })
@@ -533,23 +536,31 @@ impl LockingQueue {
         match outcome {
             Ok(_) => Ok(true),
             Err(Error::MultiFailed { .. }) => Ok(false),
-            // The reply was lost. While the session that owns the lock
-            // lives, only our transaction removes it: done if the lock is
-            // gone (and the entry, to consume). Under a new session
-            // another consumer may have had the item: unknown.
+            // The reply was lost. The transaction is atomic: if the entry
+            // is still there, nothing was consumed. While the session that
+            // owns the lock lives, only our transaction removes the lock.
+            // Under a new session another consumer may have taken and
+            // consumed the item since: nobody can tell.
             Err(e) if transient(&e) => {
                 self.client.connected().await?;
-                if self.client.session_id() != session {
-                    return Err(e);
-                }
                 let mut waiter = Waiter::new(&self.client, None, None);
                 let gone = |p: String| {
                     let client = &self.client;
                     async move { Ok(client.exists(p).send().await?.is_none()) }
                 };
-                let lock_gone = retrying(&mut waiter, || gone(lock.clone())).await?;
-                let entry_gone = !consume || retrying(&mut waiter, || gone(entry.clone())).await?;
-                Ok(lock_gone && entry_gone)
+                let entry_gone = retrying(&mut waiter, || gone(entry.clone())).await?;
+                if consume && !entry_gone {
+                    return Ok(false);
+                }
+                if self.client.session_id() != session {
+                    // The lock went with the old session: a release is done.
+                    return if consume {
+                        Err(RecipeError::UnknownOutcome(entry).into())
+                    } else {
+                        Ok(true)
+                    };
+                }
+                retrying(&mut waiter, || gone(lock.clone())).await
             }
             Err(e) => Err(e),
         }

@@ -112,14 +112,9 @@ impl Client {
     where
         F: FnMut(&DataChange) -> bool + Send + 'static,
     {
-        let (client, path) = (self.background(), path.into());
-        let handle = Running::new();
-        let (first, started) = Reply::pair();
-        let running = handle.clone();
-        self.spawn(async move { data_loop(client, path, func, running, first).await });
-        Task::new(async move {
-            started.await?;
-            Ok(handle)
+        let path = path.into();
+        self.start_watch(move |client, running, first| {
+            data_loop(client, path, func, running, first)
         })
     }
 
@@ -132,11 +127,22 @@ impl Client {
     where
         F: FnMut(&ChildrenChange) -> bool + Send + 'static,
     {
-        let (client, path) = (self.background(), path.into());
+        let path = path.into();
+        self.start_watch(move |client, running, first| {
+            children_loop(client, path, func, running, first)
+        })
+    }
+
+    /// Runs a watch loop in the background; resolves once it made its
+    /// first call (or failed before).
+    fn start_watch<L, Fut>(&self, watch_loop: L) -> Task<Running>
+    where
+        L: FnOnce(Client, Running, Reply<()>) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         let handle = Running::new();
         let (first, started) = Reply::pair();
-        let running = handle.clone();
-        self.spawn(async move { children_loop(client, path, func, running, first).await });
+        self.spawn(watch_loop(self.background(), handle.clone(), first));
         Task::new(async move {
             started.await?;
             Ok(handle)
