@@ -151,6 +151,7 @@ impl SetPartitionerBuilder {
             b: self,
             shared: shared.clone(),
             held: Vec::new(),
+            session: 0,
         };
         let client = worker.client.clone();
         client.spawn(worker.run());
@@ -319,6 +320,8 @@ struct Worker {
     b: SetPartitionerBuilder,
     shared: Arc<Shared>,
     held: Vec<LockGuard>,
+    /// The session the party membership was made in.
+    session: i64,
 }
 
 /// What ended a phase.
@@ -331,6 +334,7 @@ enum Next {
 impl Worker {
     async fn run(mut self) {
         let joined = self.party.join().await;
+        self.session = self.client.session_id();
         let mut next = if joined.is_ok() {
             Next::Allocate
         } else {
@@ -419,23 +423,25 @@ impl Worker {
         self.shared.set(PartitionState::Release, Vec::new());
         let mut waiter = Waiter::new(&self.client, None, None);
         loop {
+            if self.lost() {
+                return Next::Fail;
+            }
             match waiter.wait_with(Recv(&self.shared.commands)).await {
                 Ok(Some(Command::ReleaseSet)) => {
                     self.give_back().await;
                     return Next::Allocate;
                 }
                 Ok(Some(Command::Finish) | None) => return Next::Fail,
-                Err(_) => {
-                    if self.lost() {
-                        return Next::Fail;
-                    }
-                }
+                Err(_) => {}
             }
         }
     }
 
+    /// The membership's session is over: lost or closed now, or already
+    /// replaced by a new one (a Lost state can pass unseen).
     fn lost(&self) -> bool {
         self.client.is_closed()
+            || self.client.session_id() != self.session
             || matches!(
                 self.client.state(),
                 Some(SessionState::Lost { .. } | SessionState::Closed { .. })
