@@ -237,6 +237,24 @@ impl ZkEnsemble {
         Ok(())
     }
 
+    /// Freezes member `i` (SIGSTOP): it neither answers nor closes its
+    /// connections, like a long GC pause or a hung host.
+    /// [`resume`](Self::resume) thaws it; a kill or the drop still ends it.
+    pub fn pause(&mut self, i: usize) -> Result<(), TestingError> {
+        match &self.members[i].jvm {
+            Some(jvm) => jvm.signal("STOP"),
+            None => Ok(()),
+        }
+    }
+
+    /// Thaws a member frozen by [`pause`](Self::pause) (SIGCONT).
+    pub fn resume(&mut self, i: usize) -> Result<(), TestingError> {
+        match &self.members[i].jvm {
+            Some(jvm) => jvm.signal("CONT"),
+            None => Ok(()),
+        }
+    }
+
     /// Kills every member at once (the whole ensemble goes down together).
     pub fn kill_all(&mut self) -> Result<(), TestingError> {
         let jvms: Vec<Jvm> = self
