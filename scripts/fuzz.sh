@@ -2,18 +2,25 @@
 # Runs the fuzz targets on the stable toolchain (no sanitizer).
 #   scripts/fuzz.sh                 every target, 20 s each (the CI smoke run)
 #   scripts/fuzz.sh TARGET SECONDS  one target for as long as you like
+#   scripts/fuzz.sh --runs N        every target for N executions each (the
+#                                   long run: --runs 10000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --fuzz
-targets=(frame_decoder response_decoder request_roundtrip session server_input)
-if [ $# -ge 1 ]; then targets=("$1"); fi
-seconds=${2:-${FUZZ_SECONDS:-20}}
+targets=(frame_decoder response_decoder request_roundtrip session server_input recipe_parsers)
+limit=()
+if [ "${1:-}" = "--runs" ]; then
+  limit=(-runs="${2:?--runs needs a count}")
+else
+  if [ $# -ge 1 ]; then targets=("$1"); fi
+  limit=(-max_total_time="${2:-${FUZZ_SECONDS:-20}}")
+fi
 mkdir -p target
 for t in "${targets[@]}"; do
-  echo "fuzz: $t for ${seconds}s"
+  echo "fuzz: $t (${limit[*]})"
   log=target/fuzz-$t.log
   rc=0
-  cargo fuzz run --sanitizer none "$t" -- -max_total_time="$seconds" >"$log" 2>&1 || rc=$?
+  cargo fuzz run --sanitizer none "$t" -- "${limit[@]}" >"$log" 2>&1 || rc=$?
   grep -E '^#[0-9]+\s+DONE' "$log" || true
   if [ "$rc" -ne 0 ]; then
     tail -n 40 "$log" >&2

@@ -46,3 +46,22 @@ pub use queue::{LockingQueue, Queue};
 pub use semaphore::{Lease, Semaphore};
 pub use tree_cache::{NodeData, TreeCache, TreeCacheBuilder, TreeEvent};
 pub use watchers::{ChildrenChange, ChildrenWatch, DataChange, DataWatch, Running};
+
+/// Entry points for the fuzz targets (`fuzz/fuzz_targets/recipe_parsers.rs`),
+/// built only under `cargo fuzz`: what recipes parse from nodes others
+/// wrote must never panic, and what they write must read back the same.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing {
+    /// kazoo's lease JSON: decoded, re-encoded, decoded again equal.
+    pub fn lease_record(data: &[u8]) {
+        super::lease::check_record_round_trip(data);
+    }
+
+    /// Contender names and their wrap-aware order; queue entry names.
+    pub fn names(names: &[String]) {
+        let mut found = super::sequence::contenders(names, &["__lock__", "__rlock__", "-lock-"]);
+        super::sequence::sort(&mut found);
+        super::queue::check_entry_order(names);
+    }
+}

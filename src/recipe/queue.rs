@@ -51,6 +51,14 @@ fn in_order(children: Vec<String>) -> Vec<Entry> {
     entries
 }
 
+/// Fuzzing: entries parse without panicking and come out in order.
+#[cfg(fuzzing)]
+pub(crate) fn check_entry_order(names: &[String]) {
+    let order = in_order(names.to_vec());
+    assert!(order.windows(2).all(|w| w[0] <= w[1]));
+    assert!(order.iter().all(|e| e.priority <= 999));
+}
+
 fn check_priority(priority: u16) -> Result<(), Error> {
     if priority > MAX_PRIORITY {
         return Err(RecipeError::OutOfRange {
