@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 
-use super::node::{retrying, transient};
+use super::node::{retrying, transient, wait_retry};
 use super::wait::Waiter;
 use super::RecipeError;
 use crate::client::{Client, Task};
@@ -286,19 +286,29 @@ impl<T: CounterValue> Counter<T> {
         }
     }
 
-    /// Reads the node again (once connected) after a write to `version`
-    /// lost its reply.
+    /// After a write to `version` lost its reply (it may still reach the
+    /// server later): if the node is still at `version`, writes its data
+    /// back at that version, so the lost write can no longer land; the
+    /// server decides which came first.
     async fn after_lost_reply(&self, version: i32, bytes: &[u8]) -> Result<Landed, Error> {
         let mut waiter = Waiter::new(&self.client, None, None);
-        let (data, stat) = retrying(&mut waiter, || self.client.get(&self.path).send()).await?;
         let next = version.wrapping_add(1);
-        Ok(
-            if stat.version == version || (stat.version == next && data != bytes) {
-                Landed::No
-            } else {
-                Landed::Unknown
-            },
-        )
+        loop {
+            let (data, stat) = retrying(&mut waiter, || self.client.get(&self.path).send()).await?;
+            if stat.version == next && data != bytes {
+                return Ok(Landed::No); // another write took the version
+            }
+            if stat.version != version {
+                return Ok(Landed::Unknown);
+            }
+            let fence = self.client.set(&self.path, data).version(version).send();
+            match waiter.bounded(fence).await {
+                Ok(_) => return Ok(Landed::No),
+                Err(e) if transient(&e) => wait_retry(&mut waiter).await?,
+                Err(Error::BadVersion) => {} // something landed: look again
+                Err(_) => return Ok(Landed::Unknown),
+            }
+        }
     }
 }
 

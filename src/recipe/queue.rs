@@ -229,11 +229,16 @@ impl Queue {
             Err(Error::Timeout) => return Ok(None),
             Err(e) => return Err(e),
         };
+        // After a lost reply our delete may land late, and then a retry's
+        // NoNode may be our own doing: hand the item out (at least once).
+        let mut maybe_ours = false;
         loop {
             match waiter.bounded(self.client.delete(&path).send()).await {
                 Ok(()) => return Ok(Some(data)),
+                Err(Error::NoNode) if maybe_ours => return Ok(Some(data)),
                 Err(Error::NoNode) => return Ok(None),
                 Err(e) if transient(&e) => {
+                    maybe_ours = true;
                     // Did our delete land? If the entry is gone we cannot
                     // tell: hand the item out rather than lose it.
                     match retrying(waiter, || self.client.exists(&path).send()).await {
@@ -529,50 +534,102 @@ impl LockingQueue {
         let Some(Held { name, session, .. }) = self.held().clone() else {
             return Ok(false);
         };
-        let Some(version) = self.lock_version().await? else {
-            *self.held() = None;
+        let outcome = self.finish_held(&name, session, consume).await;
+        *self.held() = None;
+        outcome
+    }
+
+    async fn finish_held(&self, name: &str, session: i64, consume: bool) -> Result<bool, Error> {
+        let Some(mut version) = self.lock_version().await? else {
             return Ok(false);
         };
-        let (entry, lock) = (child(&self.entries, &name), child(&self.taken, &name));
-        let mut tx = self.client.transaction();
-        if consume {
-            tx.delete(&entry, -1);
-        }
-        tx.delete(&lock, version);
-        let outcome = tx.commit().await;
-        *self.held() = None;
-        match outcome {
-            Ok(_) => Ok(true),
-            Err(Error::MultiFailed { .. }) => Ok(false),
-            // The reply was lost. The transaction is atomic: if the entry
-            // is still there, nothing was consumed. While the session that
-            // owns the lock lives, only our transaction removes the lock.
-            // Under a new session another consumer may have taken and
-            // consumed the item since: nobody can tell.
-            Err(e) if transient(&e) => {
-                self.client.connected().await?;
-                let mut waiter = Waiter::new(&self.client, None, None);
-                let gone = |p: String| {
-                    let client = &self.client;
-                    async move { Ok(client.exists(p).send().await?.is_none()) }
-                };
-                let entry_gone = retrying(&mut waiter, || gone(entry.clone())).await?;
-                if consume && !entry_gone {
-                    return Ok(false);
-                }
-                if self.client.session_id() != session {
-                    // The lock went with the old session: a release is done.
-                    return if consume {
-                        Err(RecipeError::UnknownOutcome(entry).into())
-                    } else {
-                        Ok(true)
-                    };
-                }
-                retrying(&mut waiter, || gone(lock.clone())).await
+        let (entry, lock) = (child(&self.entries, name), child(&self.taken, name));
+        loop {
+            let mut tx = self.client.transaction();
+            if consume {
+                tx.delete(&entry, -1);
             }
-            Err(e) => Err(e),
+            tx.delete(&lock, version);
+            match tx.commit().await {
+                Ok(_) => return Ok(true),
+                Err(Error::MultiFailed { .. }) => return Ok(false),
+                // The reply was lost, and the transaction may still reach
+                // the server later (its bytes can outlive the connection,
+                // and a session the client gave up on may live on there).
+                Err(e) if transient(&e) => {
+                    self.client.connected().await?;
+                    let same_session = self.client.session_id() == session;
+                    match self.fence(&lock, version).await? {
+                        // It cannot land now: again, if the lock is still
+                        // ours; else the item goes back to the queue.
+                        Fence::Bumped(v) if same_session => version = v,
+                        Fence::Bumped(_) => return Ok(false),
+                        // Only our transaction deletes the lock while our
+                        // session lives: it landed.
+                        Fence::Gone if same_session => return Ok(true),
+                        Fence::Gone => return self.after_session_change(&entry, consume).await,
+                    }
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
+
+    /// After a transaction on `lock` at `version` lost its reply: bumps
+    /// the lock's version (any session may write it), so that the
+    /// transaction, if still on its way, can no longer apply; the server
+    /// decides which came first.
+    async fn fence(&self, lock: &str, version: i32) -> Result<Fence, Error> {
+        let mut waiter = Waiter::new(&self.client, None, None);
+        loop {
+            let read = retrying(&mut waiter, || async {
+                match self.client.get(lock).send().await {
+                    Ok(r) => Ok(Some(r)),
+                    Err(Error::NoNode) => Ok(None),
+                    Err(e) => Err(e),
+                }
+            });
+            let (data, stat) = match read.await? {
+                Some(r) if r.0 == self.id => r,
+                _ => return Ok(Fence::Gone),
+            };
+            if stat.version != version {
+                return Ok(Fence::Bumped(stat.version)); // an earlier fence landed
+            }
+            let bump = self.client.set(lock, data).version(version).send();
+            match waiter.bounded(bump).await {
+                Ok(stat) => return Ok(Fence::Bumped(stat.version)),
+                Err(Error::NoNode) => return Ok(Fence::Gone),
+                Err(Error::BadVersion) => {}
+                Err(e) if transient(&e) => wait_retry(&mut waiter).await?,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The lock is gone and our session changed: the entry still there
+    /// means not consumed (and no transaction of ours can delete it now:
+    /// they all name the lock); gone, it was consumed by us or by another
+    /// consumer since: unknowable. A release is done either way.
+    async fn after_session_change(&self, entry: &str, consume: bool) -> Result<bool, Error> {
+        if !consume {
+            return Ok(true);
+        }
+        let mut waiter = Waiter::new(&self.client, None, None);
+        match retrying(&mut waiter, || self.client.exists(entry).send()).await? {
+            Some(_) => Ok(false),
+            None => Err(RecipeError::UnknownOutcome(entry.to_owned()).into()),
+        }
+    }
+}
+
+/// What fencing a lost transaction found.
+enum Fence {
+    /// The lock is still there at this (new) version: the transaction
+    /// did not land and never will.
+    Bumped(i32),
+    /// The lock is gone (or another consumer's now).
+    Gone,
 }
 
 #[cfg(test)]

@@ -51,6 +51,17 @@ pub struct CounterQueueLoad {
     pub violations: Vec<String>,
 }
 
+/// `SIM_TRACE_QUEUE=1`: what each consumer got and how its consume ended.
+fn trace(world: &World, client: usize, what: &str) {
+    if std::env::var("SIM_TRACE_QUEUE").is_ok() {
+        eprintln!(
+            "{:?} client {client} ({:#x}): {what}",
+            world.elapsed(),
+            world.clients[client].client.session_id()
+        );
+    }
+}
+
 impl CounterQueueLoad {
     pub fn new(world: &World) -> CounterQueueLoad {
         let n = world.clients.len();
@@ -137,6 +148,7 @@ impl CounterQueueLoad {
                     None => Queueing::Getting(task),
                     Some(Ok(Some(item))) => {
                         let item = String::from_utf8_lossy(&item).into_owned();
+                        trace(world, i, &format!("got {item}"));
                         Queueing::Consuming(queue.consume(), item)
                     }
                     Some(_) => Queueing::Idle {
@@ -146,6 +158,7 @@ impl CounterQueueLoad {
                 Queueing::Consuming(mut task, item) => match poll(&mut task) {
                     None => Queueing::Consuming(task, item),
                     Some(result) => {
+                        trace(world, i, &format!("consume {item}: {result:?}"));
                         match result {
                             Ok(true) => {
                                 let n = self.consumed.entry(item.clone()).or_default();
