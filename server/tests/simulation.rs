@@ -111,10 +111,13 @@ fn invariants_hold_for_every_seed() {
 /// Seeds that once found a defect, replayed on every run: 24505 and
 /// 48094 lost a LockingQueue item (a consume whose reply was lost
 /// checked the entry, then the transaction, still on its way under a
-/// session the client had given up on, landed after the check).
+/// session the client had given up on, landed after the check); 8157,
+/// 9072, 14672, 14765 and 17907 consumed an item twice (the first fix
+/// took a lock gone for a landed transaction while the session had
+/// changed during the fence).
 #[test]
 fn seeds_that_found_defects_hold() {
-    for seed in [24505, 48094] {
+    for seed in [24505, 48094, 8157, 9072, 14672, 14765, 17907] {
         if let Err(failure) = run(seed) {
             panic!("seed {seed}: {}\n{}", failure.0, failure.1.log.join("\n"));
         }

@@ -558,16 +558,18 @@ impl LockingQueue {
                 // and a session the client gave up on may live on there).
                 Err(e) if transient(&e) => {
                     self.client.connected().await?;
+                    let fenced = self.fence(&lock, version).await?;
+                    // Asked after the fence, which may have waited through
+                    // a session change.
                     let same_session = self.client.session_id() == session;
-                    match self.fence(&lock, version).await? {
+                    match fenced {
                         // It cannot land now: again, if the lock is still
                         // ours; else the item goes back to the queue.
                         Fence::Bumped(v) if same_session => version = v,
                         Fence::Bumped(_) => return Ok(false),
-                        // Only our transaction deletes the lock while our
-                        // session lives: it landed.
-                        Fence::Gone if same_session => return Ok(true),
-                        Fence::Gone => return self.after_session_change(&entry, consume).await,
+                        Fence::Gone => {
+                            return self.after_lock_gone(&entry, consume, same_session).await
+                        }
                     }
                 }
                 Err(e) => return Err(e),
@@ -607,17 +609,25 @@ impl LockingQueue {
         }
     }
 
-    /// The lock is gone and our session changed: the entry still there
-    /// means not consumed (and no transaction of ours can delete it now:
-    /// they all name the lock); gone, it was consumed by us or by another
-    /// consumer since: unknowable. A release is done either way.
-    async fn after_session_change(&self, entry: &str, consume: bool) -> Result<bool, Error> {
+    /// The lock is gone: no transaction of ours can land any more (they
+    /// all name it). The entry still there means not consumed. Gone, it
+    /// was consumed by our transaction if our session lived throughout
+    /// (only it could delete the lock then); under a new session another
+    /// consumer may have consumed it since: unknowable. A release is
+    /// done either way.
+    async fn after_lock_gone(
+        &self,
+        entry: &str,
+        consume: bool,
+        same_session: bool,
+    ) -> Result<bool, Error> {
         if !consume {
             return Ok(true);
         }
         let mut waiter = Waiter::new(&self.client, None, None);
         match retrying(&mut waiter, || self.client.exists(entry).send()).await? {
             Some(_) => Ok(false),
+            None if same_session => Ok(true),
             None => Err(RecipeError::UnknownOutcome(entry.to_owned()).into()),
         }
     }
