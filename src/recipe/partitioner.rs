@@ -461,7 +461,7 @@ impl Worker {
         let mut work = std::pin::pin!(work);
         let raced = waiter
             .wait_with(poll_fn(|cx| {
-                if let Poll::Ready(cmd) = Recv(&commands).poll_unpin(cx) {
+                if let Poll::Ready(cmd) = Pin::new(&mut Recv(&commands)).poll(cx) {
                     return Poll::Ready(Err(match cmd {
                         Some(Command::ReleaseSet) => Next::Allocate,
                         Some(Command::Finish) | None => Next::Fail,
@@ -484,17 +484,6 @@ impl Worker {
         }
     }
 }
-
-trait PollUnpin: Future + Sized {
-    fn poll_unpin(mut self, cx: &mut std::task::Context<'_>) -> Poll<Self::Output>
-    where
-        Self: Unpin,
-    {
-        Pin::new(&mut self).poll(cx)
-    }
-}
-
-impl<F: Future> PollUnpin for F {}
 
 #[cfg(test)]
 mod tests {

@@ -190,6 +190,18 @@ impl Client {
     }
 }
 
+/// Tells the task that started a watch loop how its first call went
+/// (once: later outcomes are nobody's to hear).
+struct Started(Option<Reply<()>>);
+
+impl Started {
+    fn tell(&mut self, outcome: Result<(), Error>) {
+        if let Some(first) = self.0.take() {
+            first.send(outcome);
+        }
+    }
+}
+
 /// Whether the session is connected (a re-read now is answered now).
 fn connected(client: &Client) -> bool {
     matches!(
@@ -230,12 +242,10 @@ async fn data_loop<F>(client: Client, path: String, mut func: F, running: Runnin
 where
     F: FnMut(&DataChange) -> bool + Send + 'static,
 {
-    let mut first = Some(first);
+    let mut first = Started(Some(first));
     if let Err(e) = path::validate(&path) {
         running.stop();
-        if let Some(f) = first.take() {
-            f.send(Err(e.into()));
-        }
+        first.tell(Err(e.into()));
         return;
     }
     let mut waiter = Waiter::new(&client, None, Some(running.stop.clone()));
@@ -260,9 +270,7 @@ where
                         continue;
                     }
                     Err(e) => {
-                        if let Some(f) = first.take() {
-                            f.send(Err(e));
-                        }
+                        first.tell(Err(e));
                         break;
                     }
                 }
@@ -274,9 +282,7 @@ where
                 continue;
             }
             Err(e) => {
-                if let Some(f) = first.take() {
-                    f.send(Err(e));
-                }
+                first.tell(Err(e));
                 break;
             }
         };
@@ -304,9 +310,7 @@ where
             };
             seen = Some(mzxid);
             let go_on = func(&change);
-            if let Some(f) = first.take() {
-                f.send(Ok(()));
-            }
+            first.tell(Ok(()));
             if !go_on {
                 break;
             }
@@ -329,17 +333,16 @@ async fn children_loop<F>(
 ) where
     F: FnMut(&ChildrenChange) -> bool + Send + 'static,
 {
-    let mut first = Some(first);
+    let mut first = Started(Some(first));
+    if let Err(e) = path::validate(&path) {
+        running.stop();
+        first.tell(Err(e.into()));
+        return;
+    }
     let mut waiter = Waiter::new(&client, None, Some(running.stop.clone()));
     let mut seen: Option<Vec<String>> = None;
     let mut event: Option<WatchedEvent> = None;
     loop {
-        if let Err(e) = path::validate(&path) {
-            if let Some(f) = first.take() {
-                f.send(Err(e.into()));
-            }
-            break;
-        }
         let (listed, mut watch) = client.get_children(&path).send_watched();
         let children = match listed.await {
             Ok(c) => c,
@@ -351,9 +354,7 @@ async fn children_loop<F>(
             }
             // Gone (kazoo stops without a call), or refused.
             Err(e) => {
-                if let Some(f) = first.take() {
-                    f.send(Err(e));
-                }
+                first.tell(Err(e));
                 break;
             }
         };
@@ -367,9 +368,7 @@ async fn children_loop<F>(
             };
             seen = Some(children);
             let go_on = func(&change);
-            if let Some(f) = first.take() {
-                f.send(Ok(()));
-            }
+            first.tell(Ok(()));
             if !go_on {
                 break;
             }
