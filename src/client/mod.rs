@@ -656,6 +656,9 @@ impl Client {
             if core.session.is_closed() {
                 c.close();
             } else {
+                // Forget the streams dropped since the last state change,
+                // which may never come on a steady connection.
+                core.state_channels.retain(|c| Arc::strong_count(c) > 1);
                 core.state_channels.push(c);
             }
         });

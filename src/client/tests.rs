@@ -634,3 +634,19 @@ fn wait_timeout_accepts_duration_max() {
     settle(&driver, &fake);
     assert_eq!(sleep.wait_timeout(Duration::MAX), Err(Error::Closed));
 }
+
+/// A dropped state stream is forgotten without waiting for a state
+/// change: a process whose connection never drops, taking a lock (whose
+/// waits each open one) every second, must not grow for ever.
+#[test]
+fn dropped_state_streams_are_forgotten_while_nothing_changes() {
+    let (client, driver, fake) = connected();
+    let live = client.states();
+    for _ in 0..1000 {
+        drop(client.states());
+    }
+    settle(&driver, &fake);
+    let kept = lock(&client.inner.core).state_channels.len();
+    assert!(kept <= 2, "{kept} state channels kept for one live stream");
+    drop(live);
+}

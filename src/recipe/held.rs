@@ -5,11 +5,12 @@
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll, Waker};
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use super::node::{delete_in_background, OwnNode};
+use super::wait::Cancel;
 use crate::client::Client;
 use crate::proto::EventType;
 use crate::session::SessionState;
@@ -47,23 +48,17 @@ pub enum Status {
 /// Shared between a holding and the watch on its node.
 #[derive(Default)]
 pub(crate) struct Signal {
-    /// The own node was deleted, or the loss was otherwise observed.
-    lost: AtomicBool,
+    /// Raised when the own node was deleted, or the loss was otherwise
+    /// observed; wakes every `lost()` waiting.
+    lost: Arc<Cancel>,
     /// Released on purpose: a later deletion is ours.
     released: AtomicBool,
-    wakers: Mutex<Vec<Waker>>,
 }
 
 impl Signal {
     fn mark_lost(&self) {
-        if self.released.load(Ordering::SeqCst) {
-            return;
-        }
-        self.lost.store(true, Ordering::SeqCst);
-        let wakers =
-            std::mem::take(&mut *self.wakers.lock().unwrap_or_else(PoisonError::into_inner));
-        for w in wakers {
-            w.wake();
+        if !self.released.load(Ordering::SeqCst) {
+            self.lost.cancel();
         }
     }
 }
@@ -80,7 +75,7 @@ struct Guard {
 
 impl Guard {
     fn status(&self) -> Status {
-        if self.signal.lost.load(Ordering::SeqCst) {
+        if self.signal.lost.is_set() {
             return Status::Lost;
         }
         let status = status_of(self.client.state(), self.session_id, self.policy);
@@ -92,19 +87,11 @@ impl Guard {
 
     async fn lost(&self) -> Status {
         let mut states = self.client.states();
+        let lost = self.signal.lost.listen();
         poll_fn(|cx| {
             // Drain the state changes: each wakes this poll to look again.
             while let Poll::Ready(Some(_)) = states.poll_recv(cx) {}
-            {
-                let mut wakers = self
-                    .signal
-                    .wakers
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner);
-                if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-                    wakers.push(cx.waker().clone());
-                }
-            }
+            let _ = lost.poll(cx);
             match self.status() {
                 Status::Held => Poll::Pending,
                 other => Poll::Ready(other),

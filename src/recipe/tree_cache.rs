@@ -388,6 +388,7 @@ impl Worker {
     fn forward_stream(&self, stream: WatchStream) {
         let (epoch, hints) = (self.epoch.clone(), self.hints.clone());
         self.client.spawn(async move {
+            let epoch = epoch.listen();
             loop {
                 let next = poll_fn(|cx| {
                     if epoch.poll(cx).is_ready() {
@@ -412,6 +413,7 @@ impl Worker {
     fn forward(&self, watch: WatchFuture) {
         let (epoch, hints) = (self.epoch.clone(), self.hints.clone());
         self.client.spawn(async move {
+            let epoch = epoch.listen();
             let mut watch = pin!(watch);
             let fired = poll_fn(|cx| {
                 if epoch.poll(cx).is_ready() {

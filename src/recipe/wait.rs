@@ -5,7 +5,7 @@
 
 use std::future::{poll_fn, Future};
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -37,7 +37,11 @@ pub(crate) enum Woken {
 #[derive(Default)]
 pub(crate) struct Cancel {
     set: AtomicBool,
-    wakers: Mutex<Vec<Waker>>,
+    /// The wakers of the waits listening now, by listener: a wait that
+    /// ends takes its own out (a lock taken every second for a year must
+    /// not keep a year of wakers).
+    wakers: Mutex<Vec<(u64, Waker)>>,
+    next_listener: AtomicU64,
 }
 
 impl std::fmt::Debug for Cancel {
@@ -49,11 +53,14 @@ impl std::fmt::Debug for Cancel {
 }
 
 impl Cancel {
+    fn wakers(&self) -> std::sync::MutexGuard<'_, Vec<(u64, Waker)>> {
+        self.wakers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(crate) fn cancel(&self) {
         self.set.store(true, Ordering::SeqCst);
-        let wakers =
-            std::mem::take(&mut *self.wakers.lock().unwrap_or_else(PoisonError::into_inner));
-        for w in wakers {
+        let wakers = std::mem::take(&mut *self.wakers());
+        for (_, w) in wakers {
             w.wake();
         }
     }
@@ -67,13 +74,42 @@ impl Cancel {
         self.set.load(Ordering::SeqCst)
     }
 
+    /// A listener for one wait; it stops listening when dropped.
+    pub(crate) fn listen(self: &Arc<Self>) -> CancelListener {
+        CancelListener {
+            id: self.next_listener.fetch_add(1, Ordering::Relaxed),
+            cancel: self.clone(),
+        }
+    }
+
+    #[cfg(test)]
+    fn listening(&self) -> usize {
+        self.wakers().len()
+    }
+}
+
+/// One wait's registration with a [`Cancel`].
+pub(crate) struct CancelListener {
+    id: u64,
+    cancel: Arc<Cancel>,
+}
+
+impl CancelListener {
+    fn is_set(&self) -> bool {
+        self.cancel.is_set()
+    }
+
+    /// Ready once cancelled; else registers the waker (replacing this
+    /// listener's earlier one).
     pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<()> {
         if self.is_set() {
             return Poll::Ready(());
         }
-        let mut wakers = self.wakers.lock().unwrap_or_else(PoisonError::into_inner);
-        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
-            wakers.push(cx.waker().clone());
+        let mut wakers = self.cancel.wakers();
+        match wakers.iter_mut().find(|(id, _)| *id == self.id) {
+            Some((_, w)) if w.will_wake(cx.waker()) => {}
+            Some((_, w)) => *w = cx.waker().clone(),
+            None => wakers.push((self.id, cx.waker().clone())),
         }
         drop(wakers);
         // Set between the check and the registration.
@@ -85,13 +121,19 @@ impl Cancel {
     }
 }
 
+impl Drop for CancelListener {
+    fn drop(&mut self) {
+        self.cancel.wakers().retain(|(id, _)| *id != self.id);
+    }
+}
+
 /// Everything a recipe's wait listens to besides its own watch.
 pub(crate) struct Waiter {
     client: Client,
     states: StateStream,
     deadline: Option<Instant>,
     alarm: Option<Pending<()>>,
-    cancel: Option<Arc<Cancel>>,
+    cancel: Option<CancelListener>,
     fired: Option<WatchedEvent>,
 }
 
@@ -108,7 +150,7 @@ impl Waiter {
             states: client.states(),
             alarm: deadline.map(|at| client.sleep_until(at)),
             deadline,
-            cancel,
+            cancel: cancel.as_ref().map(Cancel::listen),
             fired: None,
         }
     }
@@ -237,5 +279,41 @@ impl Waiter {
             Poll::Pending
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waker() -> Waker {
+        struct Nothing;
+        impl std::task::Wake for Nothing {
+            fn wake(self: Arc<Self>) {}
+        }
+        Waker::from(Arc::new(Nothing))
+    }
+
+    /// Each wait of a recipe (every acquire of a lock) listens with a new
+    /// waker; one that ended must not stay registered (found by the soak:
+    /// a lock taken in a loop grew by 40 bytes per acquisition).
+    #[test]
+    fn a_wait_that_ended_leaves_no_waker_behind() {
+        let cancel = Arc::new(Cancel::default());
+        for _ in 0..100 {
+            let listener = cancel.listen();
+            let waker = waker();
+            let mut cx = Context::from_waker(&waker);
+            assert!(listener.poll(&mut cx).is_pending());
+            assert!(listener.poll(&mut cx).is_pending(), "polled again");
+            assert_eq!(cancel.listening(), 1);
+        }
+        assert_eq!(cancel.listening(), 0);
+        // A cancel still reaches a wait in progress.
+        let listener = cancel.listen();
+        let waker = waker();
+        assert!(listener.poll(&mut Context::from_waker(&waker)).is_pending());
+        cancel.cancel();
+        assert!(listener.poll(&mut Context::from_waker(&waker)).is_ready());
     }
 }
