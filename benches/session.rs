@@ -59,7 +59,7 @@ impl Rig {
             protocol_version: 0,
             timeout: 10_000,
             session_id: 1,
-            passwd: Bytes::from(vec![1; 16]),
+            passwd: Bytes::from(vec![1; 16]).into(),
             read_only: Some(false),
         };
         encode_frame(&mut handshake, |o| resp.encode(o));

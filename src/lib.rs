@@ -142,7 +142,9 @@ pub mod path;
 pub mod proto;
 pub mod recipe;
 pub mod retry;
+mod secret;
 pub mod session;
 
 pub use client::Client;
 pub use error::{ArgumentError, ConfigError, Error, Misuse};
+pub use secret::Secret;

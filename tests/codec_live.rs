@@ -50,7 +50,7 @@ fn handshake_forms_and_timeout_negotiation() {
     let addr = ZkServer::shared().unwrap().addr();
     let mut request = ConnectRequest {
         timeout: 1000,
-        passwd: Bytes::from(vec![0; 16]),
+        passwd: Bytes::from(vec![0; 16]).into(),
         read_only: Some(false),
         ..Default::default()
     };
@@ -75,7 +75,7 @@ fn unknown_session_gets_the_expired_response() {
     let request = ConnectRequest {
         timeout: 10_000,
         session_id: 0x1234_5678,
-        passwd: Bytes::from(vec![7; 16]),
+        passwd: Bytes::from(vec![7; 16]).into(),
         read_only: Some(false),
         ..Default::default()
     };
@@ -436,7 +436,7 @@ fn digest_auth_acl_and_whoami() {
     let auth = Request::Auth(AuthPacket {
         auth_type: 0,
         scheme: "digest".into(),
-        auth: Bytes::from_static(b"bob:secret"),
+        auth: b"bob:secret".into(),
     });
     let sent = c.send(&auth).unwrap();
     assert_eq!(sent, xid::AUTH);

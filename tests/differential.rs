@@ -753,7 +753,7 @@ mod raw {
         code(c.call(Request::Auth(AuthPacket {
             auth_type: 0,
             scheme: "digest".into(),
-            auth: Bytes::from_static(credential),
+            auth: credential.into(),
         })))
     }
 

@@ -199,7 +199,7 @@ fn dropped_connection_resumes_the_session_and_replays_watches_and_auth() {
     let auth = Request::Auth(AuthPacket {
         auth_type: 0,
         scheme: "digest".into(),
-        auth: Bytes::from_static(b"ann:pw"),
+        auth: b"ann:pw".into(),
     });
     other.send(&auth).unwrap();
     other.recv().unwrap();

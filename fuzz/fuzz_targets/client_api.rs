@@ -181,7 +181,7 @@ fuzz_target!(|data: &[u8]| {
                     protocol_version: 0,
                     timeout: if input.byte() % 8 == 0 { 0 } else { 3000 },
                     session_id: 7,
-                    passwd: Bytes::from(vec![7; 16]),
+                    passwd: Bytes::from(vec![7; 16]).into(),
                     read_only: Some(false),
                 };
                 let mut b = BytesMut::new();

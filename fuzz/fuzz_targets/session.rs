@@ -136,7 +136,7 @@ fuzz_target!(|data: &[u8]| {
                     protocol_version: 0,
                     timeout: if op % 11 == 4 { 3000 } else { 0 },
                     session_id: 7,
-                    passwd: Bytes::from(vec![7; 16]),
+                    passwd: Bytes::from(vec![7; 16]).into(),
                     read_only: Some(input.byte().unwrap_or(0) == 1),
                 };
                 let mut b = BytesMut::new();

@@ -12,7 +12,7 @@ use kazoo::proto::{
     encode_frame, xid, ConnectRequest, ConnectResponse, EventType, FrameDecoder, KeeperState,
     OpCode, ReplyHeader, Request, RequestHeader, Response, WatcherEvent,
 };
-use kazoo::Error;
+use kazoo::{Error, Secret};
 
 use crate::fault::{FaultError, RequestFilter};
 use crate::ops::{Ctx, Outcome};
@@ -43,7 +43,7 @@ struct Conn {
 }
 
 struct Session {
-    passwd: Bytes,
+    passwd: Secret,
     timeout: Duration,
     expires_at: Instant,
     conn: Option<ConnId>,
@@ -589,7 +589,7 @@ impl Server {
                         protocol_version: 0,
                         timeout: 0,
                         session_id: 0,
-                        passwd: Bytes::from_static(&[0; 16]),
+                        passwd: Secret::from(&[0; 16]),
                         read_only,
                     };
                     self.send_handshake(conn, &expired);
@@ -626,14 +626,14 @@ impl Server {
     }
 
     /// A new session id and password; createSession is a transaction.
-    fn create_session(&mut self) -> (i64, Bytes) {
+    fn create_session(&mut self) -> (i64, Secret) {
         self.zxid += 1;
         let id = self.next_session;
         self.next_session += 1;
         let mut passwd = Vec::with_capacity(16);
         passwd.extend_from_slice(&self.next_random().to_be_bytes());
         passwd.extend_from_slice(&self.next_random().to_be_bytes());
-        (id, Bytes::from(passwd))
+        (id, Secret::from(passwd))
     }
 
     fn send_handshake(&mut self, conn: ConnId, response: &ConnectResponse) {
@@ -698,7 +698,7 @@ impl Server {
             ),
             Request::Auth(packet) => {
                 let id = match packet.scheme.as_str() {
-                    "digest" => Some(Some(crate::acl::digest_credential(&packet.auth))),
+                    "digest" => Some(Some(crate::acl::digest_credential(packet.auth.expose()))),
                     "ip" => Some(None), // the connection already has its ip id
                     _ => None,
                 };

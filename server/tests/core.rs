@@ -32,7 +32,7 @@ fn handshake(
     server: &mut Server,
     now: Instant,
     session_id: i64,
-    passwd: Bytes,
+    passwd: kazoo::Secret,
 ) -> (ConnId, ConnectResponse) {
     let conn = server.connection_opened(IP);
     let mut bytes = BytesMut::new();
@@ -80,8 +80,8 @@ fn create(path: &str) -> Request {
 fn a_misbehaving_connection_is_closed_alone() {
     let now = Instant::now();
     let mut server = Server::new(ServerConfig::default(), now);
-    let (good, _) = handshake(&mut server, now, 0, Bytes::from_static(&[0; 16]));
-    let (bad, _) = handshake(&mut server, now, 0, Bytes::from_static(&[0; 16]));
+    let (good, _) = handshake(&mut server, now, 0, kazoo::Secret::from(&[0; 16]));
+    let (bad, _) = handshake(&mut server, now, 0, kazoo::Secret::from(&[0; 16]));
     // A frame longer than jute.maxbuffer: the connection goes, nothing else.
     server.handle_connection_input(bad, &[0x7f, 0xff, 0xff, 0xff, 1, 2, 3], now);
     assert_eq!(server.poll_close(), Some(bad));
@@ -124,7 +124,7 @@ fn four_letter_words_answer_and_close() {
 fn sessions_resume_elsewhere_and_expire_on_the_server_clock() {
     let now = Instant::now();
     let mut server = Server::new(ServerConfig::default(), now);
-    let (first, session) = handshake(&mut server, now, 0, Bytes::from_static(&[0; 16]));
+    let (first, session) = handshake(&mut server, now, 0, kazoo::Secret::from(&[0; 16]));
     assert_eq!(session.timeout, 4000, "2 ticks at least");
     let (second, resumed) = handshake(&mut server, now, session.session_id, session.passwd.clone());
     assert_eq!(resumed.session_id, session.session_id);
@@ -134,7 +134,7 @@ fn sessions_resume_elsewhere_and_expire_on_the_server_clock() {
         &mut server,
         now,
         session.session_id,
-        Bytes::from_static(&[9; 16]),
+        kazoo::Secret::from(&[9; 16]),
     );
     assert_eq!(
         (wrong.timeout, wrong.session_id),

@@ -32,7 +32,7 @@ fn a_client_that_stops_reading_does_not_freeze_the_others() {
     let mut out = BytesMut::new();
     let handshake = ConnectRequest {
         timeout: 30_000,
-        passwd: bytes::Bytes::from(vec![0u8; 16]),
+        passwd: bytes::Bytes::from(vec![0u8; 16]).into(),
         read_only: Some(false),
         ..Default::default()
     };

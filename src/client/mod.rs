@@ -560,7 +560,7 @@ impl Client {
 
     /// The session id and password (kazoo's `client_id`): what another
     /// connection needs to resume this session.
-    pub fn client_id(&self) -> (i64, bytes::Bytes) {
+    pub fn client_id(&self) -> (i64, crate::Secret) {
         let core = lock(&self.inner.core);
         let (id, passwd) = core.session.session();
         (id, passwd.clone())

@@ -708,7 +708,11 @@ impl Client {
     /// Adds credentials to the session (`"digest"`, `"user:password"`);
     /// they are sent again after every reconnect. Fails with `AuthFailed`
     /// (and ends the session) if the server rejects them.
-    pub fn add_auth(&self, scheme: impl Into<String>, credential: impl Into<Bytes>) -> Pending<()> {
+    pub fn add_auth(
+        &self,
+        scheme: impl Into<String>,
+        credential: impl Into<crate::Secret>,
+    ) -> Pending<()> {
         let packet = crate::proto::AuthPacket {
             auth_type: 0,
             scheme: scheme.into(),

@@ -4,6 +4,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::jute::{Reader, Record};
 use super::{DecodeError, ReplyHeader};
+use crate::Secret;
 
 /// Session passwords are 16 bytes (PROTOCOL.md §2.1).
 pub(crate) const PASSWD_LEN: usize = 16;
@@ -20,7 +21,7 @@ pub struct ConnectRequest {
     /// 0 for a new session, else the session to resume.
     pub session_id: i64,
     /// 16 zero bytes for a new session, else the session's password.
-    pub passwd: Bytes,
+    pub passwd: Secret,
     /// Whether a read-only server may serve this client. `None` omits the
     /// byte (the 44-byte form of clients before 3.4).
     pub read_only: Option<bool>,
@@ -36,7 +37,7 @@ pub struct ConnectResponse {
     /// The session id (0 if invalid).
     pub session_id: i64,
     /// The session password (16 bytes).
-    pub passwd: Bytes,
+    pub passwd: Secret,
     /// Whether the server is read-only. `None` if the server left the byte
     /// out (36-byte form: old servers, or a request without the byte).
     pub read_only: Option<bool>,
@@ -153,7 +154,7 @@ mod gen {
         fn gen() -> BoxedStrategy<Self> {
             (
                 any::<(i32, i64, i32, i64)>(),
-                Bytes::gen(),
+                Secret::gen(),
                 any::<Option<bool>>(),
             )
                 .prop_map(
@@ -180,7 +181,7 @@ mod gen {
         fn gen() -> BoxedStrategy<Self> {
             (
                 any::<(i32, i32, i64)>(),
-                Bytes::gen(),
+                Secret::gen(),
                 any::<Option<bool>>(),
             )
                 .prop_map(

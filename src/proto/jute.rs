@@ -230,6 +230,17 @@ impl Record for Bytes {
     }
 }
 
+/// A credential or password: a buffer whose `Debug` is redacted.
+impl Record for crate::Secret {
+    const MIN_LEN: usize = 4;
+    fn encode(&self, out: &mut BytesMut) {
+        put_buffer(out, Some(self.expose()));
+    }
+    fn decode(r: &mut Reader) -> Result<Self, DecodeError> {
+        Ok(r.read_buffer()?.unwrap_or_default().into())
+    }
+}
+
 /// A buffer that may be null: znode data (`create` with null data is legal).
 impl Record for Option<Bytes> {
     const MIN_LEN: usize = 4;

@@ -7,6 +7,7 @@ use bytes::Bytes;
 use super::jute::records;
 use super::{AddWatchMode, CreateMode, Stat, WatcherType};
 use crate::acl::Acl;
+use crate::Secret;
 
 records! {
     /// create (1), create2 (15) and createContainer (19).
@@ -179,7 +180,7 @@ records! {
         /// The scheme, e.g. `digest`.
         pub scheme: String,
         /// The credential, e.g. `user:password` for digest.
-        pub auth: Bytes,
+        pub auth: Secret,
     }
 
     /// One SASL token: GetSASLRequest and SetSASLResponse (102).

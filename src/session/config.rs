@@ -3,11 +3,9 @@
 use std::fmt;
 use std::time::Duration;
 
-use bytes::Bytes;
-
 use crate::path::Chroot;
 use crate::proto::{DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_REQUEST_LEN, PASSWD_LEN};
-use crate::ConfigError;
+use crate::{ConfigError, Secret};
 
 /// A server address as written in the connect string: resolved by the
 /// adapter on every attempt (DNS may change between attempts).
@@ -56,14 +54,14 @@ pub struct Config {
     pub(crate) max_pending: usize,
     pub(crate) max_frame_len: usize,
     pub(crate) max_request_len: usize,
-    pub(crate) auth: Vec<(String, Bytes)>,
+    pub(crate) auth: Vec<(String, Secret)>,
     pub(crate) queue_timeout: Option<Duration>,
     pub(crate) close_linger: Duration,
     pub(crate) backoff_initial: Duration,
     pub(crate) backoff_max: Duration,
     pub(crate) reconnect_delay: Duration,
     pub(crate) write_buffer_limit: usize,
-    pub(crate) resume: Option<(i64, Bytes)>,
+    pub(crate) resume: Option<(i64, Secret)>,
 }
 
 /// The shortest session timeout a client may ask for.
@@ -148,7 +146,7 @@ impl Config {
     }
 
     /// The session this configuration resumes, if any.
-    pub fn resume(&self) -> Option<(i64, &Bytes)> {
+    pub fn resume(&self) -> Option<(i64, &Secret)> {
         self.resume.as_ref().map(|(id, p)| (*id, p))
     }
 }
@@ -208,7 +206,7 @@ impl ConfigBuilder {
     }
 
     /// A credential sent after every connect (kazoo's `auth_data`).
-    pub fn auth(self, scheme: impl Into<String>, credential: impl Into<Bytes>) -> Self {
+    pub fn auth(self, scheme: impl Into<String>, credential: impl Into<Secret>) -> Self {
         let (scheme, credential) = (scheme.into(), credential.into());
         self.with(|c| c.auth.push((scheme, credential)))
     }
@@ -253,7 +251,7 @@ impl ConfigBuilder {
 
     /// Resume this session (id and 16-byte password, from
     /// `Client::client_id` elsewhere) instead of creating one.
-    pub fn resume(self, session_id: i64, passwd: impl Into<Bytes>) -> Self {
+    pub fn resume(self, session_id: i64, passwd: impl Into<Secret>) -> Self {
         let passwd = passwd.into();
         self.with(|c| c.resume = Some((session_id, passwd)))
     }

@@ -48,7 +48,7 @@ use crate::proto::{
     FrameDecoder, HandshakeReply, KeeperState, OpCode, ReplyHeader, Request, RequestTooLarge,
     Response, SetWatches, SetWatches2, WatcherEvent, WatcherType, WatchesRequest, PASSWD_LEN,
 };
-use crate::{ConfigError, Error};
+use crate::{ConfigError, Error, Secret};
 use request::Registration;
 use rng::Rng;
 use timer::{after, Timer, TimerTable};
@@ -116,7 +116,7 @@ pub struct Session {
     frames: FrameDecoder,
 
     session_id: i64,
-    passwd: Bytes,
+    passwd: Secret,
     /// Negotiated session timeout (the requested one until the first handshake).
     timeout: Duration,
     last_zxid: i64,
@@ -166,7 +166,7 @@ impl Session {
         let (session_id, passwd) = config
             .resume
             .clone()
-            .unwrap_or((0, Bytes::from_static(&[0; PASSWD_LEN])));
+            .unwrap_or((0, Secret::from(&[0; PASSWD_LEN])));
         let auth = config
             .auth
             .iter()
@@ -625,7 +625,7 @@ impl Session {
     }
 
     /// The session id and password (for resuming elsewhere); id 0 if none.
-    pub fn session(&self) -> (i64, &Bytes) {
+    pub fn session(&self) -> (i64, &Secret) {
         (self.session_id, &self.passwd)
     }
 
@@ -772,7 +772,7 @@ impl Session {
             passwd: if resume {
                 self.passwd.clone()
             } else {
-                Bytes::from_static(&[0; PASSWD_LEN])
+                Secret::from(&[0; PASSWD_LEN])
             },
             read_only: Some(self.config.read_only),
         };
@@ -1269,7 +1269,7 @@ impl Session {
         self.set_state(SessionState::Lost { session_id, reason }, keeper);
         self.tell_watchers_and_forget(keeper);
         self.session_id = 0;
-        self.passwd = Bytes::from_static(&[0; PASSWD_LEN]);
+        self.passwd = Secret::from(&[0; PASSWD_LEN]);
     }
 
     fn tell_watchers_and_forget(&mut self, keeper: KeeperState) {

@@ -39,7 +39,7 @@ impl RawConnection {
     ) -> Result<RawConnection, TestingError> {
         let request = ConnectRequest {
             timeout: 10_000,
-            passwd: Bytes::from(vec![0; 16]),
+            passwd: Bytes::from(vec![0; 16]).into(),
             read_only: Some(false),
             ..Default::default()
         };

@@ -739,7 +739,7 @@ pub fn a_server_that_stops_reading_meets_backpressure<A: Adapter>() {
             protocol_version: 0,
             timeout: 30_000,
             session_id: 0x77,
-            passwd: bytes::Bytes::from(vec![1u8; 16]),
+            passwd: bytes::Bytes::from(vec![1u8; 16]).into(),
             read_only: Some(false),
         };
         kazoo::proto::encode_frame(&mut answer, |o| {

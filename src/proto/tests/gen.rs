@@ -41,6 +41,12 @@ impl Gen for Cow<'static, str> {
     }
 }
 
+impl Gen for crate::Secret {
+    fn gen() -> BoxedStrategy<Self> {
+        Bytes::gen().prop_map(crate::Secret::from).boxed()
+    }
+}
+
 impl Gen for Bytes {
     fn gen() -> BoxedStrategy<Self> {
         proptest::collection::vec(any::<u8>(), 0..48)

@@ -42,7 +42,7 @@ fn connect_request_45_bytes() {
         last_zxid_seen: 0,
         timeout: 1000,
         session_id: 0,
-        passwd: Bytes::from(vec![0; 16]),
+        passwd: Bytes::from(vec![0; 16]).into(),
         read_only: Some(false),
     };
     let mut out = BytesMut::new();
@@ -70,7 +70,7 @@ fn connect_response_37_bytes() {
     };
     assert_eq!(r.timeout, 4000);
     assert_eq!(r.session_id, 0x0100_000a_1b2c_0000);
-    assert_eq!(r.passwd, Bytes::from(hex(pw)));
+    assert_eq!(r.passwd.expose(), &Bytes::from(hex(pw)));
     assert_eq!(r.read_only, Some(false));
 }
 
@@ -233,7 +233,7 @@ fn request_examples() {
     let auth = Request::Auth(AuthPacket {
         auth_type: 0,
         scheme: "digest".into(),
-        auth: Bytes::from_static(b"u:p"),
+        auth: b"u:p".into(),
     });
     assert_eq!(
         request_frame(xid::AUTH, &auth),

@@ -172,7 +172,7 @@ fn a_read_only_session_is_upgraded_without_a_loss() {
 fn resuming_a_session_from_elsewhere_is_not_a_new_session() {
     let passwd = Bytes::from(vec![7; 16]);
     let mut config = Sim::config();
-    config.resume = Some((0x77, passwd.clone()));
+    config.resume = Some((0x77, passwd.clone().into()));
     let mut sim = Sim::new_with(config, |s| s.add_session(0x77, passwd.clone()));
     let q = sim.submit(req::create("/x", CreateMode::Persistent));
     assert_eq!(sim.states(), [connected(0x77, false)]);
@@ -184,7 +184,7 @@ fn resuming_a_session_from_elsewhere_is_not_a_new_session() {
 #[test]
 fn resuming_an_unknown_session_reports_it_lost() {
     let mut config = Sim::config();
-    config.resume = Some((0x77, Bytes::from(vec![7; 16])));
+    config.resume = Some((0x77, vec![7; 16].into()));
     config.queue_timeout = None;
     let sim = Sim::new_with(config, |_| {});
     assert_eq!(
@@ -204,7 +204,7 @@ fn handshake_answers_naming_no_session_are_malformed() {
             protocol_version: 0,
             timeout: 3000,
             session_id,
-            passwd: Bytes::from(vec![1; passwd_len]),
+            passwd: Bytes::from(vec![1; passwd_len]).into(),
             read_only: Some(false),
         };
         encode_frame(&mut out, |o| resp.encode(o));
@@ -233,7 +233,7 @@ fn expired_answer_to_a_new_session_request_loses_nothing() {
         let mut out = bytes::BytesMut::new();
         let resp = ConnectResponse {
             timeout,
-            passwd: Bytes::from(vec![0; 16]),
+            passwd: Bytes::from(vec![0; 16]).into(),
             ..Default::default()
         };
         encode_frame(&mut out, |o| resp.encode(o));

@@ -159,7 +159,7 @@ fn auth_is_replayed_only_if_accepted_and_only_once() {
     let auths_after_reconnect: Vec<Bytes> = sim.server.received[mark..]
         .iter()
         .filter_map(|(_, r)| match r {
-            Request::Auth(p) => Some(p.auth.clone()),
+            Request::Auth(p) => Some(p.auth.expose().clone()),
             _ => None,
         })
         .collect();
@@ -173,7 +173,7 @@ fn auth_is_replayed_only_if_accepted_and_only_once() {
 fn a_replay_frame_too_large_is_a_typed_disconnect() {
     let mut config = Sim::config();
     config.max_request_len = 1024;
-    config.auth = vec![("digest".into(), Bytes::from(vec![b'x'; 2000]))];
+    config.auth = vec![("digest".into(), vec![b'x'; 2000].into())];
     let sim = Sim::new(config);
     assert!(sim.events.iter().any(|e| matches!(
         e,

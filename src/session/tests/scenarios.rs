@@ -358,7 +358,7 @@ fn expired_connect_response() {
 #[test]
 fn reconnect_replays_auth_then_every_watch_kind() {
     let mut config = Sim::config();
-    config.auth = vec![("digest".into(), bytes::Bytes::from_static(b"u:p"))];
+    config.auth = vec![("digest".into(), "u:p".into())];
     let mut sim = Sim::new(config);
     for p in ["/d", "/c", "/r", "/p"] {
         sim.submit(req::create(p, CreateMode::Persistent));

@@ -235,11 +235,11 @@ impl FakeServer {
             let passwd = Bytes::from(vec![self.next_session as u8; 16]);
             self.sessions.insert(self.next_session, passwd.clone());
             (self.next_session, passwd)
-        } else if self.sessions.get(&req.session_id) == Some(&req.passwd) {
-            (req.session_id, req.passwd.clone())
+        } else if self.sessions.get(&req.session_id) == Some(req.passwd.expose()) {
+            (req.session_id, req.passwd.expose().clone())
         } else {
             let resp = ConnectResponse {
-                passwd: Bytes::from(vec![0; 16]),
+                passwd: Bytes::from(vec![0; 16]).into(),
                 read_only: Some(false),
                 ..Default::default()
             };
@@ -250,7 +250,7 @@ impl FakeServer {
             protocol_version: 0,
             timeout: self.timeout_ms,
             session_id,
-            passwd,
+            passwd: passwd.into(),
             read_only: req.read_only.map(|_| read_only),
         };
         self.send_frame(|o| resp.encode(o));
@@ -922,7 +922,7 @@ pub(crate) mod req {
         Request::Auth(AuthPacket {
             auth_type: 0,
             scheme: "digest".into(),
-            auth: Bytes::from_static(cred),
+            auth: cred.into(),
         })
     }
 }

@@ -36,7 +36,7 @@ fn connect() {
 #[test]
 fn reconnect_with_replay() {
     let mut config = Sim::config();
-    config.auth = vec![("digest".into(), bytes::Bytes::from_static(b"u:p"))];
+    config.auth = vec![("digest".into(), "u:p".into())];
     let mut sim = Sim::new(config);
     sim.submit(req::create("/t", CreateMode::Persistent));
     sim.submit(req::get("/t", true));
