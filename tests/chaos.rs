@@ -6,6 +6,11 @@
 //! expires sessions for real. A checker then reads every client's history
 //! and the final tree (docs/testing.md, "Chaos run").
 //!
+//! Each client appends every operation it attempted (kind, start and end
+//! times, outcome) and every session state it was told to its own history
+//! file as it goes, under `target/chaos/<seed>/`; the checker reads those
+//! files back, and a line it cannot parse fails the run.
+//!
 //! ```sh
 //! scripts/chaos.sh 30          # 30 minutes (CHAOS_SECS=1800)
 //! cargo test --test chaos      # the 60-second smoke run CI does
@@ -14,13 +19,15 @@
 #![allow(clippy::disallowed_methods)] // a test owns its clock
 
 use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use kazoo::proto::MultiResult;
-use kazoo::recipe::Status;
 use kazoo::session::{Config, SessionState};
 use kazoo::{Client, Error};
 use kazoo_testing::{expire_session, Proxy, ZkEnsemble};
@@ -49,30 +56,250 @@ impl Rng {
     }
 }
 
-/// One lock cycle as its client saw it (times since the run began).
+/// One lock cycle as its client's history shows it (times since the run
+/// began).
 #[derive(Debug, Clone)]
 struct Hold {
     client: usize,
     /// When `acquire` returned the guard.
     acquired: Duration,
     token: i64,
-    /// When the holder stopped believing it held the lock: its release,
-    /// or the first Suspended/Lost after `acquired`, whichever came first.
+    /// When the holder stopped believing it held the lock: the start of
+    /// its release, or the first Suspended/Lost it was told after
+    /// `acquired`, whichever came first.
     believed_until: Duration,
     /// The fenced write: the register's version it produced, if accepted.
     write: Result<i32, String>,
 }
 
-#[derive(Default)]
+/// A session state, as far as the checker cares.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Seen {
+    Connected {
+        id: i64,
+        new: bool,
+    },
+    /// Suspended, read-only or lost: a holder must stop believing.
+    Told,
+    Lost {
+        id: i64,
+    },
+    Other,
+}
+
+impl Seen {
+    fn of(state: &SessionState) -> Seen {
+        match *state {
+            SessionState::Connected {
+                session_id,
+                new_session,
+            } => Seen::Connected {
+                id: session_id,
+                new: new_session,
+            },
+            SessionState::Lost { session_id, .. } => Seen::Lost { id: session_id },
+            SessionState::Suspended { .. } | SessionState::ReadOnly { .. } => Seen::Told,
+            _ => Seen::Other,
+        }
+    }
+    fn tells_holder(self) -> bool {
+        matches!(self, Seen::Told | Seen::Lost { .. })
+    }
+}
+
+/// A client's history as the checker reads it back from its file.
+#[derive(Default, Debug)]
 struct History {
     holds: Vec<Hold>,
     /// Every state change, with its time.
-    states: Vec<(Duration, SessionState)>,
+    states: Vec<(Duration, Seen)>,
     acked_creates: Vec<String>,
     unacked_creates: u64,
+    failed_acquires: u64,
     /// Requests that did not end within BOUND.
     hung: Vec<String>,
     lock_lost_signals: u64,
+}
+
+/// A client's history file, appended to as operations end. Lines:
+///
+/// ```text
+/// acquire START END ok TOKEN | acquire START END err ERROR | acquire START - hung
+/// write START END ok VERSION OPID | write START END err ERROR | write START - hung
+/// release START END ok|err|hung STATUS      (STATUS: the guard's status before release)
+/// create START END ok PATH | create START END err ERROR | create START - hung
+/// state AT connected ID new|resumed | state AT told | state AT lost ID | state AT other
+/// ```
+///
+/// Times are microseconds since the run began; ids and tokens are decimal.
+struct Recorder {
+    start: Instant,
+    out: Mutex<BufWriter<File>>,
+}
+
+impl Recorder {
+    fn create(path: &Path, start: Instant) -> std::io::Result<Recorder> {
+        Ok(Recorder {
+            start,
+            out: Mutex::new(BufWriter::new(File::create(path)?)),
+        })
+    }
+    fn micros(&self, t: Instant) -> u128 {
+        t.saturating_duration_since(self.start).as_micros()
+    }
+    fn line(&self, line: std::fmt::Arguments) {
+        let mut out = self.out.lock().unwrap();
+        writeln!(out, "{line}").expect("a history line written");
+    }
+    /// One operation that ended: `Some(outcome)`, or `None` when it hung.
+    fn op(&self, kind: &str, started: Instant, outcome: Option<String>) {
+        let start = self.micros(started);
+        match outcome {
+            Some(o) => self.line(format_args!(
+                "{kind} {start} {} {o}",
+                self.micros(Instant::now())
+            )),
+            None => self.line(format_args!("{kind} {start} - hung")),
+        }
+    }
+    fn state(&self, state: &SessionState) {
+        let at = self.micros(Instant::now());
+        match Seen::of(state) {
+            Seen::Connected { id, new } => self.line(format_args!(
+                "state {at} connected {id} {}",
+                if new { "new" } else { "resumed" }
+            )),
+            Seen::Told => self.line(format_args!("state {at} told")),
+            Seen::Lost { id } => self.line(format_args!("state {at} lost {id}")),
+            Seen::Other => self.line(format_args!("state {at} other")),
+        }
+    }
+    fn flush(&self) {
+        self.out.lock().unwrap().flush().expect("a history flushed");
+    }
+}
+
+/// An error's one-line text for a history.
+fn err(e: &Error) -> String {
+    format!("err {}", e.to_string().replace('\n', " "))
+}
+
+/// Reads a client's history back; any line it cannot parse is an error.
+fn parse_history(client: usize, text: &str) -> Result<History, String> {
+    fn time(field: Option<&str>) -> Result<Duration, String> {
+        let f = field.ok_or("a time is missing")?;
+        f.parse::<u64>()
+            .map(Duration::from_micros)
+            .map_err(|_| format!("{f:?} is not a time"))
+    }
+    fn num<T: std::str::FromStr>(field: Option<&str>) -> Result<T, String> {
+        let f = field.ok_or("a number is missing")?;
+        f.parse().map_err(|_| format!("{f:?} is not a number"))
+    }
+    let mut h = History::default();
+    // The hold in progress: acquired at, token, its write.
+    let mut open: Option<(Duration, i64, Result<i32, String>)> = None;
+    let mut releases = Vec::new(); // (hold index, release start)
+    for (n, line) in text.lines().enumerate() {
+        let bad = |why: String| format!("c{client} line {}: {why}: {line:?}", n + 1);
+        let mut f = line.split(' ');
+        let kind = f.next().unwrap_or_default();
+        let start = time(f.next()).map_err(bad)?;
+        if kind == "state" {
+            let seen = match f.next() {
+                Some("connected") => Seen::Connected {
+                    id: num(f.next()).map_err(bad)?,
+                    new: match f.next() {
+                        Some("new") => true,
+                        Some("resumed") => false,
+                        other => return Err(bad(format!("{other:?} is not new|resumed"))),
+                    },
+                },
+                Some("told") => Seen::Told,
+                Some("lost") => Seen::Lost {
+                    id: num(f.next()).map_err(bad)?,
+                },
+                Some("other") => Seen::Other,
+                other => return Err(bad(format!("unknown state {other:?}"))),
+            };
+            h.states.push((start, seen));
+            continue;
+        }
+        let end = f.next().ok_or_else(|| bad("no end time".into()))?;
+        let outcome = f.next().ok_or_else(|| bad("no outcome".into()))?;
+        if outcome == "hung" {
+            h.hung
+                .push(format!("c{client} {kind} started at {start:?}"));
+        }
+        let end = match end {
+            "-" => None,
+            e => Some(time(Some(e)).map_err(bad)?),
+        };
+        match (kind, outcome) {
+            (_, "hung") if kind != "release" => {}
+            ("acquire", "ok") => {
+                if open.is_some() {
+                    return Err(bad("acquired again before releasing".into()));
+                }
+                let token = num(f.next()).map_err(bad)?;
+                let acquired = end.ok_or_else(|| bad("no end time".into()))?;
+                open = Some((acquired, token, Err("no write".into())));
+            }
+            ("acquire", "err") => h.failed_acquires += 1,
+            ("write", "ok") => {
+                let hold = open
+                    .as_mut()
+                    .ok_or_else(|| bad("a write while not holding".into()))?;
+                hold.2 = Ok(num(f.next()).map_err(bad)?);
+            }
+            ("write", "err") => {
+                let hold = open
+                    .as_mut()
+                    .ok_or_else(|| bad("a write while not holding".into()))?;
+                hold.2 = Err(f.collect::<Vec<_>>().join(" "));
+            }
+            ("release", "ok" | "err" | "hung") => {
+                let (acquired, token, write) = open
+                    .take()
+                    .ok_or_else(|| bad("a release while not holding".into()))?;
+                match f.next() {
+                    Some("Held") => {}
+                    Some("MaybeLost" | "Lost") => h.lock_lost_signals += 1,
+                    other => return Err(bad(format!("{other:?} is not a status"))),
+                }
+                if outcome == "err" {
+                    h.lock_lost_signals += 1;
+                }
+                releases.push((h.holds.len(), start));
+                h.holds.push(Hold {
+                    client,
+                    acquired,
+                    token,
+                    believed_until: start,
+                    write,
+                });
+            }
+            ("create", "ok") => h
+                .acked_creates
+                .push(f.next().ok_or_else(|| bad("no path".into()))?.to_string()),
+            ("create", "err") => h.unacked_creates += 1,
+            _ => return Err(bad("unknown operation".into())),
+        }
+    }
+    if open.is_some() {
+        return Err(format!("c{client}: a hold that never ended"));
+    }
+    for (i, released) in releases {
+        let acquired = h.holds[i].acquired;
+        if let Some((told, _)) = h
+            .states
+            .iter()
+            .find(|(t, s)| *t >= acquired && s.tells_holder())
+        {
+            h.holds[i].believed_until = released.min(*told);
+        }
+    }
+    Ok(h)
 }
 
 struct Run {
@@ -95,7 +322,8 @@ impl Run {
 struct Member {
     client: Client,
     proxies: Vec<Proxy>,
-    history: Arc<Mutex<History>>,
+    history: Arc<Recorder>,
+    file: PathBuf,
 }
 
 fn start_client(i: usize, proxies: &[Proxy], runtime: &tokio::runtime::Handle) -> Client {
@@ -111,90 +339,69 @@ fn start_client(i: usize, proxies: &[Proxy], runtime: &tokio::runtime::Handle) -
     }
 }
 
-/// The time the holder was first told (Suspended or Lost) after `from`.
-fn told_after(states: &[(Duration, SessionState)], from: Duration) -> Option<Duration> {
-    states
-        .iter()
-        .find(|(t, s)| {
-            *t >= from
-                && matches!(
-                    s,
-                    SessionState::Suspended { .. } | SessionState::Lost { .. }
-                )
-        })
-        .map(|(t, _)| *t)
+/// An outcome for the history: `None` when the call did not end in time.
+fn outcome<T>(result: &Result<T, Error>, ok: impl FnOnce(&T) -> String) -> Option<String> {
+    match result {
+        Ok(v) => Some(format!("ok {}", ok(v))),
+        Err(Error::Timeout) => None,
+        Err(e) => Some(err(e)),
+    }
 }
 
-fn lock_loop(i: usize, client: Client, history: Arc<Mutex<History>>, run: Arc<Run>) {
+fn lock_loop(i: usize, client: Client, history: Arc<Recorder>, run: Arc<Run>) {
     let lock = client.lock(LOCK).id(format!("c{i}"));
     let mut op = 0u64;
     while !run.done() {
         op += 1;
-        match lock
+        let started = Instant::now();
+        let acquired = lock
             .acquire_timeout(Duration::from_secs(10))
-            .wait_timeout(BOUND)
-        {
-            Ok(guard) => {
-                let acquired = run.now();
-                run.acquisitions.fetch_add(1, Ordering::SeqCst);
-                let token = guard.fencing_token();
-                let mut tx = guard.fence(client.transaction());
-                tx.set(REGISTER, format!("{token} c{i} op{op}"), -1);
-                let write = match tx.commit().wait_timeout(BOUND) {
-                    Ok(results) => match results.last() {
-                        Some(MultiResult::SetData(stat)) => Ok(stat.version),
-                        other => Err(format!("unexpected result {other:?}")),
-                    },
-                    Err(Error::Timeout) => {
-                        history
-                            .lock()
-                            .unwrap()
-                            .hung
-                            .push(format!("c{i} fenced write"));
-                        Err("hung".into())
-                    }
-                    Err(e) => Err(e.to_string()),
-                };
-                let status = guard.status();
-                let released_at = run.now();
-                match guard.release().wait_timeout(BOUND) {
-                    Err(Error::Timeout) => {
-                        history.lock().unwrap().hung.push(format!("c{i} release"))
-                    }
-                    Err(Error::Recipe(_)) => history.lock().unwrap().lock_lost_signals += 1,
-                    _ => {}
-                }
-                if status != Status::Held {
-                    history.lock().unwrap().lock_lost_signals += 1;
-                }
-                let mut h = history.lock().unwrap();
-                let believed_until =
-                    told_after(&h.states, acquired).map_or(released_at, |t| t.min(released_at));
-                h.holds.push(Hold {
-                    client: i,
-                    acquired,
-                    token,
-                    believed_until,
-                    write,
-                });
-            }
-            Err(Error::Timeout) => history.lock().unwrap().hung.push(format!("c{i} acquire")),
-            Err(_) => thread::sleep(Duration::from_millis(20)),
-        }
+            .wait_timeout(BOUND);
+        history.op(
+            "acquire",
+            started,
+            outcome(&acquired, |g| g.fencing_token().to_string()),
+        );
+        let Ok(guard) = acquired else {
+            thread::sleep(Duration::from_millis(20));
+            continue;
+        };
+        run.acquisitions.fetch_add(1, Ordering::SeqCst);
+        let token = guard.fencing_token();
+        let started = Instant::now();
+        let mut tx = guard.fence(client.transaction());
+        tx.set(REGISTER, format!("{token} c{i} op{op}"), -1);
+        let written = tx.commit().wait_timeout(BOUND);
+        let line = match &written {
+            Ok(results) => match results.last() {
+                Some(MultiResult::SetData(stat)) => Some(format!("ok {} op{op}", stat.version)),
+                other => Some(format!("err unexpected result {other:?}")),
+            },
+            Err(Error::Timeout) => None,
+            Err(e) => Some(err(e)),
+        };
+        history.op("write", started, line);
+        let status = guard.status();
+        let started = Instant::now();
+        let released = guard.release().wait_timeout(BOUND);
+        let line = match released {
+            Ok(()) => format!("ok {status:?}"),
+            Err(Error::Timeout) => format!("hung {status:?}"),
+            Err(_) => format!("err {status:?}"),
+        };
+        history.op("release", started, Some(line));
     }
 }
 
-fn create_loop(i: usize, client: Client, history: Arc<Mutex<History>>, run: Arc<Run>) {
+fn create_loop(i: usize, client: Client, history: Arc<Recorder>, run: Arc<Run>) {
     while !run.done() {
+        let started = Instant::now();
         let batch: Vec<_> = (0..5)
             .map(|_| client.create(format!("/seq/c{i}-")).sequential().send())
             .collect();
         for created in batch {
-            match created.wait_timeout(BOUND) {
-                Ok(path) => history.lock().unwrap().acked_creates.push(path),
-                Err(Error::Timeout) => history.lock().unwrap().hung.push(format!("c{i} create")),
-                Err(_) => history.lock().unwrap().unacked_creates += 1,
-            }
+            let created = created.wait_timeout(BOUND);
+            history.op("create", started, outcome(&created, |path| path.clone()));
         }
         thread::sleep(Duration::from_millis(50));
     }
@@ -334,15 +541,12 @@ fn check(
     for (i, h) in histories.iter().enumerate() {
         let mut lost = std::collections::BTreeSet::new();
         for (_, s) in &h.states {
-            match s {
-                SessionState::Lost { session_id, .. } => {
-                    lost.insert(*session_id);
+            match *s {
+                Seen::Lost { id } => {
+                    lost.insert(id);
                 }
-                SessionState::Connected {
-                    session_id,
-                    new_session: false,
-                } if lost.contains(session_id) => {
-                    failures.push(format!("c{i}: session {session_id:#x} resumed after Lost"))
+                Seen::Connected { id, new: false } if lost.contains(&id) => {
+                    failures.push(format!("c{i}: session {id:#x} resumed after Lost"))
                 }
                 _ => {}
             }
@@ -361,8 +565,9 @@ fn check(
         .max()
         .unwrap_or_default();
     let summary = format!(
-        "{} acquisitions, {} fenced writes accepted, {} lock-lost signals, {} creates acknowledged ({} not), faults {:?}, longest leader kill to next acquisition {:.1} s",
+        "{} acquisitions ({} attempts failed), {} fenced writes accepted, {} lock-lost signals, {} creates acknowledged ({} not), faults {:?}, longest leader kill to next acquisition {:.1} s",
         holds.len(),
+        histories.iter().map(|h| h.failed_acquires).sum::<u64>(),
         writes.len(),
         histories.iter().map(|h| h.lock_lost_signals).sum::<u64>(),
         acked,
@@ -373,50 +578,56 @@ fn check(
     (failures, summary)
 }
 
+/// Parses history texts as the run writes them and checks them against
+/// a tree holding `/seq/a`: the number of failures (a text that does not
+/// parse is one).
+fn judge(texts: &[&str]) -> usize {
+    let mut failures = 0;
+    let mut histories = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        match parse_history(i, text) {
+            Ok(h) => histories.push(h),
+            Err(_) => failures += 1,
+        }
+    }
+    let present = ["a".to_string()].into_iter().collect();
+    failures + check(&histories, &present, &Faults::default()).0.len()
+}
+
 /// The checker fails on each kind of violation it looks for (so a green
 /// run means something): checked before every run.
 fn checker_rejects_what_it_should() {
-    let s = Duration::from_secs;
-    let hold = |client, acquired, token, until, version| Hold {
-        client,
-        acquired: s(acquired),
-        token,
-        believed_until: s(until),
-        write: Ok(version),
-    };
-    let run = |holds: Vec<Hold>, states, acked: &[&str], hung: &[&str]| {
-        let history = History {
-            holds,
-            states,
-            acked_creates: acked.iter().map(|p| format!("/seq/{p}")).collect(),
-            hung: hung.iter().map(|h| h.to_string()).collect(),
-            ..History::default()
-        };
-        let present = ["a".to_string()].into_iter().collect();
-        check(&[history], &present, &Faults::default()).0.len()
-    };
-    let good = vec![hold(0, 1, 10, 2, 1), hold(1, 3, 11, 4, 2)];
-    assert_eq!(run(good, vec![], &["a"], &[]), 0);
-    let overlap = vec![hold(0, 1, 10, 5, 1), hold(1, 3, 11, 6, 2)];
-    assert_eq!(run(overlap, vec![], &[], &[]), 1, "two believed holders");
-    let backwards = vec![hold(0, 1, 11, 2, 1), hold(1, 3, 10, 4, 2)];
-    assert_eq!(run(backwards, vec![], &[], &[]), 1, "register went back");
-    assert_eq!(run(vec![], vec![], &["a", "b"], &[]), 1, "a create missing");
-    assert_eq!(
-        run(vec![], vec![], &[], &["c0 acquire"]),
-        1,
-        "a hung request"
-    );
-    let lost = SessionState::Lost {
-        session_id: 7,
-        reason: kazoo::session::LostReason::Expired,
-    };
-    let resumed = SessionState::Connected {
-        session_id: 7,
-        new_session: false,
-    };
-    let states = vec![(s(1), lost), (s(2), resumed)];
-    assert_eq!(run(vec![], states, &[], &[]), 1, "resumed after Lost");
+    // Client 0 holds from 1 s to 2 s (token 10), client 1 from 3 s (token 11).
+    let c0 =
+        "acquire 0 1000000 ok 10\nwrite 1000000 1500000 ok 1 op1\nrelease 2000000 2100000 ok Held";
+    let c1 = "acquire 0 3000000 ok 11\nstate 3200000 connected 5 new\nwrite 3000000 3500000 ok 2 op1\nrelease 4000000 4100000 ok Held";
+    let created = "create 0 1000 ok /seq/a";
+    assert_eq!(judge(&[c0, c1, created]), 0, "a good history");
+    // Client 0 releases only at 5 s: two believed holders...
+    let late =
+        "acquire 0 1000000 ok 10\nwrite 1000000 1500000 ok 1 op1\nrelease 5000000 5100000 ok Held";
+    assert_eq!(judge(&[late, c1]), 1, "two believed holders");
+    // ...unless it was told (suspended) before client 1 acquired.
+    let told = format!("{late}\nstate 2500000 told");
+    assert_eq!(judge(&[&told, c1]), 0, "told in time");
+    let backwards =
+        "acquire 0 3000000 ok 9\nwrite 3000000 3500000 ok 2 op1\nrelease 4000000 4100000 ok Held";
+    assert_eq!(judge(&[c0, backwards]), 1, "register went back");
+    assert_eq!(judge(&["create 0 1000 ok /seq/b"]), 1, "a create missing");
+    assert_eq!(judge(&["acquire 0 - hung"]), 1, "a hung request");
+    let resumed = "state 1000 lost 7\nstate 2000 connected 7 resumed";
+    assert_eq!(judge(&[resumed]), 1, "resumed after Lost");
+    for garbage in [
+        "acquire 0",
+        "acquire zero 1 ok 1",
+        "write 0 1 ok 1 op1",
+        "release 0 1 ok Held",
+        "acquire 0 1 ok 10",
+        "state 1 connected 7 maybe",
+        "frobnicate 0 1 ok",
+    ] {
+        assert_eq!(judge(&[garbage]), 1, "{garbage:?} is not a history");
+    }
 }
 
 fn main() {
@@ -461,22 +672,27 @@ fn main() {
         let run = run.clone();
         let _ = ctrlc::set_handler(move || run.stop.store(true, Ordering::SeqCst));
     }
+    let dir = PathBuf::from(format!("target/chaos/{seed}"));
+    std::fs::create_dir_all(&dir).expect("a directory for the histories");
+    println!("chaos: histories in {}", dir.display());
     let members: Vec<Member> = (0..CLIENTS)
         .map(|i| {
             let proxies: Vec<Proxy> = (0..zk.len())
                 .map(|m| Proxy::start(zk.addr(m)).unwrap())
                 .collect();
+            let file = dir.join(format!("c{i}.history"));
+            let history = Arc::new(Recorder::create(&file, run.start).expect("a history file"));
             let client = start_client(i, &proxies, runtime.handle());
-            client.connected().wait_timeout(BOUND).expect("connected");
-            let history = Arc::new(Mutex::new(History::default()));
             {
-                let (history, run) = (history.clone(), run.clone());
-                client.add_listener(move |s| history.lock().unwrap().states.push((run.now(), s)));
+                let history = history.clone();
+                client.add_listener(move |s| history.state(&s));
             }
+            client.connected().wait_timeout(BOUND).expect("connected");
             Member {
                 client,
                 proxies,
                 history,
+                file,
             }
         })
         .collect();
@@ -517,10 +733,17 @@ fn main() {
     }
     let checker = kazoo_std::start(Config::new(&format!("{}/chaos", zk.connect_string())).unwrap());
     checker.connected().wait_timeout(BOUND).expect("connected");
-    let histories: Vec<History> = members
-        .iter()
-        .map(|m| std::mem::take(&mut *m.history.lock().unwrap()))
-        .collect();
+    let mut failures = Vec::new();
+    let mut histories = Vec::new();
+    for (i, m) in members.iter().enumerate() {
+        m.history.flush();
+        let read =
+            std::fs::read_to_string(&m.file).map_err(|e| format!("{}: {e}", m.file.display()));
+        match read.and_then(|text| parse_history(i, &text)) {
+            Ok(h) => histories.push(h),
+            Err(e) => failures.push(format!("a history that does not parse: {e}")),
+        }
+    }
     let present = checker
         .get_children("/seq")
         .send()
@@ -528,7 +751,8 @@ fn main() {
         .expect("the created nodes listed")
         .into_iter()
         .collect();
-    let (mut failures, summary) = check(&histories, &present, &faults);
+    let (found, summary) = check(&histories, &present, &faults);
+    failures.extend(found);
     let acquired = run.acquisitions.load(Ordering::SeqCst);
     if acquired < run.target {
         failures.push(format!(
