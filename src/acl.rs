@@ -158,6 +158,39 @@ impl Acl {
     pub fn new(perms: Perms, id: Id) -> Acl {
         Acl { perms, id }
     }
+
+    /// `perms` for every client (`world:anyone`).
+    pub fn anyone(perms: Perms) -> Acl {
+        Acl::new(perms, Id::ANYONE)
+    }
+
+    /// `perms` for the identities the creating session has authenticated
+    /// as (`auth:`): the server stores them in its place. The session
+    /// needs an `add_auth` first, or the create fails with `InvalidAcl`.
+    pub fn creator(perms: Perms) -> Acl {
+        Acl::new(perms, Id::AUTH)
+    }
+
+    /// `perms` for whoever authenticates with `add_auth("digest",
+    /// "user:password")` (kazoo's `make_digest_acl`): the password is
+    /// hashed here, never sent.
+    ///
+    /// ```
+    /// use kazoo::acl::{Acl, Perms};
+    /// let acl = Acl::digest("ann", "secret", Perms::READ | Perms::WRITE);
+    /// assert_eq!(acl.id.scheme, "digest");
+    /// assert!(acl.id.id.starts_with("ann:"));
+    /// assert!(!acl.id.id.contains("secret"));
+    /// ```
+    pub fn digest(user: &str, password: &str, perms: Perms) -> Acl {
+        Acl::new(perms, Id::digest(user, password))
+    }
+
+    /// `perms` for clients connecting from `address` (an IP, or a
+    /// `10.0.0.0/8` range).
+    pub fn ip(address: &str, perms: Perms) -> Acl {
+        Acl::new(perms, Id::new("ip", address.to_owned()))
+    }
 }
 
 /// `user:base64(sha1("user:password"))`: the id of a digest ACL entry (PROTOCOL.md §11.2).

@@ -171,6 +171,8 @@ pub(crate) struct Inner {
     pub(crate) seed: u64,
     /// Counts [`Inner::unique_id`] calls.
     uniques: std::sync::atomic::AtomicU64,
+    /// The ACL of creates that name none (`Config::default_acl`).
+    pub(crate) default_acl: Vec<crate::acl::Acl>,
 }
 
 /// Callbacks on their way to the adapter's [`Dispatch`].
@@ -484,6 +486,7 @@ impl Client {
     /// before this returns).
     pub fn new(config: Config, io: impl Io, dispatch: impl Dispatch) -> (Client, Driver) {
         let now = io.now();
+        let default_acl = config.default_acl().to_vec();
         let session = Session::new(config, now);
         let seed = session.rng_seed();
         let inner = Arc::new(Inner {
@@ -508,6 +511,7 @@ impl Client {
             dispatch: Box::new(dispatch),
             seed,
             uniques: std::sync::atomic::AtomicU64::new(0),
+            default_acl,
         });
         inner.step(|_, _| ());
         let client = Client {

@@ -33,9 +33,9 @@ pub struct Transaction<'a> {
 }
 
 impl Transaction<'_> {
-    /// Creates a persistent node with `data` and the open ACL.
+    /// Creates a persistent node with `data` and the default ACL.
     pub fn create(&mut self, path: impl Into<String>, data: impl Into<Bytes>) -> &mut Self {
-        let mut node = NewNode::new(path.into());
+        let mut node = NewNode::new(path.into(), self.client.inner().default_acl.clone());
         node.data = data.into();
         self.push_create(node)
     }
@@ -47,7 +47,7 @@ impl Transaction<'_> {
         data: impl Into<Bytes>,
         sequential: bool,
     ) -> &mut Self {
-        let mut node = NewNode::new(path.into());
+        let mut node = NewNode::new(path.into(), self.client.inner().default_acl.clone());
         node.data = data.into();
         node.ephemeral = true;
         node.sequential = sequential;
@@ -60,7 +60,7 @@ impl Transaction<'_> {
         path: impl Into<String>,
         data: impl Into<Bytes>,
     ) -> &mut Self {
-        let mut node = NewNode::new(path.into());
+        let mut node = NewNode::new(path.into(), self.client.inner().default_acl.clone());
         node.data = data.into();
         node.sequential = true;
         self.push_create(node)

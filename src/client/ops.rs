@@ -13,7 +13,7 @@ use super::pending::Slot;
 use super::watch::Abandon;
 use super::watch::{Target, Watcher};
 use super::{no_body, unexpected, Client, Outcome, Pending, Task, WatchFuture, WatchStream};
-use crate::acl::{Acl, OPEN_ACL_UNSAFE};
+use crate::acl::Acl;
 use crate::proto::{
     AddWatchMode, AddWatchRequest, ClientInfo, CreateMode, CreateRequest, CreateTtlRequest,
     PathRecord, PathVersion, PathWatch, ReconfigRequest, Request, Response, SetAclRequest,
@@ -53,11 +53,11 @@ pub(crate) enum CreateOp {
 }
 
 impl NewNode {
-    pub(crate) fn new(path: String) -> NewNode {
+    pub(crate) fn new(path: String, acl: Vec<Acl>) -> NewNode {
         NewNode {
             path,
             data: Bytes::new(),
-            acl: OPEN_ACL_UNSAFE.to_vec(),
+            acl,
             ephemeral: false,
             sequential: false,
             container: false,
@@ -132,7 +132,9 @@ impl<'a> CreateBuilder<'a> {
         self
     }
 
-    /// The node's ACL (open to anyone by default).
+    /// The node's ACL (by default the client's
+    /// [`default_acl`](crate::session::ConfigBuilder::default_acl), open to
+    /// anyone unless configured).
     pub fn acl(mut self, acl: impl Into<Vec<Acl>>) -> Self {
         self.node.acl = acl.into();
         self
@@ -625,15 +627,16 @@ impl Client {
     pub fn create(&self, path: impl Into<String>) -> CreateBuilder<'_> {
         CreateBuilder {
             client: self,
-            node: NewNode::new(path.into()),
+            node: NewNode::new(path.into(), self.inner().default_acl.clone()),
             make_parents: false,
         }
     }
 
-    /// Creates `path` and any missing ancestors (persistent, open ACL);
-    /// existing nodes are left alone. All creates are pipelined.
+    /// Creates `path` and any missing ancestors (persistent, with the
+    /// default ACL); existing nodes are left alone. All creates are
+    /// pipelined.
     pub fn ensure_path(&self, path: impl AsRef<str>) -> Task<()> {
-        self.ensure_path_with(path.as_ref(), OPEN_ACL_UNSAFE.to_vec())
+        self.ensure_path_with(path.as_ref(), self.inner().default_acl.clone())
     }
 
     /// Whether a node exists: its Stat, or `None`.

@@ -3,6 +3,7 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::acl::{Acl, OPEN_ACL_UNSAFE};
 use crate::path::Chroot;
 use crate::proto::{DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_REQUEST_LEN, PASSWD_LEN};
 use crate::{ConfigError, Secret};
@@ -62,6 +63,7 @@ pub struct Config {
     pub(crate) reconnect_delay: Duration,
     pub(crate) write_buffer_limit: usize,
     pub(crate) resume: Option<(i64, Secret)>,
+    pub(crate) default_acl: Vec<Acl>,
 }
 
 /// The shortest session timeout a client may ask for.
@@ -98,6 +100,7 @@ impl Config {
                 reconnect_delay: Duration::from_secs(1),
                 write_buffer_limit: 4 << 20,
                 resume: None,
+                default_acl: OPEN_ACL_UNSAFE.to_vec(),
             }),
         }
     }
@@ -143,6 +146,11 @@ impl Config {
     /// session holds frames back (see [`crate::client::OutBuf`]).
     pub fn write_buffer_limit(&self) -> usize {
         self.write_buffer_limit
+    }
+
+    /// The ACL of every node created without one (kazoo's `default_acl`).
+    pub fn default_acl(&self) -> &[Acl] {
+        &self.default_acl
     }
 
     /// The session this configuration resumes, if any.
@@ -203,6 +211,24 @@ impl ConfigBuilder {
     /// with `RequestTooLarge`.
     pub fn max_request_len(self, len: usize) -> Self {
         self.with(|c| c.max_request_len = len)
+    }
+
+    /// The ACL of every node this client creates without naming one
+    /// (kazoo's `default_acl`; default: open to anyone). Recipes' nodes
+    /// get it too.
+    ///
+    /// ```
+    /// use kazoo::acl::{Acl, Perms};
+    /// use kazoo::session::Config;
+    /// let config = Config::builder("zk1:2181")
+    ///     .auth("digest", "ann:secret")
+    ///     .default_acl([Acl::creator(Perms::ALL), Acl::anyone(Perms::READ)])
+    ///     .build()?;
+    /// # Ok::<(), kazoo::ConfigError>(())
+    /// ```
+    pub fn default_acl(self, acl: impl Into<Vec<Acl>>) -> Self {
+        let acl = acl.into();
+        self.with(|c| c.default_acl = acl)
     }
 
     /// A credential sent after every connect (kazoo's `auth_data`).
@@ -279,6 +305,9 @@ impl ConfigBuilder {
         }
         if c.backoff_max < c.backoff_initial {
             return bad("backoff", "the cap must be at least the initial pause");
+        }
+        if c.default_acl.is_empty() {
+            return bad("default_acl", "needs at least one entry");
         }
         if let Some((id, passwd)) = &c.resume {
             if *id == 0 || passwd.len() != PASSWD_LEN {

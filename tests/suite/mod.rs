@@ -153,6 +153,7 @@ macro_rules! integration_tests {
             ops::children_with_and_without_stat,
             ops::delete_with_version_and_recursive,
             ops::acls_and_digest_auth,
+            ops::default_acl_and_auth_at_connect,
             ops::transaction_commits_or_changes_nothing,
             ops::multi_read_reports_each_read,
             ops::sync_whoami_counts_and_ephemerals,

@@ -8,6 +8,8 @@ use kazoo::path::sequence_number;
 use kazoo::proto::MultiResult;
 use kazoo::{ArgumentError, Error};
 
+use kazoo::session::Config;
+
 use super::{Adapter, Ctx, WAIT};
 
 pub fn create_modes_and_results<A: Adapter>() {
@@ -351,6 +353,71 @@ pub fn multi_read_reports_each_read<A: Adapter>() {
     );
     assert_eq!(results[1], Ok(ReadResult::Children(vec!["kid".into()])));
     assert_eq!(results[2], Err(Error::NoNode));
+}
+
+/// kazoo's `auth_data` and `default_acl`: credentials given at connect
+/// are in place before the first request, every create that names no ACL
+/// (plain, `ensure_path`, transactions, recipes) gets the default one,
+/// and a reader without ADMIN sees digest hashes masked.
+pub fn default_acl_and_auth_at_connect<A: Adapter>() {
+    let base = Ctx::new::<A>("default-acl");
+    let config = |auth: bool| {
+        let b = Config::builder(&format!("{}{}", base.hosts, base.chroot))
+            .default_acl([Acl::creator(Perms::ALL), Acl::anyone(Perms::READ)]);
+        let b = if auth { b.auth("digest", "dora:pw") } else { b };
+        b.build().unwrap()
+    };
+    assert!(
+        Config::builder("127.0.0.1:1")
+            .default_acl(vec![])
+            .build()
+            .is_err(),
+        "an empty default ACL is refused when built"
+    );
+    let dora = A::start(config(true));
+    dora.connected().wait_timeout(WAIT).expect("connected");
+    let hers = vec![
+        Acl::digest("dora", "pw", Perms::ALL),
+        Acl::anyone(Perms::READ),
+    ];
+    dora.create("/plain").data("p").send().wait().unwrap();
+    assert_eq!(dora.get_acls("/plain").wait().unwrap().0, hers);
+    dora.ensure_path("/made/by/ensure").wait().unwrap();
+    assert_eq!(dora.get_acls("/made/by").wait().unwrap().0, hers);
+    let mut tx = dora.transaction();
+    tx.create("/in-tx", "t");
+    tx.commit().wait().unwrap();
+    assert_eq!(dora.get_acls("/in-tx").wait().unwrap().0, hers);
+    let guard = dora.lock("/lock").acquire().wait().unwrap();
+    assert_eq!(dora.get_acls(guard.path()).wait().unwrap().0, hers);
+    guard.release().wait().unwrap();
+    // An ACL named on the create wins.
+    dora.create("/open")
+        .acl(OPEN_ACL_UNSAFE)
+        .send()
+        .wait()
+        .unwrap();
+    assert_eq!(dora.get_acls("/open").wait().unwrap().0, OPEN_ACL_UNSAFE);
+
+    // Another session: may read, may not write, sees the hash masked.
+    let other = base.another::<A>();
+    assert_eq!(&other.get("/plain").send().wait().unwrap().0[..], b"p");
+    assert_eq!(other.set("/plain", "x").send().wait(), Err(Error::NoAuth));
+    let (seen, _) = other.get_acls("/plain").wait().unwrap();
+    assert_eq!(seen[0].id.scheme, "digest");
+    assert_eq!(seen[0].id.id, "dora:x", "masked for a reader without ADMIN");
+    assert_eq!(seen[1], Acl::anyone(Perms::READ));
+    // Without the credential a create with the default ACL fails: `auth`
+    // needs an authenticated identity.
+    let nobody = A::start(config(false));
+    nobody.connected().wait_timeout(WAIT).expect("connected");
+    assert_eq!(
+        nobody.create("/refused").send().wait(),
+        Err(Error::InvalidAcl)
+    );
+    for c in [dora, other, nobody] {
+        c.close().wait().unwrap();
+    }
 }
 
 pub fn sync_whoami_counts_and_ephemerals<A: Adapter>() {
