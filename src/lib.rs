@@ -144,6 +144,7 @@ pub mod recipe;
 pub mod retry;
 mod secret;
 pub mod session;
+pub mod tls;
 
 pub use client::Client;
 pub use error::{ArgumentError, ConfigError, Error, Misuse};

@@ -64,6 +64,8 @@ pub struct Config {
     pub(crate) write_buffer_limit: usize,
     pub(crate) resume: Option<(i64, Secret)>,
     pub(crate) default_acl: Vec<Acl>,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Option<crate::tls::TlsConfig>,
 }
 
 /// The shortest session timeout a client may ask for.
@@ -101,6 +103,8 @@ impl Config {
                 write_buffer_limit: 4 << 20,
                 resume: None,
                 default_acl: OPEN_ACL_UNSAFE.to_vec(),
+                #[cfg(feature = "tls")]
+                tls: None,
             }),
         }
     }
@@ -229,6 +233,13 @@ impl ConfigBuilder {
     pub fn default_acl(self, acl: impl Into<Vec<Acl>>) -> Self {
         let acl = acl.into();
         self.with(|c| c.default_acl = acl)
+    }
+
+    /// Speak TLS to every server (their `secureClientPort`), verifying
+    /// each server's certificate against the configuration's roots.
+    #[cfg(feature = "tls")]
+    pub fn tls(self, tls: crate::tls::TlsConfig) -> Self {
+        self.with(|c| c.tls = Some(tls))
     }
 
     /// A credential sent after every connect (kazoo's `auth_data`).

@@ -181,6 +181,9 @@ pub enum DisconnectReason {
     ReplayTooLarge(RequestTooLarge),
     /// The application abandoned the session on this connection.
     Abandoned,
+    /// TLS failed: an untrusted certificate, a refused handshake, a server
+    /// that does not speak TLS. The session tries again with backoff.
+    Tls(crate::tls::TlsError),
     /// The session timed out on the client's clock while this resume
     /// handshake was in flight: the connection is dropped before `Lost`, so
     /// a late answer can never revive the session the client gave up.

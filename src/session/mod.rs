@@ -152,6 +152,13 @@ pub struct Session {
     stats: SessionStats,
     /// Reused by [`crate::drive::pump`].
     pub(crate) scratch: BytesMut,
+    /// The TLS state of the open connection (from `handle_connected` to
+    /// its end), when the config asks for TLS.
+    #[cfg(feature = "tls")]
+    tls: Option<crate::tls::TlsLayer>,
+    /// Plaintext on its way through `tls`, reused.
+    #[cfg(feature = "tls")]
+    tls_plain: BytesMut,
 }
 
 impl Session {
@@ -215,6 +222,10 @@ impl Session {
             last_recv: now,
             stats: SessionStats::default(),
             scratch: BytesMut::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
+            #[cfg(feature = "tls")]
+            tls_plain: BytesMut::new(),
             config,
         };
         if s.hosts.is_empty() {
@@ -402,6 +413,13 @@ impl Session {
     /// The driver's connection (from the last `Command::Connect`) is open.
     pub fn handle_connected(&mut self, now: Instant) {
         if self.phase == Phase::Connecting {
+            #[cfg(feature = "tls")]
+            if let Some(config) = &self.config.tls {
+                match crate::tls::TlsLayer::new(config, &self.hosts[self.current_host]) {
+                    Ok(layer) => self.tls = Some(layer),
+                    Err(e) => return self.drop_connection(now, DisconnectReason::Tls(e)),
+                }
+            }
             self.phase = Phase::Handshaking { asked: None };
             self.frames.reset();
             let _ = now; // the Connect timer, armed with the command, covers the handshake too
@@ -414,6 +432,11 @@ impl Session {
             self.phase,
             Phase::Connecting | Phase::Handshaking { .. } | Phase::Connected { .. }
         ) {
+            #[cfg(feature = "tls")]
+            if self.tls.as_ref().is_some_and(|t| t.is_handshaking()) {
+                let reason = DisconnectReason::Tls(crate::tls::TlsError::ClosedDuringHandshake);
+                return self.connection_ended(now, reason);
+            }
             self.connection_ended(now, DisconnectReason::Closed);
         }
     }
@@ -427,6 +450,20 @@ impl Session {
             return; // stale bytes of a connection already given up
         }
         self.stats.bytes_received += bytes.len() as u64;
+        #[cfg(feature = "tls")]
+        if let Some(tls) = self.tls.as_mut() {
+            let mut plain = std::mem::take(&mut self.tls_plain);
+            plain.clear();
+            let read = tls.read(bytes, &mut plain);
+            self.frames.push(&plain);
+            self.tls_plain = plain;
+            if let Err(e) = read {
+                return self.drop_connection(now, DisconnectReason::Tls(e));
+            }
+        } else {
+            self.frames.push(bytes);
+        }
+        #[cfg(not(feature = "tls"))]
         self.frames.push(bytes);
         loop {
             let frame = match self.frames.next_frame() {
@@ -522,6 +559,27 @@ impl Session {
         out: &mut BytesMut,
         budget: usize,
     ) -> bool {
+        #[cfg(feature = "tls")]
+        if self.tls.is_some() {
+            let mut plain = std::mem::take(&mut self.tls_plain);
+            plain.clear();
+            let wrote = self.transmit_plain(now, &mut plain, budget);
+            let start = out.len();
+            // The plaintext step may have dropped the connection.
+            if let Some(tls) = self.tls.as_mut() {
+                if wrote {
+                    tls.write(&plain);
+                }
+                tls.transmit(out);
+            }
+            self.tls_plain = plain;
+            return out.len() > start;
+        }
+        self.transmit_plain(now, out, budget)
+    }
+
+    /// The session's frames, before any TLS.
+    fn transmit_plain(&mut self, now: Instant, out: &mut BytesMut, budget: usize) -> bool {
         let start = out.len();
         match self.phase {
             Phase::Handshaking { asked: None } => {
@@ -724,6 +782,10 @@ impl Session {
             reason,
         });
         self.frames.reset();
+        #[cfg(feature = "tls")]
+        {
+            self.tls = None;
+        }
         self.replay_due = false;
         self.ping_due = false;
         self.ping_sent_at = None;

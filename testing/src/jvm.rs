@@ -9,7 +9,11 @@ use std::time::Duration;
 
 use super::TestingError;
 
-const CLASSPATH: &str = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar";
+/// Debian's `zookeeper.jar` manifest omits two Netty jars the Netty
+/// connection factory (TLS) needs (PROTOCOL.md §14.5); a missing entry is
+/// ignored by `java`.
+const CLASSPATH: &str = "/etc/zookeeper/conf:/usr/share/java/zookeeper.jar:\
+                         /usr/share/java/netty-codec.jar:/usr/share/java/netty-resolver.jar";
 
 /// A running `QuorumPeerMain`. The JVM runs under a small `sh` guard that
 /// holds the other end of a pipe from this process: when the pipe closes

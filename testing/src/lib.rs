@@ -25,6 +25,7 @@
 mod ensemble;
 mod faults;
 mod jvm;
+mod pki;
 mod proxy;
 mod raw;
 mod server;
@@ -32,6 +33,7 @@ mod server;
 pub use ensemble::ZkEnsemble;
 pub use faults::{expire_session, watch_count};
 pub use jvm::four_letter_word;
+pub use pki::{ServerTls, TestPki};
 pub use proxy::Proxy;
 pub use raw::RawConnection;
 pub use server::{fresh_chroot, ServerOptions, ZkServer};

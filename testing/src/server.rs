@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use std::{fs, thread};
 
 use super::jvm::Jvm;
-use super::{RawConnection, TestingError};
+use super::{RawConnection, ServerTls, TestingError};
 
 const ZOOKEEPER_JAR: &str = "/usr/share/java/zookeeper.jar";
 
@@ -26,6 +26,8 @@ pub struct ServerOptions {
     pub extra_config: Vec<String>,
     /// How long to wait for the first session.
     pub start_timeout: Duration,
+    /// Also listen for TLS clients (`secureClientPort`, Netty).
+    pub tls: Option<ServerTls>,
 }
 
 impl Default for ServerOptions {
@@ -36,6 +38,7 @@ impl Default for ServerOptions {
             container_check_interval_ms: 500,
             extra_config: Vec::new(),
             start_timeout: Duration::from_secs(60),
+            tls: None,
         }
     }
 }
@@ -47,6 +50,7 @@ impl Default for ServerOptions {
 #[derive(Debug)]
 pub struct ZkServer {
     addr: SocketAddr,
+    secure_addr: Option<SocketAddr>,
     dir: PathBuf,
     jvm: Jvm,
 }
@@ -92,6 +96,29 @@ impl ZkServer {
             data.display(),
             options.extended_types,
         );
+        let secure_port = match &options.tls {
+            Some(tls) => {
+                let secure_port = free_port()?;
+                fs::write(dir.join("ca.pem"), &tls.pki.ca_pem)?;
+                fs::write(dir.join("server.pem"), &tls.pki.server_pem)?;
+                cfg.push_str(&format!(
+                    "serverCnxnFactory=org.apache.zookeeper.server.NettyServerCnxnFactory\n\
+                     secureClientPort={secure_port}\nsecureClientPortAddress=127.0.0.1\n\
+                     ssl.keyStore.location={}\nssl.keyStore.type=PEM\n\
+                     ssl.trustStore.location={}\nssl.trustStore.type=PEM\n\
+                     ssl.clientAuth={}\n",
+                    dir.join("server.pem").display(),
+                    dir.join("ca.pem").display(),
+                    if tls.require_client_cert {
+                        "need"
+                    } else {
+                        "none"
+                    },
+                ));
+                Some(secure_port)
+            }
+            None => None,
+        };
         for line in &options.extra_config {
             cfg.push_str(line);
             cfg.push('\n');
@@ -109,6 +136,7 @@ impl ZkServer {
         )?;
         let server = ZkServer {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
+            secure_addr: secure_port.map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, p))),
             dir,
             jvm,
         };
@@ -139,6 +167,11 @@ impl ZkServer {
             }
             thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// The TLS client address, when started with [`ServerOptions::tls`].
+    pub fn secure_addr(&self) -> Option<SocketAddr> {
+        self.secure_addr
     }
 
     /// The client address, 127.0.0.1 and the server's port.

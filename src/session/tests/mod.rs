@@ -6,4 +6,6 @@ mod props;
 mod reconnect;
 mod scenarios;
 pub(crate) mod sim;
+#[cfg(feature = "tls")]
+mod tls;
 mod transcripts;
