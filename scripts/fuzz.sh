@@ -2,8 +2,9 @@
 # Runs the fuzz targets on the stable toolchain (no sanitizer).
 #   scripts/fuzz.sh                 every target, 20 s each (the CI smoke run)
 #   scripts/fuzz.sh TARGET SECONDS  one target for as long as you like
-#   scripts/fuzz.sh --runs N        every target for N executions each (the
-#                                   long run: --runs 10000000)
+#   scripts/fuzz.sh --runs N [T..]  every target (or the ones named) for N
+#                                   executions each (the long run: --runs
+#                                   10000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --fuzz
@@ -11,6 +12,7 @@ targets=(frame_decoder response_decoder request_roundtrip session server_input r
 limit=()
 if [ "${1:-}" = "--runs" ]; then
   limit=(-runs="${2:?--runs needs a count}")
+  if [ $# -gt 2 ]; then targets=("${@:3}"); fi
 else
   if [ $# -ge 1 ]; then targets=("$1"); fi
   limit=(-max_total_time="${2:-${FUZZ_SECONDS:-20}}")

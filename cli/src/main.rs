@@ -3,6 +3,9 @@
 //! Exit codes: 0 on success, 1 with a one-line error (the ZooKeeper or
 //! recipe error name and the path) when the operation fails, 2 on bad
 //! usage, 3 when a held lock is lost, 130 when interrupted (Ctrl-C).
+//!
+//! Digest credentials (`user:password`) come from the environment
+//! variable `KZ_DIGEST_AUTH`, never from an argument.
 
 #![forbid(unsafe_code)]
 
@@ -11,13 +14,18 @@ mod recipes;
 mod watching;
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use kazoo_std::proto::Stat;
-use kazoo_std::session::{Config, WatchedEvent};
+use kazoo_std::session::{Config, DisconnectReason, WatchedEvent};
+use kazoo_std::tls::TlsConfig;
 use kazoo_std::{Client, Error};
+
+/// The environment variable holding `user:password` for digest auth.
+const DIGEST_ENV: &str = "KZ_DIGEST_AUTH";
 
 /// A small ZooKeeper command-line tool.
 #[derive(Debug, Parser)]
@@ -35,6 +43,19 @@ struct Cli {
     /// session timeout asked for.
     #[arg(long, default_value_t = 10.0, global = true)]
     timeout: f64,
+    /// Speak TLS, trusting the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE", global = true)]
+    tls_ca: Option<PathBuf>,
+    /// With --tls-ca: present this certificate chain (PEM) when the
+    /// server asks for one (mutual TLS); needs --tls-key.
+    #[arg(long, value_name = "FILE", global = true, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, value_name = "FILE", global = true, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Accept a read-only server (one cut off from its quorum).
+    #[arg(long, global = true)]
+    read_only: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -277,7 +298,31 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     }
     let timeout = Duration::from_secs_f64(cli.timeout);
-    let config = match Config::builder(&cli.hosts).session_timeout(timeout).build() {
+    let mut builder = Config::builder(&cli.hosts)
+        .session_timeout(timeout)
+        .read_only(cli.read_only);
+    // Digest credentials come from the environment, never the command line
+    // (where `ps` shows them).
+    if let Ok(credential) = std::env::var(DIGEST_ENV) {
+        builder = builder.auth("digest", credential);
+    }
+    if let Some(ca) = &cli.tls_ca {
+        let mut tls = TlsConfig::builder().root_pem_file(ca);
+        if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
+            tls = tls.client_cert_pem_files(cert, key);
+        }
+        match tls.build() {
+            Ok(tls) => builder = builder.tls(tls),
+            Err(e) => {
+                eprintln!("kz: --tls-ca/--tls-cert/--tls-key: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else if cli.tls_cert.is_some() {
+        eprintln!("kz: --tls-cert needs --tls-ca");
+        return ExitCode::from(2);
+    }
+    let config = match builder.build() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("kz: --hosts {:?}: {e}", cli.hosts);
@@ -286,7 +331,22 @@ fn main() -> ExitCode {
     };
     let client = kazoo_std::start(config);
     if let Err(e) = client.connected().wait_timeout(timeout) {
-        eprintln!("kz: connect {}: {}", cli.hosts, describe(&e));
+        // Name the cause the connections met (an untrusted certificate, a
+        // refused handshake), not only that time ran out.
+        let cause = client
+            .recent_disconnects()
+            .into_iter()
+            .rev()
+            .find_map(|(_, reason)| match reason {
+                DisconnectReason::Tls(t) => Some(format!("TLS: {t}")),
+                DisconnectReason::AuthFailed => Some("authentication failed".into()),
+                _ => None,
+            });
+        let _ = client.close().wait_timeout(Duration::from_millis(100));
+        match cause {
+            Some(cause) => eprintln!("kz: connect {}: {cause}", cli.hosts),
+            None => eprintln!("kz: connect {}: {}", cli.hosts, describe(&e)),
+        }
         return ExitCode::from(1);
     }
     let result = run(&client, &cli.command, timeout);

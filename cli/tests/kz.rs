@@ -501,3 +501,98 @@ fn counter_queue_barrier_and_party() {
     assert_eq!(member.wait().unwrap().code(), Some(130));
     assert_eq!(ok(&h, &["party", "list", "/p"]), "");
 }
+
+/// A TLS server (secureClientPort) for this test binary, with its CA.
+fn tls_server() -> &'static (ZkServer, kazoo_testing::TestPki, std::path::PathBuf) {
+    static TLS: std::sync::OnceLock<(ZkServer, kazoo_testing::TestPki, std::path::PathBuf)> =
+        std::sync::OnceLock::new();
+    TLS.get_or_init(|| {
+        let pki = kazoo_testing::TestPki::generate().unwrap();
+        let options = kazoo_testing::ServerOptions {
+            tls: Some(kazoo_testing::ServerTls {
+                pki: pki.clone(),
+                require_client_cert: false,
+            }),
+            ..Default::default()
+        };
+        let server = ZkServer::start_with(&options).expect("a TLS server");
+        let ca = server.dir().join("client-ca.pem");
+        std::fs::write(&ca, &pki.ca_pem).unwrap();
+        (server, pki, ca)
+    })
+}
+
+#[test]
+fn tls_flags_connect_and_an_untrusted_server_fails_in_time() {
+    let (server, _, ca) = tls_server();
+    let h = server.secure_addr().unwrap().to_string();
+    let ca = ca.to_str().unwrap();
+    assert_eq!(
+        ok(&h, &["--tls-ca", ca, "create", "/over-tls", "--data", "x"]),
+        "/over-tls\n"
+    );
+    assert_eq!(ok(&h, &["get", "/over-tls", "--tls-ca", ca]), "x\n");
+    // A CA that did not sign the server's certificate.
+    let stranger = kazoo_testing::TestPki::generate().unwrap();
+    let other = server.dir().join("stranger-ca.pem");
+    std::fs::write(&other, &stranger.ca_pem).unwrap();
+    let started = std::time::Instant::now();
+    let err = fails(
+        &h,
+        &[
+            "--tls-ca",
+            other.to_str().unwrap(),
+            "--timeout",
+            "3",
+            "ls",
+            "/",
+        ],
+    );
+    assert!(err.contains("not trusted"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    // Plaintext to the TLS port: a timeout, not a hang.
+    let err = fails(&h, &["--timeout", "2", "ls", "/"]);
+    assert!(err.starts_with("kz: connect"), "{err}");
+    // Bad files are bad usage.
+    let out = kz(&h, &["--tls-ca", "/nonexistent.pem", "ls", "/"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let out = kz(&h, &["--tls-cert", ca, "ls", "/"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--tls-cert without --tls-key: {out:?}"
+    );
+}
+
+#[test]
+fn digest_credentials_come_from_the_environment() {
+    let h = hosts("digest");
+    let client = kazoo_std::connect(&h).unwrap();
+    client.connected().wait().unwrap();
+    client
+        .create("/guarded")
+        .data("inside")
+        .acl(vec![kazoo_std::acl::Acl::digest(
+            "ann",
+            "pw",
+            kazoo_std::acl::Perms::ALL,
+        )])
+        .send()
+        .wait()
+        .unwrap();
+    assert!(fails(&h, &["get", "/guarded"]).contains("NoAuth"));
+    let out = Command::new(env!("CARGO_BIN_EXE_kz"))
+        .args(["--hosts", &h, "get", "/guarded"])
+        .env("KZ_DIGEST_AUTH", "ann:pw")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert_eq!(out.stdout, b"inside\n");
+    // --read-only is accepted (a read/write server serves it as usual).
+    assert_eq!(ok(&h, &["--read-only", "ls", "/"]), "guarded\n");
+    client.close().wait().unwrap();
+}
