@@ -44,7 +44,7 @@ fn request(b: u8) -> Request {
         4 => Request::Auth(AuthPacket {
             auth_type: 0,
             scheme: "digest".into(),
-            auth: Bytes::from_static(b"u:p"),
+            auth: Bytes::from_static(b"u:p").into(),
         }),
         _ => Request::Multi(MultiRequest {
             ops: vec![MultiOp::Check(PathVersion { path, version: 1 })],
