@@ -450,21 +450,9 @@ impl Session {
             return; // stale bytes of a connection already given up
         }
         self.stats.bytes_received += bytes.len() as u64;
-        #[cfg(feature = "tls")]
-        if let Some(tls) = self.tls.as_mut() {
-            let mut plain = std::mem::take(&mut self.tls_plain);
-            plain.clear();
-            let read = tls.read(bytes, &mut plain);
-            self.frames.push(&plain);
-            self.tls_plain = plain;
-            if let Err(e) = read {
-                return self.drop_connection(now, DisconnectReason::Tls(e));
-            }
-        } else {
-            self.frames.push(bytes);
+        if let Err(reason) = self.take_input(bytes) {
+            return self.drop_connection(now, reason);
         }
-        #[cfg(not(feature = "tls"))]
-        self.frames.push(bytes);
         loop {
             let frame = match self.frames.next_frame() {
                 Ok(Some(frame)) => frame,
@@ -481,6 +469,29 @@ impl Session {
                 _ => return,
             }
         }
+    }
+
+    /// Hands the connection's bytes to the frame decoder, through TLS
+    /// when the connection has it.
+    #[cfg(feature = "tls")]
+    fn take_input(&mut self, bytes: &[u8]) -> Result<(), DisconnectReason> {
+        let Some(tls) = self.tls.as_mut() else {
+            self.frames.push(bytes);
+            return Ok(());
+        };
+        let mut plain = std::mem::take(&mut self.tls_plain);
+        plain.clear();
+        let read = tls.read(bytes, &mut plain);
+        self.frames.push(&plain);
+        self.tls_plain = plain;
+        read.map_err(DisconnectReason::Tls)
+    }
+
+    /// Hands the connection's bytes to the frame decoder.
+    #[cfg(not(feature = "tls"))]
+    fn take_input(&mut self, bytes: &[u8]) -> Result<(), DisconnectReason> {
+        self.frames.push(bytes);
+        Ok(())
     }
 
     /// Fires every timer and alarm due at `now`.
