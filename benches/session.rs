@@ -4,8 +4,6 @@
 //!
 //! Run: `cargo bench --bench session`.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use bytes::{Bytes, BytesMut};
@@ -14,28 +12,8 @@ use kazoo::proto::jute::Record;
 use kazoo::proto::*;
 use kazoo::session::{Config, Event, Session};
 
-/// Counts allocations; everything else is the system allocator.
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-// SAFETY: delegates every call to the system allocator unchanged.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
+#[path = "../tests/support/counting.rs"]
+mod counting;
 
 /// A session that has completed its handshake with a scripted server.
 struct Rig {
@@ -121,16 +99,16 @@ fn report_allocations() {
         rig.op(get_data("/bench/node")); // warm up buffers and queues
     }
     let requests: Vec<Request> = (0..N).map(|_| get_data("/bench/node")).collect();
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let before = counting::allocations();
     for r in requests {
         rig.op(r);
     }
-    let session_only = ALLOCATIONS.load(Ordering::Relaxed) - before;
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    let session_only = counting::allocations() - before;
+    let before = counting::allocations();
     for _ in 0..N {
         rig.op(get_data("/bench/node"));
     }
-    let with_request = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    let with_request = counting::allocations() - before;
     println!(
         "allocations per getData round trip: {:.3} in the session, {:.3} including building the request",
         session_only as f64 / N as f64,

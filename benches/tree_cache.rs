@@ -14,32 +14,13 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use kazoo::recipe::TreeEvent;
 use kazoo::session::Config;
 
-/// The system allocator, counting the bytes live.
-struct Counting;
-
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: defers to the system allocator; only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
+#[path = "../tests/support/counting.rs"]
+mod counting;
 
 const PARENTS: usize = 100;
 const CHILDREN: usize = 100;
@@ -69,7 +50,7 @@ fn main() {
     }
     let nodes = 1 + PARENTS * (CHILDREN + 1);
     for round in 0..3 {
-        let before = LIVE.load(Ordering::SeqCst);
+        let before = counting::live_bytes();
         let t0 = Instant::now();
         let cache = client.tree_cache(&root).start().unwrap();
         let mut added = 0;
@@ -81,7 +62,7 @@ fn main() {
             }
         }
         let load = t0.elapsed();
-        let held = LIVE.load(Ordering::SeqCst) - before;
+        let held = counting::live_bytes() - before;
         assert_eq!(added, nodes);
         assert_eq!(cache.len(), nodes);
         println!(

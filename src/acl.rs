@@ -191,6 +191,12 @@ impl Acl {
     pub fn ip(address: &str, perms: Perms) -> Acl {
         Acl::new(perms, Id::new("ip", address.to_owned()))
     }
+
+    /// `perms` for a user authenticated with SASL (the server's
+    /// `SASLAuthenticationProvider` must be enabled).
+    pub fn sasl(user: &str, perms: Perms) -> Acl {
+        Acl::new(perms, Id::new("sasl", user.to_owned()))
+    }
 }
 
 /// `user:base64(sha1("user:password"))`: the id of a digest ACL entry (PROTOCOL.md §11.2).

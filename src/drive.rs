@@ -15,6 +15,10 @@ pub trait Transport {
     /// Write bytes to the current connection (or buffer them until it is
     /// writable). On failure, report `handle_disconnected` later.
     fn write(&mut self, bytes: &[u8]);
+    /// Ask `host` whether it serves writes: on a connection of its own, send
+    /// the four-letter word `isro`, and report later with
+    /// `Session::handle_probe` whether the answer was `rw`.
+    fn probe(&mut self, host: &HostPort);
     /// How many more bytes `write` should be given now: frames are held in
     /// the session while this is 0 (write backpressure). Unbounded by default.
     fn room(&self) -> usize {
@@ -46,6 +50,7 @@ pub fn pump(
             match command {
                 Command::Connect(host) => transport.connect(&host),
                 Command::Disconnect => transport.disconnect(),
+                Command::Probe(host) => transport.probe(&host),
             }
         }
         if !wrote && !commanded {
@@ -76,6 +81,9 @@ mod tests {
         }
         fn write(&mut self, bytes: &[u8]) {
             self.calls.push(format!("write {}", bytes.len()));
+        }
+        fn probe(&mut self, host: &HostPort) {
+            self.calls.push(format!("probe {host}"));
         }
     }
 

@@ -86,6 +86,9 @@
 //!                 Err(_) => session.handle_disconnected(now),
 //!             },
 //!             Command::Disconnect => socket = None,
+//!             // Only while read-only (`Config::read_only`): ask this server
+//!             // `isro` on a second socket, then `session.handle_probe`.
+//!             Command::Probe(_) => {}
 //!         }
 //!     }
 //!     if commanded {
@@ -142,6 +145,7 @@ pub mod path;
 pub mod proto;
 pub mod recipe;
 pub mod retry;
+pub mod sasl;
 mod secret;
 pub mod session;
 pub mod tls;

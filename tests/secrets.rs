@@ -8,6 +8,7 @@ use std::time::Instant;
 use bytes::{Bytes, BytesMut};
 use kazoo::proto::jute::Record;
 use kazoo::proto::{encode_frame, AuthPacket, ConnectRequest, ConnectResponse, Request};
+use kazoo::sasl::SaslCredentials;
 use kazoo::session::{Config, Session};
 use kazoo::Secret;
 
@@ -31,6 +32,7 @@ fn assert_hidden(what: &str, shown: &str) {
 fn config() -> Config {
     Config::builder("127.0.0.1:1/app")
         .auth("digest", CREDENTIAL)
+        .sasl(SaslCredentials::digest_md5("ann", "hunter2"))
         .resume(0x1234, &PASSWD[..])
         .build()
         .unwrap()
@@ -40,6 +42,7 @@ fn config() -> Config {
 fn configs_and_builders_hide_credentials_and_passwords() {
     let builder = Config::builder("127.0.0.1:1")
         .auth("digest", CREDENTIAL)
+        .sasl(SaslCredentials::digest_md5("ann", "hunter2"))
         .resume(0x1234, Bytes::from_static(PASSWD));
     assert_hidden("ConfigBuilder", &format!("{builder:?}"));
     let config = config();
@@ -47,6 +50,9 @@ fn configs_and_builders_hide_credentials_and_passwords() {
     assert_hidden("Config", &shown);
     assert!(shown.contains("<redacted>"), "{shown}");
     assert_hidden("Config (pretty)", &format!("{config:#?}"));
+    let sasl = SaslCredentials::digest_md5("ann", "hunter2");
+    assert_hidden("SaslCredentials", &format!("{sasl:?}"));
+    assert_hidden("Config::sasl", &format!("{:?}", config.sasl()));
 }
 
 #[test]

@@ -16,6 +16,9 @@
 
 #![allow(clippy::disallowed_methods)] // a test owns its clock
 
+#[path = "support/counting.rs"]
+mod counting;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -76,6 +79,10 @@ impl Tally {
 struct Sample {
     at: Duration,
     rss_kib: u64,
+    /// Bytes the program holds on the heap (allocated, not freed), from
+    /// the counting allocator: what RSS shows minus what the allocator
+    /// keeps cached and the stacks and code it maps.
+    heap_kib: i64,
     threads: usize,
     fds: usize,
     pending: usize,
@@ -392,6 +399,7 @@ fn main() {
         let sample = Sample {
             at: start.elapsed(),
             rss_kib: rss_kib(),
+            heap_kib: counting::live_bytes() / 1024,
             threads: kazoo_testing::thread_count(),
             fds: fd_count(),
             pending: everyone.iter().map(|c| c.stats().pending).sum(),
@@ -400,9 +408,10 @@ fn main() {
         let open = if cutting { proxy.cut(OUTAGE) } else { 0 };
         cuts += 1;
         println!(
-            "soak: {:>5.0} s  RSS {} KiB  threads {}  fds {}  pending {}  ok {}  failed {}  watch events {}  lock cycles {}  (cut {open} connections)",
+            "soak: {:>5.0} s  RSS {} KiB  heap {} KiB  threads {}  fds {}  pending {}  ok {}  failed {}  watch events {}  lock cycles {}  (cut {open} connections)",
             sample.at.as_secs_f64(),
             sample.rss_kib,
+            sample.heap_kib,
             sample.threads,
             sample.fds,
             sample.pending,
@@ -509,6 +518,21 @@ fn check(
         failures.push(format!(
             "resident memory moved {:+.1} % after the baseline",
             growth * 100.0
+        ));
+    }
+    let heap_growth = last.heap_kib as f64 / base.heap_kib.max(1) as f64 - 1.0;
+    println!(
+        "soak: heap {} KiB at {:.0} s, {} KiB at {:.0} s ({:+.1} %)",
+        base.heap_kib,
+        base.at.as_secs_f64(),
+        last.heap_kib,
+        last.at.as_secs_f64(),
+        heap_growth * 100.0
+    );
+    if strict_rss && heap_growth.abs() > 0.05 {
+        failures.push(format!(
+            "the heap moved {:+.1} % after the baseline",
+            heap_growth * 100.0
         ));
     }
     for s in samples.iter().filter(|s| s.at > base.at) {

@@ -5,7 +5,8 @@
 //! usage, 3 when a held lock is lost, 130 when interrupted (Ctrl-C).
 //!
 //! Digest credentials (`user:password`) come from the environment
-//! variable `KZ_DIGEST_AUTH`, never from an argument.
+//! variable `KZ_DIGEST_AUTH`, and the SASL password of `--sasl-user` from
+//! `KZ_SASL_PASSWORD`, never from an argument.
 
 #![forbid(unsafe_code)]
 
@@ -20,12 +21,15 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use kazoo_std::proto::Stat;
+use kazoo_std::sasl::SaslCredentials;
 use kazoo_std::session::{Config, DisconnectReason, WatchedEvent};
 use kazoo_std::tls::TlsConfig;
 use kazoo_std::{Client, Error};
 
 /// The environment variable holding `user:password` for digest auth.
 const DIGEST_ENV: &str = "KZ_DIGEST_AUTH";
+/// The environment variable holding the password of `--sasl-user`.
+const SASL_PASSWORD_ENV: &str = "KZ_SASL_PASSWORD";
 
 /// A small ZooKeeper command-line tool.
 #[derive(Debug, Parser)]
@@ -56,6 +60,10 @@ struct Cli {
     /// Accept a read-only server (one cut off from its quorum).
     #[arg(long, global = true)]
     read_only: bool,
+    /// Authenticate with SASL DIGEST-MD5 as this user; the password comes
+    /// from the environment variable KZ_SASL_PASSWORD.
+    #[arg(long, value_name = "USER", global = true)]
+    sasl_user: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -306,6 +314,13 @@ fn main() -> ExitCode {
     if let Ok(credential) = std::env::var(DIGEST_ENV) {
         builder = builder.auth("digest", credential);
     }
+    if let Some(user) = &cli.sasl_user {
+        let Ok(password) = std::env::var(SASL_PASSWORD_ENV) else {
+            eprintln!("kz: --sasl-user needs the password in {SASL_PASSWORD_ENV}");
+            return ExitCode::from(2);
+        };
+        builder = builder.sasl(SaslCredentials::digest_md5(user.as_str(), password));
+    }
     if let Some(ca) = &cli.tls_ca {
         let mut tls = TlsConfig::builder().root_pem_file(ca);
         if let (Some(cert), Some(key)) = (&cli.tls_cert, &cli.tls_key) {
@@ -340,6 +355,7 @@ fn main() -> ExitCode {
             .find_map(|(_, reason)| match reason {
                 DisconnectReason::Tls(t) => Some(format!("TLS: {t}")),
                 DisconnectReason::AuthFailed => Some("authentication failed".into()),
+                DisconnectReason::Sasl(e) => Some(format!("SASL: {e}")),
                 _ => None,
             });
         let _ = client.close().wait_timeout(Duration::from_millis(100));

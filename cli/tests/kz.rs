@@ -596,3 +596,41 @@ fn digest_credentials_come_from_the_environment() {
     assert_eq!(ok(&h, &["--read-only", "ls", "/"]), "guarded\n");
     client.close().wait().unwrap();
 }
+
+#[test]
+fn sasl_user_with_the_password_from_the_environment() {
+    static SERVER: std::sync::OnceLock<ZkServer> = std::sync::OnceLock::new();
+    let server = SERVER.get_or_init(|| {
+        let options = kazoo_testing::ServerOptions {
+            sasl_users: vec![("bob".into(), "bobsecret".into())],
+            ..Default::default()
+        };
+        ZkServer::start_with(&options).expect("a SASL server")
+    });
+    let h = server.connect_string();
+    let sasl = |password: Option<&str>, args: &[&str]| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_kz"));
+        cmd.args(["--hosts", &h, "--sasl-user", "bob"]).args(args);
+        cmd.env_remove("KZ_SASL_PASSWORD");
+        if let Some(p) = password {
+            cmd.env("KZ_SASL_PASSWORD", p);
+        }
+        cmd.output().unwrap()
+    };
+    let out = sasl(Some("bobsecret"), &["create", "/by-bob", "--data", "b"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let out = sasl(Some("bobsecret"), &["get", "/by-bob"]);
+    assert_eq!(out.stdout, b"b\n", "{out:?}");
+    // A wrong password: exit 1 naming the cause, at once, not at --timeout.
+    let started = std::time::Instant::now();
+    let out = sasl(Some("wrong"), &["--timeout", "20", "ls", "/"]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("authentication failed"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    // No password in the environment: a usage error.
+    let out = sasl(None, &["ls", "/"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("KZ_SASL_PASSWORD"));
+}

@@ -98,6 +98,7 @@ fuzz_target!(|data: &[u8]| {
                     *handshaken = false;
                     sent.clear();
                 }
+                Command::Probe(_) => {}
             }
         }
         while let Some(e) = session.poll_event() {

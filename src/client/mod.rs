@@ -34,7 +34,7 @@ mod watch;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use crate::drive::{self, Transport};
@@ -49,9 +49,9 @@ pub use ops::{
     ReconfigBuilder, SetAclsBuilder, SetBuilder,
 };
 pub use outbuf::OutBuf;
-use pending::Slot;
 pub(crate) use pending::{block_on, Outcome};
 pub use pending::{Pending, Reply, Task};
+use pending::{ReplyFuture, Slot};
 use watch::{Target, Watcher};
 pub use watch::{WatchCallback, WatchFuture, WatchStream};
 
@@ -163,6 +163,8 @@ impl fmt::Debug for Driver {
 
 pub(crate) struct Inner {
     core: Mutex<Core>,
+    /// This, for background work the core starts (read-only probes).
+    me: Weak<Inner>,
     /// Callbacks waiting to be handed to `dispatch`, in the order they were
     /// made (queued before the core lock is released).
     dispatching: Mutex<Dispatching>,
@@ -204,6 +206,8 @@ struct Core {
     finished: bool,
     /// The last few connection ends, for diagnostics.
     disconnects: VecDeque<(HostPort, DisconnectReason)>,
+    /// `isro` probes asked for, awaited once the lock is released.
+    probes: Vec<(HostPort, ReplyFuture<String>)>,
 }
 
 /// How many connection ends [`Client::recent_disconnects`] remembers.
@@ -215,6 +219,7 @@ struct Shim<'a> {
     conn: &'a mut u64,
     last_conn: &'a mut u64,
     connect_timeout: Duration,
+    probes: &'a mut Vec<(HostPort, ReplyFuture<String>)>,
 }
 
 impl Transport for Shim<'_> {
@@ -233,6 +238,11 @@ impl Transport for Shim<'_> {
     }
     fn room(&self) -> usize {
         self.io.room()
+    }
+    fn probe(&mut self, host: &HostPort) {
+        let (reply, answer) = Reply::pair();
+        self.io.four_letter_word(host, "isro", reply);
+        self.probes.push((host.clone(), answer));
     }
 }
 
@@ -255,6 +265,7 @@ impl Inner {
         let r = f(&mut core, now);
         core.run(now);
         let released = std::mem::take(&mut core.released);
+        let probes = std::mem::take(&mut core.probes);
         let drain = !core.jobs.is_empty() && {
             let mut d = lock(&self.dispatching);
             d.queue.extend(core.jobs.drain(..));
@@ -266,7 +277,25 @@ impl Inner {
             self.drain_jobs();
         }
         drop(released);
+        for (host, answer) in probes {
+            self.await_probe(host, answer);
+        }
         r
+    }
+
+    /// Hands the answer to a read-only session's `isro` probe back to the
+    /// session, in the background.
+    fn await_probe(&self, host: HostPort, answer: ReplyFuture<String>) {
+        let Some(me) = self.me.upgrade() else {
+            return;
+        };
+        let weak = self.me.clone();
+        spawn::spawn(&me, async move {
+            let read_write = answer.await.is_ok_and(|a| a.trim() == "rw");
+            if let Some(inner) = weak.upgrade() {
+                inner.step(|core, now| core.session.handle_probe(&host, read_write, now));
+            }
+        });
     }
 
     /// Hands queued callbacks to `dispatch` until none is left; only the
@@ -374,6 +403,7 @@ impl Core {
             conn: &mut self.conn,
             last_conn: &mut self.last_conn,
             connect_timeout,
+            probes: &mut self.probes,
         };
         let deadline = drive::pump(&mut self.session, now, &mut shim);
         while let Some(event) = self.session.poll_event() {
@@ -489,7 +519,8 @@ impl Client {
         let default_acl = config.default_acl().to_vec();
         let session = Session::new(config, now);
         let seed = session.rng_seed();
-        let inner = Arc::new(Inner {
+        let inner = Arc::new_cyclic(|me| Inner {
+            me: me.clone(),
             core: Mutex::new(Core {
                 session,
                 io: Box::new(io),
@@ -506,6 +537,7 @@ impl Client {
                 released: Vec::new(),
                 finished: false,
                 disconnects: VecDeque::new(),
+                probes: Vec::new(),
             }),
             dispatching: Mutex::new(Dispatching::default()),
             dispatch: Box::new(dispatch),

@@ -22,6 +22,9 @@ struct World {
     wakes: u32,
     /// Jobs dispatched, not yet run (for the queued dispatcher).
     jobs: Vec<Job>,
+    /// Hosts asked `isro`, and what they answer.
+    probed: Vec<HostPort>,
+    isro: &'static str,
 }
 
 #[derive(Clone)]
@@ -51,7 +54,12 @@ impl Io for Fake {
     fn wake(&mut self) {
         self.world().wakes += 1;
     }
-    fn four_letter_word(&mut self, _: &HostPort, word: &'static str, reply: Reply<String>) {
+    fn four_letter_word(&mut self, host: &HostPort, word: &'static str, reply: Reply<String>) {
+        if word == "isro" {
+            let mut w = self.world();
+            w.probed.push(host.clone());
+            return reply.send(Ok(w.isro.into()));
+        }
         assert_eq!(word, "srvr");
         reply.send(Ok("Zookeeper version: 3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on 2022-02-25\nMode: standalone\n".into()));
     }
@@ -82,6 +90,13 @@ impl Dispatch for Queued {
 }
 
 fn start(dispatch: impl Fn(Fake) -> Box<dyn Dispatch>) -> (Client, Driver, Fake) {
+    start_with(dispatch, |_| {})
+}
+
+fn start_with(
+    dispatch: impl Fn(Fake) -> Box<dyn Dispatch>,
+    configure: impl FnOnce(&mut Config),
+) -> (Client, Driver, Fake) {
     let fake = Fake(Arc::new(Mutex::new(World {
         now: test_start(),
         server: FakeServer::default(),
@@ -89,11 +104,14 @@ fn start(dispatch: impl Fn(Fake) -> Box<dyn Dispatch>) -> (Client, Driver, Fake)
         open: None,
         wakes: 0,
         jobs: Vec::new(),
+        probed: Vec::new(),
+        isro: "ro",
     })));
     let mut config = Config::new("zk1:2181,zk2:2181").unwrap();
     config.session_timeout = Duration::from_secs(3);
     config.reconnect_delay = Duration::ZERO;
     config.rng_seed = 1;
+    configure(&mut config);
     let (client, driver) = Client::new(config, fake.clone(), BoxedDispatch(dispatch(fake.clone())));
     (client, driver, fake)
 }
@@ -649,4 +667,54 @@ fn dropped_state_streams_are_forgotten_while_nothing_changes() {
     let kept = lock(&client.inner.core).state_channels.len();
     assert!(kept <= 2, "{kept} state channels kept for one live stream");
     drop(live);
+}
+
+/// Read-only: the client layer runs the session's `isro` probes through
+/// the adapter's four-letter word and hands the answers back; "rw" moves
+/// the session to that host.
+#[test]
+fn read_only_probes_run_through_the_adapter() {
+    let (client, driver, fake) = start_with(|_| Box::new(Inline), |c| c.read_only = true);
+    fake.world().server.handshake = crate::session::tests::sim::Handshake::AcceptReadOnly;
+    settle(&driver, &fake);
+    assert!(matches!(
+        client.state(),
+        Some(SessionState::ReadOnly { .. })
+    ));
+    let on = client.current_host().unwrap();
+    for _ in 0..15 {
+        fake.world().now += Duration::from_millis(100);
+        driver.timeout();
+        settle(&driver, &fake);
+    }
+    let probed = fake.world().probed.clone();
+    assert!(!probed.is_empty(), "probes went out");
+    assert!(probed.iter().all(|h| *h != on), "{probed:?}");
+    assert!(
+        matches!(client.state(), Some(SessionState::ReadOnly { .. })),
+        "\"ro\" keeps it"
+    );
+    {
+        let mut w = fake.world();
+        w.isro = "rw";
+        w.server.handshake = crate::session::tests::sim::Handshake::Accept;
+    }
+    let before = fake.world().probed.len();
+    while fake.world().probed.len() == before {
+        fake.world().now += Duration::from_millis(100);
+        driver.timeout();
+        settle(&driver, &fake);
+    }
+    settle(&driver, &fake);
+    assert!(
+        matches!(client.state(), Some(SessionState::Connected { .. })),
+        "{:?}",
+        client.state()
+    );
+    let moved_to = fake.world().probed.last().cloned();
+    assert_eq!(client.current_host(), moved_to);
+    assert!(client
+        .recent_disconnects()
+        .iter()
+        .any(|(_, r)| *r == DisconnectReason::ReadWriteServerFound));
 }

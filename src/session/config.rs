@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::acl::{Acl, OPEN_ACL_UNSAFE};
 use crate::path::Chroot;
 use crate::proto::{DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_REQUEST_LEN, PASSWD_LEN};
+use crate::sasl::SaslCredentials;
 use crate::{ConfigError, Secret};
 
 /// A server address as written in the connect string: resolved by the
@@ -64,6 +65,7 @@ pub struct Config {
     pub(crate) write_buffer_limit: usize,
     pub(crate) resume: Option<(i64, Secret)>,
     pub(crate) default_acl: Vec<Acl>,
+    pub(crate) sasl: Option<SaslCredentials>,
     #[cfg(feature = "tls")]
     pub(crate) tls: Option<crate::tls::TlsConfig>,
 }
@@ -103,6 +105,7 @@ impl Config {
                 write_buffer_limit: 4 << 20,
                 resume: None,
                 default_acl: OPEN_ACL_UNSAFE.to_vec(),
+                sasl: None,
                 #[cfg(feature = "tls")]
                 tls: None,
             }),
@@ -155,6 +158,11 @@ impl Config {
     /// The ACL of every node created without one (kazoo's `default_acl`).
     pub fn default_acl(&self) -> &[Acl] {
         &self.default_acl
+    }
+
+    /// The SASL credentials every connection authenticates with, if any.
+    pub fn sasl(&self) -> Option<&SaslCredentials> {
+        self.sasl.as_ref()
     }
 
     /// The session this configuration resumes, if any.
@@ -240,6 +248,12 @@ impl ConfigBuilder {
     #[cfg(feature = "tls")]
     pub fn tls(self, tls: crate::tls::TlsConfig) -> Self {
         self.with(|c| c.tls = Some(tls))
+    }
+
+    /// Authenticate every connection with SASL before anything else is
+    /// sent (see [`crate::sasl`]); a refusal ends the session for good.
+    pub fn sasl(self, credentials: SaslCredentials) -> Self {
+        self.with(|c| c.sasl = Some(credentials))
     }
 
     /// A credential sent after every connect (kazoo's `auth_data`).

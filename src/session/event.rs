@@ -23,6 +23,10 @@ pub enum Command {
     Connect(HostPort),
     /// Close the current connection. Do not report it with `handle_disconnected`.
     Disconnect,
+    /// While connected to a read-only server: on a connection of its own,
+    /// send this server the four-letter word `isro` and report whether it
+    /// answered `rw` with `handle_probe`. Leave the current connection alone.
+    Probe(HostPort),
 }
 
 /// What the session tells the client layer, from [`poll_event`](super::Session::poll_event).
@@ -184,6 +188,13 @@ pub enum DisconnectReason {
     /// TLS failed: an untrusted certificate, a refused handshake, a server
     /// that does not speak TLS. The session tries again with backoff.
     Tls(crate::tls::TlsError),
+    /// The SASL exchange failed on this client's side (a challenge it
+    /// cannot answer, a server that cannot prove it knows the password).
+    /// A refusal by the server is [`AuthFailed`](Self::AuthFailed) instead.
+    Sasl(crate::sasl::SaslError),
+    /// A read-only connection was given up for a read/write server that a
+    /// probe found; the session connects there next.
+    ReadWriteServerFound,
     /// The session timed out on the client's clock while this resume
     /// handshake was in flight: the connection is dropped before `Lost`, so
     /// a late answer can never revive the session the client gave up.

@@ -23,6 +23,8 @@ mod event;
 pub(crate) mod request;
 pub(crate) mod rng;
 pub(crate) use rng::mix;
+mod read_only;
+mod sasl;
 mod stats;
 mod timer;
 mod watches;
@@ -57,7 +59,7 @@ use watches::{Kind, WatchRegistry};
 /// SetWatches batches close once their path lengths reach this (ZOOKEEPER-706).
 const SET_WATCHES_BATCH: usize = 128 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug)]
 enum Phase {
     /// Waiting for the backoff timer before the next attempt.
     Waiting,
@@ -69,7 +71,13 @@ enum Phase {
     /// the session is new, resumed or replaced.
     Handshaking { asked: Option<i64> },
     /// The session is established on this connection, since `since`.
-    Connected { read_only: bool, since: Instant },
+    /// While `sasl` holds an exchange, nothing else is sent but its tokens
+    /// (and pings): no replay, no queued request.
+    Connected {
+        read_only: bool,
+        since: Instant,
+        sasl: Option<Box<sasl::Authenticating>>,
+    },
     /// Terminal: closed, or authentication failed.
     Closed,
 }
@@ -121,6 +129,10 @@ pub struct Session {
     timeout: Duration,
     last_zxid: i64,
     seen_rw: bool,
+    /// While read-only: the pause before the next `isro` probe, and how
+    /// many probes this connection sent (which host is next).
+    probe_every: Duration,
+    probes: usize,
     state: Option<SessionState>,
     handshakes: u64,
 
@@ -201,6 +213,8 @@ impl Session {
             timeout: config.session_timeout,
             last_zxid: 0,
             seen_rw: session_id != 0,
+            probe_every: Duration::ZERO,
+            probes: 0,
             state: None,
             handshakes: 0,
             next_id: 0,
@@ -392,7 +406,7 @@ impl Session {
     /// the situation a partitioned client is in, which recipes must
     /// survive, so tests can create it on demand.
     pub fn abandon_session(&mut self, now: Instant) {
-        if self.closing || self.phase == Phase::Closed || self.session_id == 0 {
+        if self.closing || matches!(self.phase, Phase::Closed) || self.session_id == 0 {
             return;
         }
         if matches!(
@@ -412,7 +426,7 @@ impl Session {
 
     /// The driver's connection (from the last `Command::Connect`) is open.
     pub fn handle_connected(&mut self, now: Instant) {
-        if self.phase == Phase::Connecting {
+        if matches!(self.phase, Phase::Connecting) {
             #[cfg(feature = "tls")]
             if let Some(config) = &self.config.tls {
                 match crate::tls::TlsLayer::new(config, &self.hosts[self.current_host]) {
@@ -520,6 +534,7 @@ impl Session {
                     self.finish_close();
                 }
                 Timer::QueueDeadline => self.expire_queue(now),
+                Timer::Probe => self.probe(now),
             }
         }
     }
@@ -528,7 +543,7 @@ impl Session {
     /// then the connection closes (after the reply or [`ConfigBuilder::close_linger`]).
     /// Requests still open then complete with [`Error::Closed`].
     pub fn close(&mut self, now: Instant) {
-        if self.closing || self.phase == Phase::Closed {
+        if self.closing || matches!(self.phase, Phase::Closed) {
             return;
         }
         self.closing = true;
@@ -597,7 +612,8 @@ impl Session {
                 let asked = self.write_handshake(out);
                 self.phase = Phase::Handshaking { asked: Some(asked) };
             }
-            Phase::Connected { .. } => {
+            Phase::Connected { sasl: Some(_), .. } => self.write_sasl(out),
+            Phase::Connected { sasl: None, .. } => {
                 if self.replay_due {
                     self.replay_due = false;
                     if let Err(e) = self.write_replay(out) {
@@ -614,14 +630,16 @@ impl Session {
                     };
                     self.write_request(queued, out);
                 }
-                if self.ping_due && out.len() == start {
-                    self.write_frame(out, xid::PING, &Request::Ping);
-                    self.stats.pings_sent += 1;
-                    self.ping_sent_at = Some(now);
-                }
-                self.ping_due = false;
             }
             _ => {}
+        }
+        if let Phase::Connected { .. } = self.phase {
+            if self.ping_due && out.len() == start {
+                self.write_frame(out, xid::PING, &Request::Ping);
+                self.stats.pings_sent += 1;
+                self.ping_sent_at = Some(now);
+            }
+            self.ping_due = false;
         }
         if out.len() == start {
             return false;
@@ -710,7 +728,7 @@ impl Session {
 
     /// True once closed or failed for good: no more events will come.
     pub fn is_closed(&self) -> bool {
-        self.phase == Phase::Closed
+        matches!(self.phase, Phase::Closed)
     }
 
     // ----- connection lifecycle -------------------------------------------
@@ -725,7 +743,6 @@ impl Session {
             .set(Timer::Connect, after(now, self.connect_timeout()));
     }
 
-    /// Next host, or a pause once a whole round has failed.
     /// Next host, or a pause once a whole round has failed. After a
     /// connection that worked, a random pause of up to
     /// [`ConfigBuilder::reconnect_delay`] comes first (the Java client's
@@ -787,6 +804,7 @@ impl Session {
             DisconnectReason::Expired
                 | DisconnectReason::SessionTimedOut
                 | DisconnectReason::Abandoned
+                | DisconnectReason::ReadWriteServerFound
         );
         self.events.push_back(Event::Disconnected {
             host: self.hosts[self.current_host].clone(),
@@ -801,7 +819,7 @@ impl Session {
         self.ping_due = false;
         self.ping_sent_at = None;
         self.set_watches_pending.clear();
-        for t in [Timer::Connect, Timer::Read, Timer::Ping] {
+        for t in [Timer::Connect, Timer::Read, Timer::Ping, Timer::Probe] {
             self.timers.stop(t);
         }
         let lost = if self.closing {
@@ -815,10 +833,17 @@ impl Session {
         }
         if was_connected {
             let session_id = self.session_id;
-            self.set_state(
-                SessionState::Suspended { session_id },
-                KeeperState::Disconnected,
-            );
+            // Not when a SASL exchange was cut short: this connection
+            // never reported "connected".
+            if matches!(
+                self.state,
+                Some(SessionState::Connected { .. } | SessionState::ReadOnly { .. })
+            ) {
+                self.set_state(
+                    SessionState::Suspended { session_id },
+                    KeeperState::Disconnected,
+                );
+            }
             if self.session_id != 0 {
                 self.timers
                     .set(Timer::Lost, after(self.last_recv, self.timeout));
@@ -901,9 +926,29 @@ impl Session {
         if self.handshakes > 1 {
             self.stats.reconnects += 1;
         }
+        let session_id = self.session_id;
+        let report = if read_only {
+            (
+                SessionState::ReadOnly { session_id },
+                KeeperState::ConnectedReadOnly,
+            )
+        } else {
+            (
+                SessionState::Connected {
+                    session_id,
+                    new_session,
+                },
+                KeeperState::SyncConnected,
+            )
+        };
+        // With SASL, "connected" is reported once the exchange completed:
+        // until then the connection carries nothing else.
+        let sasl = self.start_sasl(report);
+        let authenticating = sasl.is_some();
         self.phase = Phase::Connected {
             read_only,
             since: now,
+            sasl,
         };
         for t in [
             Timer::Connect,
@@ -917,21 +962,12 @@ impl Session {
             .set(Timer::Read, after(now, self.read_timeout()));
         self.timers
             .set(Timer::Ping, after(self.last_send, self.ping_interval()));
-        self.replay_due = true;
-        let session_id = self.session_id;
         if read_only {
-            self.set_state(
-                SessionState::ReadOnly { session_id },
-                KeeperState::ConnectedReadOnly,
-            );
-        } else {
-            self.set_state(
-                SessionState::Connected {
-                    session_id,
-                    new_session,
-                },
-                KeeperState::SyncConnected,
-            );
+            self.start_probing(now);
+        }
+        if !authenticating {
+            self.replay_due = true;
+            self.set_state(report.0, report.1);
         }
         if carried {
             for (watcher, path) in self.watches.resumed() {
@@ -1092,6 +1128,10 @@ impl Session {
                 if header.err != 0 {
                     self.set_watches_refused(v2, Error::from_code(header.err), now);
                 }
+            }
+            got if self.sasl_awaits(got) => {
+                self.note_zxid(header.zxid);
+                self.handle_sasl_reply(header.err, r.into_rest(), now);
             }
             got => match self.pending.front() {
                 Some(p) if p.xid == got => {

@@ -19,10 +19,12 @@ pub(crate) enum Timer {
     CloseLinger,
     /// The oldest request queued while disconnected has waited too long.
     QueueDeadline,
+    /// While read-only: ask another server whether it is read/write.
+    Probe,
 }
 
 impl Timer {
-    const ALL: [Timer; 7] = [
+    const ALL: [Timer; 8] = [
         Timer::Connect,
         Timer::Read,
         Timer::Ping,
@@ -30,6 +32,7 @@ impl Timer {
         Timer::Backoff,
         Timer::CloseLinger,
         Timer::QueueDeadline,
+        Timer::Probe,
     ];
 }
 

@@ -75,6 +75,11 @@ impl ZkEnsemble {
                 cfg.push_str(line);
                 cfg.push('\n');
             }
+            if !options.sasl_users.is_empty() {
+                cfg.push_str(
+                    "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
+                );
+            }
             let cfg_path = home.join("zoo.cfg");
             fs::write(&cfg_path, cfg)?;
             members.push(Member {
@@ -100,11 +105,13 @@ impl ZkEnsemble {
 
     fn spawn(&mut self, i: usize) -> Result<(), TestingError> {
         let m = &mut self.members[i];
-        let options = [format!(
+        let home = m.cfg.parent().unwrap_or(&self.dir).to_path_buf();
+        let mut args = self.options.jvm_args(&home)?;
+        args.push(format!(
             "-Dznode.container.checkIntervalMs={}",
             self.options.container_check_interval_ms
-        )];
-        m.jvm = Some(Jvm::spawn(&m.cfg, &m.log, &options, None)?);
+        ));
+        m.jvm = Some(Jvm::spawn(&m.cfg, &m.log, &args, None)?);
         Ok(())
     }
 

@@ -28,6 +28,41 @@ pub struct ServerOptions {
     pub start_timeout: Duration,
     /// Also listen for TLS clients (`secureClientPort`, Netty).
     pub tls: Option<ServerTls>,
+    /// SASL DIGEST-MD5 users (name, password): a JAAS `Server` section and
+    /// the SASL authentication provider (`sasl:<name>` ACL ids).
+    pub sasl_users: Vec<(String, String)>,
+    /// Extra JVM arguments (`-Dreadonlymode.enabled=true`…).
+    pub jvm_args: Vec<String>,
+}
+
+impl ServerOptions {
+    /// The JVM arguments these options need, writing any file they name
+    /// (the JAAS configuration) under `dir`.
+    pub(crate) fn jvm_args(&self, dir: &Path) -> Result<Vec<String>, TestingError> {
+        let mut args = self.jvm_args.clone();
+        if !self.sasl_users.is_empty() {
+            let users: String = self
+                .sasl_users
+                .iter()
+                .map(|(name, password)| {
+                    let quoted = password.replace('\\', "\\\\").replace('"', "\\\"");
+                    format!("\n    user_{name}=\"{quoted}\"")
+                })
+                .collect();
+            let jaas = dir.join("jaas.conf");
+            fs::write(
+                &jaas,
+                format!(
+                    "Server {{\n    org.apache.zookeeper.server.auth.DigestLoginModule required{users};\n}};\n"
+                ),
+            )?;
+            args.push(format!(
+                "-Djava.security.auth.login.config={}",
+                jaas.display()
+            ));
+        }
+        Ok(args)
+    }
 }
 
 impl Default for ServerOptions {
@@ -39,6 +74,8 @@ impl Default for ServerOptions {
             extra_config: Vec::new(),
             start_timeout: Duration::from_secs(60),
             tls: None,
+            sasl_users: Vec::new(),
+            jvm_args: Vec::new(),
         }
     }
 }
@@ -123,17 +160,19 @@ impl ZkServer {
             cfg.push_str(line);
             cfg.push('\n');
         }
+        let mut jvm_args = options.jvm_args(&dir)?;
+        if !options.sasl_users.is_empty() {
+            cfg.push_str(
+                "authProvider.1=org.apache.zookeeper.server.auth.SASLAuthenticationProvider\n",
+            );
+        }
         let cfg_path = dir.join("zoo.cfg");
         fs::write(&cfg_path, cfg)?;
-        let jvm = Jvm::spawn(
-            &cfg_path,
-            &dir.join("server.log"),
-            &[format!(
-                "-Dznode.container.checkIntervalMs={}",
-                options.container_check_interval_ms
-            )],
-            Some(&dir),
-        )?;
+        jvm_args.push(format!(
+            "-Dznode.container.checkIntervalMs={}",
+            options.container_check_interval_ms
+        ));
+        let jvm = Jvm::spawn(&cfg_path, &dir.join("server.log"), &jvm_args, Some(&dir))?;
         let server = ZkServer {
             addr: SocketAddr::from((Ipv4Addr::LOCALHOST, port)),
             secure_addr: secure_port.map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, p))),

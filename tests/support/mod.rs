@@ -89,6 +89,8 @@ impl Driver {
                         }
                     }
                     Command::Disconnect => self.socket = None,
+                    // One server: nothing to probe.
+                    Command::Probe(_) => {}
                 }
             }
             while let Some(e) = self.session.poll_event() {

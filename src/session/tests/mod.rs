@@ -3,7 +3,9 @@
 
 mod identity;
 mod props;
+mod read_only;
 mod reconnect;
+mod sasl;
 mod scenarios;
 pub(crate) mod sim;
 #[cfg(feature = "tls")]

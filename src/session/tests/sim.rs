@@ -39,6 +39,19 @@ pub(crate) enum Handshake {
     AcceptReplacing,
 }
 
+/// How the fake server answers SASL tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FakeSasl {
+    /// Not configured: -115 and a close, as a server without a JAAS section.
+    Off,
+    /// DIGEST-MD5 for any user with this password.
+    Password(&'static str),
+    /// Send the challenge, then close the connection (once; then `Password`).
+    CloseAfterChallenge(&'static str),
+    /// A challenge without the `algorithm` DIGEST-MD5 requires.
+    BadChallenge,
+}
+
 #[derive(Debug, Clone)]
 struct Node {
     data: Option<Bytes>,
@@ -51,6 +64,8 @@ struct Conn {
     session: Option<i64>,
     /// (path, kind) with kind 0 data, 1 exist, 2 child, 3 persistent, 4 recursive.
     watches: BTreeSet<(String, u8)>,
+    /// SASL tokens received on this connection.
+    sasl_rounds: u8,
 }
 
 /// A tiny ZooKeeper: enough of the protocol to exercise the session.
@@ -61,6 +76,8 @@ pub(crate) struct FakeServer {
     pub(crate) stalled: bool,
     /// Answer auth with -115.
     pub(crate) reject_auth: bool,
+    /// Answer SASL (102) as a DIGEST-MD5 server would.
+    pub(crate) sasl: FakeSasl,
     /// A server before 3.6: SetWatches2 (105) gets -6, then the socket closes.
     pub(crate) no_set_watches2: bool,
     /// Answer the next addWatch with err 0 and a body too short to decode.
@@ -93,6 +110,7 @@ impl Default for FakeServer {
             handshake: Handshake::Accept,
             stalled: false,
             reject_auth: false,
+            sasl: FakeSasl::Off,
             no_set_watches2: false,
             bad_add_watch_reply: false,
             timeout_ms: 3000,
@@ -266,6 +284,49 @@ impl FakeServer {
         }
     }
 
+    fn sasl(&mut self, xid: i32, token: &[u8]) {
+        let Some(conn) = self.conn.as_mut() else {
+            return;
+        };
+        conn.sasl_rounds += 1;
+        let round = conn.sasl_rounds;
+        let password = match self.sasl {
+            FakeSasl::Off => None,
+            FakeSasl::BadChallenge => {
+                let packet = SaslPacket {
+                    token: Bytes::from_static(b"nonce=n"),
+                };
+                return self.reply(xid, 0, Some(Response::Sasl(packet)));
+            }
+            FakeSasl::Password(p) | FakeSasl::CloseAfterChallenge(p) => Some(p),
+        };
+        let answer = match (password, round) {
+            (Some(_), 1) => Some(
+                br#"realm="zk-sasl-md5",nonce="fakenonce",charset=utf-8,algorithm=md5-sess"#
+                    .to_vec(),
+            ),
+            (Some(p), 2) => crate::sasl::digest_md5::server_proof(token, p.as_bytes())
+                .map(|proof| format!("rspauth={proof}").into_bytes()),
+            _ => None,
+        };
+        match answer {
+            Some(token) => {
+                let packet = SaslPacket {
+                    token: Bytes::from(token),
+                };
+                self.reply(xid, 0, Some(Response::Sasl(packet)));
+                if let FakeSasl::CloseAfterChallenge(p) = self.sasl {
+                    self.sasl = FakeSasl::Password(p);
+                    self.conn = None;
+                }
+            }
+            None => {
+                self.reply(xid, -115, None);
+                self.conn = None;
+            }
+        }
+    }
+
     fn reply(&mut self, xid: i32, err: i32, body: Option<Response>) {
         let zxid = self.zxid;
         self.send_frame(|o| {
@@ -345,6 +406,7 @@ impl FakeServer {
         let xid = header.xid;
         match req {
             Request::Ping => self.reply(-2, 0, None),
+            Request::Sasl(packet) => self.sasl(xid, &packet.token),
             Request::Auth(_) if self.reject_auth => {
                 self.send_frame(|o| {
                     ReplyHeader {
@@ -600,6 +662,8 @@ pub(crate) struct Sim {
     connected: bool,
     /// Everything the session emitted, in order.
     pub(crate) events: Vec<Event>,
+    /// Hosts the session asked to probe (`isro`), in order.
+    pub(crate) probes: Vec<crate::session::HostPort>,
     /// Commands, opcodes sent and events, one line each (golden transcripts).
     pub(crate) transcript: String,
 }
@@ -621,6 +685,7 @@ impl Sim {
             refuse: false,
             connected: false,
             events: Vec::new(),
+            probes: Vec::new(),
             transcript: String::new(),
         };
         server(&mut sim.server);
@@ -665,6 +730,7 @@ impl Sim {
                 match &cmd {
                     Command::Connect(h) => self.log(format_args!("connect {h}")),
                     Command::Disconnect => self.log("disconnect"),
+                    Command::Probe(h) => self.log(format_args!("probe {h}")),
                 }
                 match cmd {
                     Command::Connect(_) if self.refuse => {
@@ -679,6 +745,7 @@ impl Sim {
                         self.server.disconnect();
                         self.connected = false;
                     }
+                    Command::Probe(h) => self.probes.push(h),
                 }
             }
             while let Some(e) = self.session.poll_event() {
