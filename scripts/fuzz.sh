@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh --fuzz
-targets=(frame_decoder response_decoder request_roundtrip session server_input recipe_parsers client_api)
+targets=(frame_decoder response_decoder request_roundtrip session session_tls server_input recipe_parsers client_api)
 limit=()
 if [ "${1:-}" = "--runs" ]; then
   limit=(-runs="${2:?--runs needs a count}")

@@ -1,6 +1,7 @@
 //! The Session fed an arbitrary schedule of {server bytes (valid replies to
-//! what it sent, or garbage), time, connect, disconnect, submit, close}:
-//! no panic, deadlines move forward, and every request completes exactly once.
+//! what it sent, SASL challenges, or garbage), time, connect, disconnect,
+//! submit, close, read-only probe answers}: no panic, deadlines move
+//! forward, and every request completes exactly once.
 #![no_main]
 
 use std::collections::{BTreeMap, VecDeque};
@@ -55,11 +56,16 @@ fn request(b: u8) -> Request {
 fuzz_target!(|data: &[u8]| {
     let mut input = Input(data);
     let mut now = Instant::now();
-    let config = Config::builder("a:1,b:2")
+    let flags = input.byte().unwrap_or(0);
+    let mut builder = Config::builder("a:1,b:2")
         .session_timeout(Duration::from_millis(3000))
-        .rng_seed(1)
-        .build()
-        .unwrap();
+        .read_only(flags & 2 != 0)
+        .rng_seed(1);
+    if flags & 1 != 0 {
+        builder = builder.sasl(kazoo::sasl::SaslCredentials::digest_md5("u", "p"));
+    }
+    let config = builder.build().unwrap();
+    let mut probed: Vec<kazoo::session::HostPort> = Vec::new();
     let mut session = Session::new(config, now);
     let mut connect_pending = false;
     let mut connected = false;
@@ -75,7 +81,8 @@ fuzz_target!(|data: &[u8]| {
                      connected: &mut bool,
                      handshaken: &mut bool,
                      sent: &mut VecDeque<(i32, i32)>,
-                     completions: &mut BTreeMap<RequestId, usize>| {
+                     completions: &mut BTreeMap<RequestId, usize>,
+                     probed: &mut Vec<kazoo::session::HostPort>| {
         out.clear();
         if session.poll_transmit(now, &mut out) && *connected {
             let mut frames = FrameDecoder::new(usize::MAX);
@@ -98,7 +105,7 @@ fuzz_target!(|data: &[u8]| {
                     *handshaken = false;
                     sent.clear();
                 }
-                Command::Probe(_) => {}
+                Command::Probe(host) => probed.push(host),
             }
         }
         while let Some(e) = session.poll_event() {
@@ -145,7 +152,7 @@ fuzz_target!(|data: &[u8]| {
                 feed = Some(b.to_vec());
             }
             5 if connected => {
-                if let Some((xid, _op)) = sent_xids.pop_front() {
+                if let Some((xid, op)) = sent_xids.pop_front() {
                     let err = match input.byte().unwrap_or(0) % 4 {
                         0 => 0,
                         1 => -101,
@@ -153,7 +160,23 @@ fuzz_target!(|data: &[u8]| {
                         _ => -4,
                     };
                     let len = usize::from(input.byte().unwrap_or(0) % 96);
-                    let body = input.bytes(len);
+                    let mut body = input.bytes(len);
+                    if op == 102 && len % 2 == 0 {
+                        // A plausible DIGEST-MD5 token, with the random bytes appended.
+                        let canned: &[&[u8]] = &[
+                            b"realm=\"zk-sasl-md5\",nonce=\"n\",charset=utf-8,algorithm=md5-sess",
+                            b"rspauth=0123456789abcdef0123456789abcdef",
+                            b"nonce=\"x\\\"y\",qop=\"auth,auth-int\",algorithm=md5-sess,",
+                        ];
+                        let mut token = canned[len / 2 % canned.len()].to_vec();
+                        token.extend_from_slice(&body[..body.len().min(len / 4)]);
+                        let mut b = BytesMut::new();
+                        SaslPacket {
+                            token: Bytes::from(token),
+                        }
+                        .encode(&mut b);
+                        body = b.to_vec();
+                    }
                     let mut b = BytesMut::new();
                     encode_frame(&mut b, |o| {
                         ReplyHeader { xid, zxid: 9, err }.encode(o);
@@ -186,6 +209,16 @@ fuzz_target!(|data: &[u8]| {
                 feed = Some(b.to_vec());
             }
             8 => session.close(now),
+            10 => {
+                let b = input.byte().unwrap_or(0);
+                let host = probed.get(usize::from(b / 2)).cloned().unwrap_or_else(|| {
+                    kazoo::session::HostPort {
+                        host: "b".into(),
+                        port: 2,
+                    }
+                });
+                session.handle_probe(&host, b % 2 == 0, now);
+            }
             _ => {}
         }
         if let Some(bytes) = feed {
@@ -202,6 +235,7 @@ fuzz_target!(|data: &[u8]| {
             &mut handshaken,
             &mut sent_xids,
             &mut completions,
+            &mut probed,
         );
     }
 
@@ -214,6 +248,7 @@ fuzz_target!(|data: &[u8]| {
         &mut handshaken,
         &mut sent_xids,
         &mut completions,
+        &mut probed,
     );
     now += Duration::from_secs(10);
     session.handle_timeout(now);
@@ -225,6 +260,7 @@ fuzz_target!(|data: &[u8]| {
         &mut handshaken,
         &mut sent_xids,
         &mut completions,
+        &mut probed,
     );
     assert!(session.is_closed());
     for id in &submitted {
