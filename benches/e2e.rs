@@ -13,7 +13,6 @@
 
 mod common;
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use kazoo::Client;
@@ -39,7 +38,7 @@ fn main() {
         .wait()
         .expect("node");
     // Warm the server's JIT and our code paths.
-    run_pipelined(&client, &node, "W2", 20_000, 1000);
+    common::run_pipelined(&client, &node, "W2", 20_000, 1000);
     for w in &workloads {
         let count = args
             .get(1)
@@ -54,7 +53,7 @@ fn main() {
         let cpu0 = common::cpu_seconds();
         let line = match w.as_str() {
             "W1" => run_sequential(&client, &node, count),
-            "W2" | "W3" => run_pipelined(&client, &node, w, count, window),
+            "W2" | "W3" => common::run_pipelined(&client, &node, w, count, window),
             "W5" => run_watches(&client, &root, count),
             other => panic!("unknown workload {other}"),
         };
@@ -88,36 +87,6 @@ fn run_sequential(client: &Client, node: &str, count: usize) -> String {
         count as f64 / el,
         lat[count / 2] as f64 / 1e3,
         lat[count * 99 / 100] as f64 / 1e3
-    )
-}
-
-fn run_pipelined(client: &Client, node: &str, w: &str, count: usize, window: usize) -> String {
-    let data = bytes::Bytes::from(vec![b'y'; 100]);
-    let t0 = Instant::now();
-    let mut gets = VecDeque::with_capacity(window);
-    let mut sets = VecDeque::with_capacity(window);
-    let (mut sent, mut done) = (0, 0);
-    while done < count {
-        while sent < count && gets.len() + sets.len() < window {
-            if w == "W2" {
-                gets.push_back(client.get(node).send());
-            } else {
-                sets.push_back(client.set(node, data.clone()).send());
-            }
-            sent += 1;
-        }
-        // Replies come in order: the oldest finishes first.
-        if let Some(g) = gets.pop_front() {
-            g.wait().expect("get");
-        } else if let Some(s) = sets.pop_front() {
-            s.wait().expect("set");
-        }
-        done += 1;
-    }
-    let el = t0.elapsed().as_secs_f64();
-    format!(
-        "ops={count} secs={el:.3} ops_per_s={:.0}",
-        count as f64 / el
     )
 }
 

@@ -3,6 +3,10 @@
 
 #![allow(dead_code)] // each benchmark uses its part
 
+use std::collections::VecDeque;
+use std::time::Instant;
+
+use kazoo::Client;
 use kazoo_testing::ZkServer;
 
 /// The benchmark's arguments after the server's `host:port` (the first
@@ -30,4 +34,36 @@ pub fn cpu_seconds() -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// W2 (`W2`: getData) or W3 (setData) of BASELINES.md: `count` requests on
+/// a 100-byte node, at most `window` in flight.
+pub fn run_pipelined(client: &Client, node: &str, w: &str, count: usize, window: usize) -> String {
+    let data = bytes::Bytes::from(vec![b'y'; 100]);
+    let t0 = Instant::now();
+    let mut gets = VecDeque::with_capacity(window);
+    let mut sets = VecDeque::with_capacity(window);
+    let (mut sent, mut done) = (0, 0);
+    while done < count {
+        while sent < count && gets.len() + sets.len() < window {
+            if w == "W2" {
+                gets.push_back(client.get(node).send());
+            } else {
+                sets.push_back(client.set(node, data.clone()).send());
+            }
+            sent += 1;
+        }
+        // Replies come in order: the oldest finishes first.
+        if let Some(g) = gets.pop_front() {
+            g.wait().expect("get");
+        } else if let Some(s) = sets.pop_front() {
+            s.wait().expect("set");
+        }
+        done += 1;
+    }
+    let el = t0.elapsed().as_secs_f64();
+    format!(
+        "ops={count} secs={el:.3} ops_per_s={:.0}",
+        count as f64 / el
+    )
 }
