@@ -34,8 +34,15 @@ pub struct ServerTls {
 }
 
 impl TestPki {
-    /// A fresh CA (with a name of its own) and its certificates.
+    /// A fresh CA (with a name of its own) and its certificates, the
+    /// server's for `127.0.0.1` and `localhost`.
     pub fn generate() -> Result<TestPki, TestingError> {
+        Self::generate_for(&["127.0.0.1", "localhost"])
+    }
+
+    /// [`generate`](Self::generate) with a server certificate for these
+    /// host names (a simulated network's `zk`, say).
+    pub fn generate_for(server_names: &[&str]) -> Result<TestPki, TestingError> {
         static N: AtomicU32 = AtomicU32::new(0);
         let fail = |e: rcgen::Error| TestingError::StartFailed(format!("test certificates: {e}"));
         let ca_key = KeyPair::generate().map_err(fail)?;
@@ -57,8 +64,10 @@ impl TestPki {
             let cert = params.signed_by(&key, &ca, &ca_key).map_err(fail)?;
             Ok((cert.pem(), key.serialize_pem()))
         };
-        let (server_cert, server_key) =
-            leaf(vec!["127.0.0.1".into(), "localhost".into()], "zookeeper")?;
+        let (server_cert, server_key) = leaf(
+            server_names.iter().map(|n| n.to_string()).collect(),
+            "zookeeper",
+        )?;
         let (client_cert_pem, client_key_pem) = leaf(vec!["client".into()], "client")?;
         Ok(TestPki {
             ca_pem: ca.pem(),

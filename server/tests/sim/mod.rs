@@ -1,7 +1,10 @@
 //! A deterministic world: N clients (the real `Client` layer, each with its
 //! own `Session`) and the embedded server core, a virtual clock, and a
 //! seeded network that delays, cuts and partitions connections and
-//! restarts the server. Same seed, same run, bit for bit.
+//! restarts the server. Same seed, same run: the same events in the same
+//! order. A quarter of the seeds speak TLS (rustls inside each client's
+//! session, a rustls server end in the world), whose random key shares
+//! change the ciphertext from run to run but not its lengths or timing.
 
 #![allow(clippy::disallowed_methods)] // tests take one real Instant as the origin
 
@@ -11,6 +14,7 @@ pub mod locks;
 pub mod workload;
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -172,6 +176,50 @@ pub struct World {
     pub stalled: Option<String>,
     /// What happened, for replay comparison.
     pub log: Vec<String>,
+    /// The server's TLS end, when this seed speaks TLS.
+    tls: Option<Arc<rustls::ServerConfig>>,
+    /// The TLS state of each server connection (with `tls`).
+    server_tls: BTreeMap<ServerConn, rustls::ServerConnection>,
+    client_tls: Option<kazoo::tls::TlsConfig>,
+    /// TLS handshakes the server end completed.
+    pub tls_handshakes: u64,
+}
+
+/// Whether a seed speaks TLS: a quarter of them, chosen without drawing
+/// from the seed's generator (so the other seeds' runs stay as they were).
+pub fn speaks_tls(seed: u64) -> bool {
+    seed % 4 == 0
+}
+
+/// A server and a client TLS configuration for the host `zk`, made once
+/// per process (key generation is the slow part).
+fn tls_pair() -> (Arc<rustls::ServerConfig>, kazoo::tls::TlsConfig) {
+    use rustls_pki_types::pem::PemObject;
+    use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+    static PAIR: std::sync::OnceLock<(Arc<rustls::ServerConfig>, kazoo::tls::TlsConfig)> =
+        std::sync::OnceLock::new();
+    PAIR.get_or_init(|| {
+        let pki = kazoo_testing::TestPki::generate_for(&["zk"]).expect("test certificates");
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_slice_iter(pki.server_pem.as_bytes())
+                .collect::<Result<_, _>>()
+                .expect("the server certificate");
+        let key = PrivateKeyDer::from_pem_slice(pki.server_pem.as_bytes()).expect("its key");
+        let server = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("protocol versions")
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .expect("a server TLS config");
+        let client = kazoo::tls::TlsConfig::builder()
+            .root_pem(pki.ca_pem.as_bytes())
+            .build()
+            .expect("a client TLS config");
+        (Arc::new(server), client)
+    })
+    .clone()
 }
 
 impl World {
@@ -199,7 +247,16 @@ impl World {
             faults: Faults::none(),
             stalled: None,
             log: Vec::new(),
+            tls: None,
+            server_tls: BTreeMap::new(),
+            client_tls: None,
+            tls_handshakes: 0,
         };
+        if speaks_tls(seed) {
+            let (server, client) = tls_pair();
+            world.tls = Some(server);
+            world.client_tls = Some(client);
+        }
         world.set_faults(faults);
         for _ in 0..clients {
             world.add_client();
@@ -209,12 +266,14 @@ impl World {
     }
 
     fn add_client(&mut self) {
-        let config = Config::builder("zk:2181")
+        let mut config = Config::builder("zk:2181")
             .session_timeout(Duration::from_secs(2))
             .rng_seed(self.rng.next() | 1)
-            .queue_timeout(Some(Duration::from_secs(5)))
-            .build()
-            .expect("a valid config");
+            .queue_timeout(Some(Duration::from_secs(5)));
+        if let Some(tls) = &self.client_tls {
+            config = config.tls(tls.clone());
+        }
+        let config = config.build().expect("a valid config");
         let wire = Arc::new(Mutex::new(Wire::default()));
         let io = SimIo {
             clock: self.clock.clone(),
@@ -309,6 +368,11 @@ impl World {
             });
             if let Some(s) = sconn {
                 self.owners.insert(s, (i, cconn));
+                if let Some(tls) = &self.tls {
+                    let conn =
+                        rustls::ServerConnection::new(tls.clone()).expect("a TLS server end");
+                    self.server_tls.insert(s, conn);
+                }
             }
             self.schedule(at, Msg::Connected(i, cconn, sconn));
         }
@@ -326,13 +390,21 @@ impl World {
             let mut out = bytes::BytesMut::new();
             self.server.poll_transmit(sconn, &mut out);
             moved = true;
+            let out = match self.server_tls.get_mut(&sconn) {
+                Some(tls) => {
+                    let _ = tls.writer().write_all(&out);
+                    drain_tls(tls)
+                }
+                None => out.to_vec(),
+            };
             if let Some(&(i, cconn)) = self.owners.get(&sconn) {
-                self.schedule_ordered(i, false, sconn.0, Msg::ToClient(i, cconn, out.to_vec()));
+                self.schedule_ordered(i, false, sconn.0, Msg::ToClient(i, cconn, out));
             }
         }
         while let Some(sconn) = self.server.poll_close() {
             moved = true;
             self.server.connection_closed(sconn);
+            self.server_tls.remove(&sconn);
             if let Some((i, cconn)) = self.owners.remove(&sconn) {
                 self.schedule_ordered(i, false, sconn.0, Msg::ClientSideClosed(i, cconn));
             }
@@ -384,9 +456,45 @@ impl World {
             _ => {}
         }
         match msg {
-            Msg::ToServer(sconn, bytes) => {
-                self.server.handle_connection_input(sconn, &bytes, self.now)
-            }
+            Msg::ToServer(sconn, bytes) => match self.server_tls.get_mut(&sconn) {
+                None => self.server.handle_connection_input(sconn, &bytes, self.now),
+                Some(tls) => {
+                    let was_handshaking = tls.is_handshaking();
+                    let taken = tls.read_tls(&mut &bytes[..]).is_ok();
+                    let ok = taken && tls.process_new_packets().is_ok();
+                    if ok && was_handshaking && !tls.is_handshaking() {
+                        self.tls_handshakes += 1;
+                    }
+                    let mut plain = Vec::new();
+                    let _ = tls.reader().read_to_end(&mut plain);
+                    let reply = drain_tls(tls);
+                    if !plain.is_empty() {
+                        self.server.handle_connection_input(sconn, &plain, self.now);
+                    }
+                    if let Some(&(i, cconn)) = self.owners.get(&sconn) {
+                        if !reply.is_empty() {
+                            self.schedule_ordered(
+                                i,
+                                false,
+                                sconn.0,
+                                Msg::ToClient(i, cconn, reply),
+                            );
+                        }
+                        if !ok {
+                            // A TLS error ends the connection, after its alert.
+                            self.owners.remove(&sconn);
+                            self.server_tls.remove(&sconn);
+                            self.server.connection_closed(sconn);
+                            self.schedule_ordered(
+                                i,
+                                false,
+                                sconn.0,
+                                Msg::ClientSideClosed(i, cconn),
+                            );
+                        }
+                    }
+                }
+            },
             Msg::ToClient(i, cconn, bytes) => {
                 if self.clients[i].conn.is_some_and(|(c, _)| c == cconn) {
                     self.clients[i].driver.input(cconn, &bytes);
@@ -400,6 +508,7 @@ impl World {
                 if let Some(s) = sconn {
                     self.server.connection_closed(s);
                     self.owners.remove(&s);
+                    self.server_tls.remove(&s);
                 }
                 self.clients[i].driver.disconnected(cconn);
             }
@@ -411,6 +520,7 @@ impl World {
             }
             Msg::ServerSideClosed(sconn) => {
                 self.owners.remove(&sconn);
+                self.server_tls.remove(&sconn);
                 self.server.connection_closed(sconn);
             }
         }
@@ -422,6 +532,7 @@ impl World {
             self.log
                 .push(format!("{:?} reset client {i}", self.elapsed()));
             self.owners.remove(&sconn);
+            self.server_tls.remove(&sconn);
             self.server.connection_closed(sconn);
             self.clients[i].driver.disconnected(cconn);
         }
@@ -561,4 +672,15 @@ impl World {
             }
         }
     }
+}
+
+/// Ciphertext the TLS server end has to send.
+fn drain_tls(tls: &mut rustls::ServerConnection) -> Vec<u8> {
+    let mut out = Vec::new();
+    while tls.wants_write() {
+        if tls.write_tls(&mut out).is_err() {
+            break;
+        }
+    }
+    out
 }
