@@ -902,6 +902,11 @@ impl Session {
             }
             Ok(HandshakeReply::Accepted(r)) => r,
         };
+        if response.read_only == Some(true) && !self.config.read_only {
+            // Read-only service nobody asked for: the server should have
+            // refused (NotReadOnly). Do not run read-only unawares.
+            return self.drop_connection(now, DisconnectReason::Refused(Error::NotReadOnly));
+        }
         let new_session = response.session_id != asked;
         // Watches carried over to this connection: a resumed session's, or a
         // read-only session's that a new session takes over (the only

@@ -117,3 +117,35 @@ fn one_host_means_no_probes() {
     sim.advance(Duration::from_secs(10));
     assert!(sim.probes.is_empty());
 }
+
+/// A server that answers "read-only" to a client that did not ask for it
+/// is broken or misconfigured: the client does not run read-only
+/// unawares. It is a refused attempt, retried with backoff elsewhere.
+#[test]
+fn a_read_only_answer_nobody_asked_for_is_refused() {
+    let mut c = Sim::config();
+    c.hosts = crate::session::parse_connect_string("zk1,zk2").unwrap().0;
+    assert!(!c.read_only);
+    let mut sim = Sim::new_with(c, |s| s.handshake = Handshake::AcceptReadOnly);
+    sim.advance(Duration::from_secs(1));
+    assert!(!sim
+        .states()
+        .iter()
+        .any(|s| matches!(s, SessionState::ReadOnly { .. })));
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        Event::Disconnected {
+            reason: DisconnectReason::Refused(crate::Error::NotReadOnly),
+            ..
+        }
+    )));
+    let attempts = sim
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::Disconnected { .. }))
+        .count();
+    assert!(attempts < 10, "backed off: {attempts} attempts in 1 s");
+    sim.server.handshake = Handshake::Accept;
+    sim.advance(Duration::from_secs(10));
+    assert!(matches!(sim.session.state(), Some(SessionState::Connected { .. })));
+}
