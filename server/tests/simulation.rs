@@ -136,6 +136,7 @@ fn a_tls_seed_replays_and_does_its_work() {
     assert!(sim::speaks_tls(44));
     let (world, summary) = replays(44);
     assert!(world.tls_handshakes >= world.clients.len() as u64);
+    assert_eq!(world.tls_errors, 0);
     assert!(
         world
             .clients

@@ -12,7 +12,6 @@ use crate::Secret;
 /// The nonce count: one authentication per nonce.
 const NC: &str = "00000001";
 
-#[derive(Debug)]
 enum State {
     /// Waiting for the server's challenge.
     Challenge,
@@ -22,12 +21,27 @@ enum State {
     Done,
 }
 
-#[derive(Debug)]
 pub(crate) struct Client {
     username: String,
     password: Secret,
     cnonce: String,
     state: State,
+}
+
+/// The expected proof and the nonce, with the server's nonce, would allow
+/// an offline guess at the password: neither is shown.
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            State::Challenge => "waiting for the challenge",
+            State::Proof(_) => "waiting for the server's proof",
+            State::Done => "done",
+        };
+        f.debug_struct("DigestMd5")
+            .field("username", &self.username)
+            .field("state", &state)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Client {
@@ -65,6 +79,12 @@ impl Client {
     /// The response to a challenge, and the `rspauth` the server must send back.
     fn respond(&self, challenge: &[u8]) -> Result<(String, String), SaslError> {
         let fields = Fields::parse(challenge)?;
+        // Directives that may appear once (RFC 2831 §2.1.1).
+        for once in ["nonce", "algorithm", "charset", "stale", "maxbuf"] {
+            if fields.count(once) > 1 {
+                return Err(SaslError::MalformedChallenge);
+            }
+        }
         let nonce = fields.get("nonce").ok_or(SaslError::MalformedChallenge)?;
         if !fields
             .get("algorithm")
@@ -86,10 +106,14 @@ impl Client {
             .get("charset")
             .is_some_and(|c| c.eq_ignore_ascii_case("utf-8"));
         let digest_uri = format!("{SERVICE}/{DIGEST_MD5_SERVER}");
+        let password = match std::str::from_utf8(self.password.expose()) {
+            Ok(text) => encode(text, utf8),
+            Err(_) => self.password.expose().to_vec(),
+        };
         let digests = Digests {
             username: encode(&self.username, utf8),
             realm: encode(realm, utf8),
-            password: self.password.expose(),
+            password: &password,
             nonce,
             cnonce: &self.cnonce,
             digest_uri: &digest_uri,
@@ -98,10 +122,13 @@ impl Client {
         if utf8 {
             response.push_str("charset=utf-8,");
         }
+        response.push_str(&format!("username={},", quote(&self.username)));
+        // No realm offered: none named (the digest uses the empty one).
+        if fields.get("realm").is_some() {
+            response.push_str(&format!("realm={},", quote(realm)));
+        }
         response.push_str(&format!(
-            "username={},realm={},nonce={},nc={NC},cnonce={},digest-uri={},qop=auth,response={}",
-            quote(&self.username),
-            quote(realm),
+            "nonce={},nc={NC},cnonce={},digest-uri={},qop=auth,response={}",
             quote(nonce),
             quote(&self.cnonce),
             quote(&digest_uri),
@@ -155,7 +182,7 @@ pub(crate) fn server_proof(response: &[u8], password: &[u8]) -> Option<String> {
     let f = Fields::parse(response).ok()?;
     let d = Digests {
         username: f.get("username")?.as_bytes().to_vec(),
-        realm: f.get("realm")?.as_bytes().to_vec(),
+        realm: f.get("realm").unwrap_or("").as_bytes().to_vec(),
         password,
         nonce: f.get("nonce")?,
         cnonce: f.get("cnonce")?,
@@ -242,6 +269,10 @@ impl Fields {
             fields.push((key, value));
         }
         Ok(Fields(fields))
+    }
+
+    fn count(&self, key: &str) -> usize {
+        self.0.iter().filter(|(k, _)| k == key).count()
     }
 
     /// The first value for `key` (realm may repeat; the first is used).
@@ -337,6 +368,10 @@ mod tests {
             (b"=x", SaslError::MalformedChallenge),
             (b"\xff", SaslError::MalformedChallenge),
             (
+                b"nonce=a,nonce=b,algorithm=md5-sess",
+                SaslError::MalformedChallenge,
+            ),
+            (
                 b"nonce=n,algorithm=md5-sess,qop=\"auth-conf\"",
                 SaslError::UnsupportedQop,
             ),
@@ -347,6 +382,27 @@ mod tests {
         c.step(b"nonce=n,algorithm=md5-sess,qop=\"auth,auth-int\"")
             .unwrap();
         assert_eq!(c.step(b"other=1"), Err(SaslError::MalformedChallenge));
+    }
+
+    #[test]
+    fn debug_shows_neither_the_proof_nor_the_nonces() {
+        let mut c = client();
+        c.step(b"nonce=n,algorithm=md5-sess").unwrap();
+        let State::Proof(expected) = &c.state else {
+            panic!("waiting for the proof")
+        };
+        let shown = format!("{c:?}");
+        assert!(!shown.contains(expected.as_str()), "{shown}");
+        assert!(!shown.contains("cn0nce"), "{shown}");
+        assert!(!shown.contains("bobsecret"), "{shown}");
+    }
+
+    #[test]
+    fn no_realm_offered_none_named() {
+        let Ok(Step::Respond(r)) = client().step(b"nonce=n,algorithm=md5-sess") else {
+            panic!("a response")
+        };
+        assert!(!String::from_utf8(r).unwrap().contains("realm="));
     }
 
     #[test]

@@ -82,6 +82,14 @@ enum Phase {
     Closed,
 }
 
+/// What a handshake has to report once the connection is ready.
+#[derive(Debug, Clone, Copy)]
+struct Report {
+    state: (SessionState, KeeperState),
+    /// Watches carried over: their watchers hear "resumed, re-read".
+    carried: bool,
+}
+
 #[derive(Debug)]
 struct Queued {
     /// `None` for the session's own requests (closeSession, removeWatches
@@ -129,6 +137,12 @@ pub struct Session {
     timeout: Duration,
     last_zxid: i64,
     seen_rw: bool,
+    /// A handshake made a new session whose SASL exchange has not
+    /// completed yet: the next `Connected` must still say "new".
+    unreported_new_session: bool,
+    /// The config gave a seed: randomness comes from it alone (a
+    /// simulation replays), SASL nonces included.
+    seeded: bool,
     /// While read-only: the pause before the next `isro` probe, and how
     /// many probes this connection sent (which host is next).
     probe_every: Duration,
@@ -176,7 +190,8 @@ pub struct Session {
 impl Session {
     /// A session that starts connecting at once (the first command is a `Connect`).
     pub fn new(mut config: Config, now: Instant) -> Session {
-        if config.rng_seed == 0 {
+        let seeded = config.rng_seed != 0;
+        if !seeded {
             config.rng_seed = rng::random_seed();
         }
         let mut rng = Rng::new(config.rng_seed);
@@ -213,6 +228,8 @@ impl Session {
             timeout: config.session_timeout,
             last_zxid: 0,
             seen_rw: session_id != 0,
+            unreported_new_session: false,
+            seeded,
             probe_every: Duration::ZERO,
             probes: 0,
             state: None,
@@ -633,7 +650,10 @@ impl Session {
             }
             _ => {}
         }
-        if let Phase::Connected { .. } = self.phase {
+        // No ping while SASL runs: a server enforcing SASL answers any
+        // other request on an unauthenticated connection with -124 and a
+        // close; the read timeout bounds the exchange instead.
+        if let Phase::Connected { sasl: None, .. } = self.phase {
             if self.ping_due && out.len() == start {
                 self.write_frame(out, xid::PING, &Request::Ping);
                 self.stats.pings_sent += 1;
@@ -806,6 +826,9 @@ impl Session {
                 | DisconnectReason::Abandoned
                 | DisconnectReason::ReadWriteServerFound
         );
+        // Leaving a read-only server for a read/write one is no failure,
+        // however young the connection.
+        let moved_on = matches!(reason, DisconnectReason::ReadWriteServerFound);
         self.events.push_back(Event::Disconnected {
             host: self.hosts[self.current_host].clone(),
             reason,
@@ -849,7 +872,10 @@ impl Session {
                     .set(Timer::Lost, after(self.last_recv, self.timeout));
             }
         }
-        if (!was_connected && !reachable) || malformed || (was_connected && !self.healthy) {
+        if (!was_connected && !reachable)
+            || malformed
+            || (was_connected && !self.healthy && !moved_on)
+        {
             self.failed_attempts += 1;
         }
         self.phase = Phase::Waiting;
@@ -932,7 +958,10 @@ impl Session {
             self.stats.reconnects += 1;
         }
         let session_id = self.session_id;
-        let report = if read_only {
+        // A new session made on a connection whose SASL exchange was cut
+        // was never reported: the next report still says "new".
+        let new_session = new_session || self.unreported_new_session;
+        let state = if read_only {
             (
                 SessionState::ReadOnly { session_id },
                 KeeperState::ConnectedReadOnly,
@@ -946,10 +975,12 @@ impl Session {
                 KeeperState::SyncConnected,
             )
         };
+        let report = Report { state, carried };
         // With SASL, "connected" is reported once the exchange completed:
         // until then the connection carries nothing else.
         let sasl = self.start_sasl(report);
         let authenticating = sasl.is_some();
+        self.unreported_new_session = authenticating && new_session;
         self.phase = Phase::Connected {
             read_only,
             since: now,
@@ -971,10 +1002,20 @@ impl Session {
             self.start_probing(now);
         }
         if !authenticating {
-            self.replay_due = true;
-            self.set_state(report.0, report.1);
+            self.report_connected(report);
         }
-        if carried {
+    }
+
+    /// The connection is ready for the session's traffic (after the
+    /// handshake, or after SASL): replay, report the state, and tell the
+    /// watchers carried over to re-read.
+    fn report_connected(&mut self, report: Report) {
+        self.replay_due = true;
+        self.unreported_new_session = false;
+        if !self.closing {
+            self.set_state(report.state.0, report.state.1);
+        }
+        if report.carried {
             for (watcher, path) in self.watches.resumed() {
                 self.push_watch(watcher, EventType::None, KeeperState::SyncConnected, path);
             }

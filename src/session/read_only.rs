@@ -27,14 +27,19 @@ impl Session {
 
     /// The probe timer fired: ask the next other host.
     pub(super) fn probe(&mut self, now: Instant) {
-        if !matches!(
+        let read_only = matches!(
             self.phase,
             Phase::Connected {
                 read_only: true,
                 ..
             }
-        ) {
+        );
+        if self.closing || !read_only {
             return;
+        }
+        if matches!(self.phase, Phase::Connected { sasl: Some(_), .. }) {
+            // Not before this connection is authenticated and reported.
+            return self.timers.set(Timer::Probe, after(now, self.probe_every));
         }
         let n = self.hosts.len();
         let k = 1 + self.probes % (n - 1);
@@ -48,8 +53,12 @@ impl Session {
     /// The answer to a [`Command::Probe`]: whether `host` said it serves
     /// writes (`isro` answered `rw`). A failed probe is `false`. If the
     /// session is still read-only, it leaves its server for that one.
+    ///
+    /// An answer about the current server is ignored (a late answer from
+    /// before this connection), and so is any answer once closing.
     pub fn handle_probe(&mut self, host: &HostPort, read_write: bool, now: Instant) {
         if !read_write
+            || self.closing
             || !matches!(
                 self.phase,
                 Phase::Connected {
@@ -63,6 +72,9 @@ impl Session {
         let Some(i) = self.hosts.iter().position(|h| h == host) else {
             return;
         };
+        if i == self.current_host {
+            return;
+        }
         self.next_host = i;
         self.drop_connection(now, DisconnectReason::ReadWriteServerFound);
     }

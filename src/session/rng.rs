@@ -46,3 +46,8 @@ pub(crate) fn random_seed() -> u64 {
     use std::hash::BuildHasher;
     RandomState::new().hash_one(0x006b_617a_6f6f_u64) | 1
 }
+
+/// Fills `buf` from the operating system's random source.
+pub(crate) fn os_random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
+    getrandom::getrandom(buf)
+}

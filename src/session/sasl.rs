@@ -5,9 +5,9 @@
 use bytes::{Bytes, BytesMut};
 use std::time::Instant;
 
-use super::{DisconnectReason, Phase, Session, SessionState};
+use super::{rng, DisconnectReason, Phase, Report, Session};
 use crate::proto::jute::{Reader, Record};
-use crate::proto::{xid, KeeperState, Request, SaslPacket};
+use crate::proto::{xid, Request, SaslPacket};
 use crate::sasl::{Exchange, Step};
 
 /// Per-connection SASL state, held in [`Phase::Connected`] until the
@@ -16,8 +16,8 @@ use crate::sasl::{Exchange, Step};
 pub(super) struct Authenticating {
     exchange: Exchange,
     round: Round,
-    /// The state to report once authenticated.
-    report: (SessionState, KeeperState),
+    /// What to report once authenticated.
+    report: Report,
 }
 
 #[derive(Debug)]
@@ -30,12 +30,17 @@ enum Round {
 
 impl Session {
     /// A fresh exchange for a new connection, if the config asks for SASL.
-    pub(super) fn start_sasl(
-        &mut self,
-        report: (SessionState, KeeperState),
-    ) -> Option<Box<Authenticating>> {
+    pub(super) fn start_sasl(&mut self, report: Report) -> Option<Box<Authenticating>> {
         let credentials = self.config.sasl.as_ref()?;
-        let cnonce = format!("{:016x}{:016x}", self.rng.next_u64(), self.rng.next_u64());
+        // The client nonce must be unpredictable to the server (RFC 2831
+        // §2.1.2): the operating system's randomness, except in a seeded
+        // (simulated, replayed) session.
+        let mut nonce = [0u8; 16];
+        if self.seeded || rng::os_random(&mut nonce).is_err() {
+            nonce[..8].copy_from_slice(&self.rng.next_u64().to_be_bytes());
+            nonce[8..].copy_from_slice(&self.rng.next_u64().to_be_bytes());
+        }
+        let cnonce: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
         let (exchange, token) = Exchange::start(credentials, cnonce);
         Some(Box::new(Authenticating {
             exchange,
@@ -91,6 +96,13 @@ impl Session {
             Ok(p) => p,
             Err(e) => return self.drop_connection(now, DisconnectReason::Malformed(e)),
         };
+        if packet.token.is_empty() {
+            // No challenge (no SASL configured on the server), or no proof
+            // (a server that lets failed clients on, allowSaslFailedClients):
+            // either way these credentials are not accepted. Retrying
+            // would loop for ever.
+            return self.auth_failed();
+        }
         let Some(auth) = self.authenticating() else {
             return;
         };
@@ -101,8 +113,7 @@ impl Session {
                 if let Phase::Connected { sasl, .. } = &mut self.phase {
                     *sasl = None;
                 }
-                self.replay_due = true;
-                self.set_state(report.0, report.1);
+                self.report_connected(report);
             }
             Err(e) => self.drop_connection(now, DisconnectReason::Sasl(e)),
         }

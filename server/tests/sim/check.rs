@@ -19,6 +19,10 @@ pub fn all(
     if let Some(stalled) = &world.stalled {
         return Err(stalled.clone());
     }
+    if world.tls_errors > 0 {
+        // Bytes arrive whole and in order: a TLS error is a defect.
+        return Err(format!("{} TLS errors on the server end", world.tls_errors));
+    }
     completed(load)?;
     acknowledged_writes_visible(world, load)?;
     counter_lost_nothing(world, load)?;

@@ -183,6 +183,8 @@ pub struct World {
     client_tls: Option<kazoo::tls::TlsConfig>,
     /// TLS handshakes the server end completed.
     pub tls_handshakes: u64,
+    /// TLS errors on the server end (in order delivery makes any a defect).
+    pub tls_errors: u64,
 }
 
 /// Whether a seed speaks TLS: a quarter of them, chosen without drawing
@@ -251,6 +253,7 @@ impl World {
             server_tls: BTreeMap::new(),
             client_tls: None,
             tls_handshakes: 0,
+            tls_errors: 0,
         };
         if speaks_tls(seed) {
             let (server, client) = tls_pair();
@@ -460,13 +463,21 @@ impl World {
                 None => self.server.handle_connection_input(sconn, &bytes, self.now),
                 Some(tls) => {
                     let was_handshaking = tls.is_handshaking();
-                    let taken = tls.read_tls(&mut &bytes[..]).is_ok();
-                    let ok = taken && tls.process_new_packets().is_ok();
+                    // rustls takes a few KiB per read_tls: feed it all.
+                    let mut rest = &bytes[..];
+                    let mut plain = Vec::new();
+                    let mut ok = true;
+                    while ok && !rest.is_empty() {
+                        ok = matches!(tls.read_tls(&mut rest), Ok(n) if n > 0)
+                            && tls.process_new_packets().is_ok();
+                        let _ = tls.reader().read_to_end(&mut plain);
+                    }
+                    if !ok {
+                        self.tls_errors += 1;
+                    }
                     if ok && was_handshaking && !tls.is_handshaking() {
                         self.tls_handshakes += 1;
                     }
-                    let mut plain = Vec::new();
-                    let _ = tls.reader().read_to_end(&mut plain);
                     let reply = drain_tls(tls);
                     if !plain.is_empty() {
                         self.server.handle_connection_input(sconn, &plain, self.now);

@@ -95,6 +95,10 @@ fn a_read_write_answer_moves_the_session_there() {
             }
         ]
     ));
+    assert_eq!(
+        sim.session.failed_attempts, 0,
+        "moving to a read/write server is no failed attempt"
+    );
     let write = sim.submit(req::create("/w", CreateMode::Persistent));
     assert!(sim.result(write).is_some_and(Result::is_ok));
     // No more probes once read/write; a late answer changes nothing.
@@ -147,5 +151,44 @@ fn a_read_only_answer_nobody_asked_for_is_refused() {
     assert!(attempts < 10, "backed off: {attempts} attempts in 1 s");
     sim.server.handshake = Handshake::Accept;
     sim.advance(Duration::from_secs(10));
-    assert!(matches!(sim.session.state(), Some(SessionState::Connected { .. })));
+    assert!(matches!(
+        sim.session.state(),
+        Some(SessionState::Connected { .. })
+    ));
+}
+
+/// An answer about the server the session is on now (a late one, from a
+/// probe of an earlier connection) is no reason to leave it; nor is any
+/// answer once closing.
+#[test]
+fn answers_about_the_current_server_or_while_closing_are_ignored() {
+    let mut sim = Sim::new_with(three_hosts(), |s| s.handshake = Handshake::AcceptReadOnly);
+    let current = sim.session.current_host().unwrap().clone();
+    sim.session.handle_probe(&current, true, sim.now);
+    sim.step();
+    assert!(matches!(
+        sim.session.state(),
+        Some(SessionState::ReadOnly { .. })
+    ));
+    sim.advance(Duration::from_millis(100));
+    let other = sim.probes[0].clone();
+    sim.server.stalled = true; // the closeSession reply never comes
+    sim.session.close(sim.now);
+    sim.session.handle_probe(&other, true, sim.now);
+    sim.step();
+    assert!(
+        !sim.events.iter().any(|e| matches!(
+            e,
+            Event::Disconnected {
+                reason: DisconnectReason::ReadWriteServerFound,
+                ..
+            }
+        )),
+        "close goes on: {:?}",
+        sim.events
+    );
+    assert!(
+        !sim.session.is_closed(),
+        "still waiting for the closeSession reply"
+    );
 }

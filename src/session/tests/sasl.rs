@@ -116,14 +116,15 @@ fn a_connection_cut_during_the_exchange_is_retried() {
             ..
         }
     )));
-    // The cut connection never reported "connected", so no Suspended either.
+    // The cut connection never reported "connected", so no Suspended
+    // either; the session made on it is resumed on the next, and reported
+    // as what it is to the application: new.
     assert_eq!(
         sim.states(),
         [SessionState::Connected {
             session_id: 0x101,
-            new_session: false
-        }],
-        "the session made on the first connection is resumed"
+            new_session: true
+        }]
     );
 }
 
@@ -204,4 +205,44 @@ fn polling_while_a_token_is_out_keeps_its_xid() {
             .any(|e| matches!(e, Event::Disconnected { .. })),
         "the answer was taken as the answer"
     );
+}
+
+/// A server that never answers the exchange: no ping keeps the connection
+/// up meanwhile (a server enforcing SASL would answer it with -124 and
+/// close), and the read timeout ends it.
+#[test]
+fn no_ping_while_authenticating_and_the_read_timeout_bounds_it() {
+    let mut sim = Sim::new_with(config("pw"), |s| s.sasl = FakeSasl::Silent);
+    sim.advance(Duration::from_millis(2500));
+    let ops = received(&sim);
+    assert!(ops.contains(&OpCode::Sasl));
+    assert!(!ops.contains(&OpCode::Ping), "{ops:?}");
+    assert!(sim.events.iter().any(|e| matches!(
+        e,
+        Event::Disconnected {
+            reason: DisconnectReason::ReadTimeout,
+            ..
+        }
+    )));
+    assert!(sim.states().is_empty(), "never reported connected");
+}
+
+/// Watchers carried over hear "resumed" only once the connection is
+/// authenticated: not before a refusal.
+#[test]
+fn carried_watchers_hear_nothing_before_authentication() {
+    let mut sim = Sim::new_with(config("pw"), |s| s.sasl = FakeSasl::Password("pw"));
+    let w = sim.submit(req::add_watch("/p", AddWatchMode::Persistent));
+    assert!(sim.result(w).is_some_and(Result::is_ok));
+    sim.prove_connection();
+    sim.server.sasl = FakeSasl::Password("changed");
+    sim.drop_connection();
+    sim.advance(Duration::from_millis(100));
+    assert_eq!(sim.session.terminal_error(), Some(&Error::AuthFailed));
+    let heard: Vec<_> = sim
+        .watch_events()
+        .into_iter()
+        .filter(|(id, _, state, _)| *id == w.0 && *state == KeeperState::SyncConnected)
+        .collect();
+    assert!(heard.is_empty(), "{heard:?}");
 }

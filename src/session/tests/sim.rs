@@ -42,8 +42,11 @@ pub(crate) enum Handshake {
 /// How the fake server answers SASL tokens.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum FakeSasl {
-    /// Not configured: -115 and a close, as a server without a JAAS section.
+    /// Not configured, as a real server without a JAAS `Server` section:
+    /// err 0 and an empty token, connection left open.
     Off,
+    /// Take tokens, never answer.
+    Silent,
     /// DIGEST-MD5 for any user with this password.
     Password(&'static str),
     /// Send the challenge, then close the connection (once; then `Password`).
@@ -291,7 +294,13 @@ impl FakeServer {
         conn.sasl_rounds += 1;
         let round = conn.sasl_rounds;
         let password = match self.sasl {
-            FakeSasl::Off => None,
+            FakeSasl::Silent => return,
+            FakeSasl::Off => {
+                let packet = SaslPacket {
+                    token: Bytes::new(),
+                };
+                return self.reply(xid, 0, Some(Response::Sasl(packet)));
+            }
             FakeSasl::BadChallenge => {
                 let packet = SaslPacket {
                     token: Bytes::from_static(b"nonce=n"),
