@@ -228,3 +228,17 @@ fn forward_frames(mut client: TcpStream, mut server: TcpStream, cut: bool) -> bo
     let _ = server.shutdown(Shutdown::Both);
     false
 }
+
+/// A server with no SASL configured answers every token with nothing: the
+/// credentials cannot be checked there, and that is as final as a refusal
+/// (not an endless reconnect).
+#[test]
+fn a_server_without_sasl_is_a_terminal_refusal() {
+    let plain = ZkServer::shared().unwrap();
+    let proxy = Proxy::start(plain.addr()).unwrap();
+    let c = start(0, config(&proxy.addr().to_string(), "bob", "bobsecret"));
+    assert_eq!(c.connected().wait_timeout(WAIT), Err(Error::AuthFailed));
+    thread::sleep(Duration::from_secs(1));
+    assert_eq!(proxy.attempts(), 1, "{:?}", c.recent_disconnects());
+    drop(c.close());
+}
