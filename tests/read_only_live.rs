@@ -7,34 +7,18 @@
 
 #![allow(clippy::disallowed_methods)] // a test owns its clock
 
-use std::sync::OnceLock;
+#[path = "support/adapters.rs"]
+mod adapters;
+
 use std::thread;
 use std::time::{Duration, Instant};
 
+use adapters::start;
 use kazoo::session::{Config, DisconnectReason, SessionState};
 use kazoo::{Client, Error};
 use kazoo_testing::{Proxy, ServerOptions, ZkEnsemble, ZkServer};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
-}
-
-fn start(adapter: usize, config: Config) -> Client {
-    match adapter {
-        0 => kazoo_std::start(config),
-        1 => kazoo_mio::start(config),
-        _ => kazoo_tokio::start(runtime().handle(), config),
-    }
-}
 
 fn read_only_config(hosts: &str) -> Config {
     Config::builder(hosts)

@@ -5,6 +5,9 @@
 
 #![allow(clippy::disallowed_methods)] // a test owns its clock
 
+#[path = "support/adapters.rs"]
+mod adapters;
+
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,24 +15,14 @@ use std::sync::{Arc, OnceLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use adapters::start;
 use kazoo::acl::{Acl, Perms};
 use kazoo::sasl::SaslCredentials;
 use kazoo::session::{Config, DisconnectReason, LostReason, SessionState};
-use kazoo::{Client, Error};
+use kazoo::Error;
 use kazoo_testing::{Proxy, ServerOptions, ZkServer};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
-}
 
 fn server() -> &'static ZkServer {
     static SERVER: OnceLock<ZkServer> = OnceLock::new();
@@ -43,14 +36,6 @@ fn server() -> &'static ZkServer {
         };
         ZkServer::start_with(&options).expect("a SASL server")
     })
-}
-
-fn start(adapter: usize, config: Config) -> Client {
-    match adapter {
-        0 => kazoo_std::start(config),
-        1 => kazoo_mio::start(config),
-        _ => kazoo_tokio::start(runtime().handle(), config),
-    }
 }
 
 fn config(hosts: &str, user: &str, password: &str) -> Config {

@@ -505,35 +505,34 @@ fn check(
     let Some(last) = samples.last() else {
         return vec!["no sample".into()];
     };
-    let growth = last.rss_kib as f64 / base.rss_kib.max(1) as f64 - 1.0;
-    println!(
-        "soak: RSS {} KiB at {:.0} s, {} KiB at {:.0} s ({:+.1} %)",
-        base.rss_kib,
-        base.at.as_secs_f64(),
-        last.rss_kib,
-        last.at.as_secs_f64(),
-        growth * 100.0
-    );
-    if strict_rss && growth.abs() > 0.05 {
-        failures.push(format!(
-            "resident memory moved {:+.1} % after the baseline",
+    let memory = [
+        (
+            "RSS",
+            "resident memory",
+            base.rss_kib as f64,
+            last.rss_kib as f64,
+        ),
+        (
+            "heap",
+            "the heap",
+            base.heap_kib as f64,
+            last.heap_kib as f64,
+        ),
+    ];
+    for (short, long, from, to) in memory {
+        let growth = to / from.max(1.0) - 1.0;
+        println!(
+            "soak: {short} {from} KiB at {:.0} s, {to} KiB at {:.0} s ({:+.1} %)",
+            base.at.as_secs_f64(),
+            last.at.as_secs_f64(),
             growth * 100.0
-        ));
-    }
-    let heap_growth = last.heap_kib as f64 / base.heap_kib.max(1) as f64 - 1.0;
-    println!(
-        "soak: heap {} KiB at {:.0} s, {} KiB at {:.0} s ({:+.1} %)",
-        base.heap_kib,
-        base.at.as_secs_f64(),
-        last.heap_kib,
-        last.at.as_secs_f64(),
-        heap_growth * 100.0
-    );
-    if strict_rss && heap_growth.abs() > 0.05 {
-        failures.push(format!(
-            "the heap moved {:+.1} % after the baseline",
-            heap_growth * 100.0
-        ));
+        );
+        if strict_rss && growth.abs() > 0.05 {
+            failures.push(format!(
+                "{long} moved {:+.1} % after the baseline",
+                growth * 100.0
+            ));
+        }
     }
     for s in samples.iter().filter(|s| s.at > base.at) {
         if s.threads > base.threads + 2 {

@@ -5,26 +5,19 @@
 
 #![allow(clippy::disallowed_methods)] // a test owns its clock
 
+#[path = "support/adapters.rs"]
+mod adapters;
+
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use adapters::start;
 use kazoo::session::{Config, DisconnectReason, SessionState};
 use kazoo::tls::{CertificateProblem, TlsConfig, TlsError};
 use kazoo::Client;
 use kazoo_testing::{Proxy, ServerOptions, ServerTls, TestPki, ZkServer};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RT.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap()
-    })
-}
 
 /// One TLS server per client-certificate policy, shared by the tests.
 fn server(require_client_cert: bool) -> &'static (ZkServer, TestPki) {
@@ -42,14 +35,6 @@ fn server(require_client_cert: bool) -> &'static (ZkServer, TestPki) {
         };
         (ZkServer::start_with(&options).expect("a TLS server"), pki)
     })
-}
-
-fn start(adapter: usize, config: Config) -> Client {
-    match adapter {
-        0 => kazoo_std::start(config),
-        1 => kazoo_mio::start(config),
-        _ => kazoo_tokio::start(runtime().handle(), config),
-    }
 }
 
 fn config(hosts: &str, tls: TlsConfig) -> Config {

@@ -17,22 +17,13 @@ fn config(password: &str) -> crate::session::Config {
     c
 }
 
-/// The opcodes the server received, in order, after the handshake.
-fn received(sim: &Sim) -> Vec<OpCode> {
-    sim.server
-        .received
-        .iter()
-        .map(|(_, r)| r.op_code())
-        .collect()
-}
-
 #[test]
 fn the_exchange_comes_first_and_connected_after_it() {
     let mut sim = Sim::new_with(config("pw"), |s| s.sasl = FakeSasl::Password("pw"));
     let get = sim.submit(req::get("/", false));
     assert!(sim.result(get).is_some_and(Result::is_ok));
     assert_eq!(
-        received(&sim)[..4],
+        sim.received_ops()[..4],
         [OpCode::Sasl, OpCode::Sasl, OpCode::Auth, OpCode::GetData],
         "two SASL rounds, then the replayed credential, then the request"
     );
@@ -47,7 +38,8 @@ fn the_exchange_comes_first_and_connected_after_it() {
     sim.prove_connection();
     sim.drop_connection();
     sim.advance(Duration::from_millis(10));
-    let after: Vec<_> = received(&sim)
+    let after: Vec<_> = sim
+        .received_ops()
         .into_iter()
         .filter(|op| *op != OpCode::Ping)
         .skip(4)
@@ -74,7 +66,7 @@ fn a_refused_password_is_terminal() {
     );
     assert!(sim.session.is_closed());
     assert!(
-        !received(&sim).contains(&OpCode::Auth),
+        !sim.received_ops().contains(&OpCode::Auth),
         "nothing else was sent"
     );
     let later = sim.submit(req::get("/", false));
@@ -214,7 +206,7 @@ fn polling_while_a_token_is_out_keeps_its_xid() {
 fn no_ping_while_authenticating_and_the_read_timeout_bounds_it() {
     let mut sim = Sim::new_with(config("pw"), |s| s.sasl = FakeSasl::Silent);
     sim.advance(Duration::from_millis(2500));
-    let ops = received(&sim);
+    let ops = sim.received_ops();
     assert!(ops.contains(&OpCode::Sasl));
     assert!(!ops.contains(&OpCode::Ping), "{ops:?}");
     assert!(sim.events.iter().any(|e| matches!(

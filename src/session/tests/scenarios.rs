@@ -13,14 +13,6 @@ fn connected(sim: &Sim) -> bool {
     matches!(sim.session.state(), Some(SessionState::Connected { .. }))
 }
 
-fn sent_ops(sim: &Sim) -> Vec<OpCode> {
-    sim.server
-        .received
-        .iter()
-        .map(|(_, r)| r.op_code())
-        .collect()
-}
-
 #[test]
 fn connect() {
     let sim = Sim::new(Sim::config());
@@ -102,7 +94,12 @@ fn frames_split_at_every_byte() {
 #[test]
 fn ping_after_a_third_idle_and_none_while_busy() {
     let mut sim = Sim::new(Sim::config());
-    let pings = |sim: &Sim| sent_ops(sim).iter().filter(|&&o| o == OpCode::Ping).count();
+    let pings = |sim: &Sim| {
+        sim.received_ops()
+            .iter()
+            .filter(|&&o| o == OpCode::Ping)
+            .count()
+    };
     sim.advance(Duration::from_millis(999));
     assert_eq!(pings(&sim), 0);
     sim.advance(Duration::from_millis(1));
@@ -557,7 +554,7 @@ fn close_with_pending_requests() {
         Some(SessionState::Closed { session_id: 0x101 })
     );
     assert!(sim.session.poll_timeout().is_none());
-    assert!(sent_ops(&sim).is_empty(), "stalled server saw nothing");
+    assert!(sim.received_ops().is_empty(), "stalled server saw nothing");
 }
 
 #[test]
@@ -566,7 +563,7 @@ fn close_gets_its_reply() {
     let e = sim.submit(req::create("/e", CreateMode::Ephemeral));
     assert!(matches!(sim.result(e), Some(Ok(_))));
     sim.close();
-    assert_eq!(sent_ops(&sim).last(), Some(&OpCode::CloseSession));
+    assert_eq!(sim.received_ops().last(), Some(&OpCode::CloseSession));
     assert_eq!(
         sim.session.state(),
         Some(SessionState::Closed { session_id: 0x101 })
@@ -688,7 +685,7 @@ fn invalid_paths_fail_without_sending() {
         sim.result(check),
         Some(Err(Error::InvalidArgument(_)))
     ));
-    assert!(sent_ops(&sim).is_empty());
+    assert!(sim.received_ops().is_empty());
 }
 
 #[test]
@@ -873,7 +870,7 @@ fn dropping_a_watcher_keeps_the_server_watch_a_newer_one_needs() {
     sim.step();
     assert!(sim.result(b).is_some_and(Result::is_ok));
     assert!(
-        !sent_ops(&sim).contains(&OpCode::RemoveWatches),
+        !sim.received_ops().contains(&OpCode::RemoveWatches),
         "the server keeps the watch b needs"
     );
     sim.submit(req::set("/p"));
@@ -936,13 +933,15 @@ fn dropping_a_one_shot_watcher_removes_the_server_watch() {
     // Two data watchers: dropping one keeps the server's watch.
     let a = sim.submit(req::get("/o", true));
     let _b = sim.submit(req::get("/o", true));
-    let removes = sent_ops(&sim)
+    let removes = sim
+        .received_ops()
         .iter()
         .filter(|o| **o == OpCode::RemoveWatches)
         .count();
     sim.session.remove_watcher(a, now);
     sim.step();
-    let after = sent_ops(&sim)
+    let after = sim
+        .received_ops()
         .iter()
         .filter(|o| **o == OpCode::RemoveWatches)
         .count();

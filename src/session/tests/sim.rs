@@ -919,6 +919,15 @@ impl Sim {
     pub(crate) fn is_connected(&self) -> bool {
         self.connected
     }
+
+    /// The opcodes the server received, in order.
+    pub(crate) fn received_ops(&self) -> Vec<OpCode> {
+        self.server
+            .received
+            .iter()
+            .map(|(_, r)| r.op_code())
+            .collect()
+    }
 }
 
 /// One line per event, stable across runs (for transcripts).
