@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use kazoo::proto::MultiResult;
 use kazoo::session::{Config, SessionState};
 use kazoo::{Client, Error};
-use kazoo_testing::{expire_session, Proxy, ZkEnsemble};
+use kazoo_testing::{expire_session, Proxy, ServerOptions, ZkEnsemble};
 
 /// The session timeout every client asks for.
 const SESSION: Duration = Duration::from_secs(6);
@@ -397,13 +397,16 @@ fn create_loop(i: usize, client: Client, history: Arc<Recorder>, run: Arc<Run>) 
     while !run.done() {
         let started = Instant::now();
         let batch: Vec<_> = (0..5)
-            .map(|_| client.create(format!("/seq/c{i}-")).sequential().send())
+            .map(|_| client.create(format!("/seq/c{i}/n-")).sequential().send())
             .collect();
         for created in batch {
             let created = created.wait_timeout(BOUND);
             history.op("create", started, outcome(&created, |path| path.clone()));
         }
-        thread::sleep(Duration::from_millis(50));
+        // 20 creates a second per client: a 30-minute run leaves about
+        // 36,000 nodes under each client's parent (a listing well inside
+        // the 1 MB packet limit) and a tree the members reload quickly.
+        thread::sleep(Duration::from_millis(250));
     }
 }
 
@@ -484,10 +487,14 @@ fn nemesis(zk: &mut ZkEnsemble, members: &[Member], run: &Run, rng: &mut Rng, fa
 /// run, after which the checker never ran): such a member is killed and
 /// started afresh, up to three times.
 fn heal(zk: &mut ZkEnsemble) -> Result<(), String> {
+    // Every member down starts at once: one alone cannot serve.
+    for i in 0..zk.len() {
+        let _ = zk.resume(i); // never left frozen
+    }
+    zk.spawn_stopped().map_err(|e| e.to_string())?;
     for i in 0..zk.len() {
         let mut tries = 0;
         loop {
-            let _ = zk.resume(i); // never left frozen
             match zk.start_member(i) {
                 Ok(()) => break,
                 Err(e) if tries == 3 => return Err(format!("member {i}: {e}")),
@@ -503,7 +510,7 @@ fn heal(zk: &mut ZkEnsemble) -> Result<(), String> {
 }
 
 /// Every check over the histories and the final tree (`present`: the
-/// names under `/seq`); the failures, and a summary.
+/// nodes under `/seq`, as `c<i>/n-…`); the failures, and a summary.
 fn check(
     histories: &[History],
     present: &std::collections::BTreeSet<String>,
@@ -547,7 +554,7 @@ fn check(
     for h in histories {
         for path in &h.acked_creates {
             acked += 1;
-            if !present.contains(kazoo::path::basename(path)) {
+            if !present.contains(path.strip_prefix("/seq/").unwrap_or(path)) {
                 failures.push(format!("acknowledged {path} is missing"));
             }
         }
@@ -674,10 +681,20 @@ fn main() {
                 | 1
         });
     println!("chaos: {secs} s, at least {target} acquisitions, CHAOS_SEED={seed}");
-    let mut zk = ZkEnsemble::start(3).expect("a 3-node ensemble");
+    let options = ServerOptions {
+        // A member restarted late in a long run reloads its whole history.
+        start_timeout: Duration::from_secs(180),
+        ..ServerOptions::default()
+    };
+    let mut zk = ZkEnsemble::start_with(3, &options).expect("a 3-node ensemble");
     let setup = kazoo_std::start(Config::new(&zk.connect_string()).unwrap());
     setup.connected().wait_timeout(BOUND).expect("connected");
-    for p in ["/chaos/lock", "/chaos/register", "/chaos/seq"] {
+    let parents = (0..CLIENTS).map(|i| format!("/chaos/seq/c{i}"));
+    for p in ["/chaos/lock", "/chaos/register"]
+        .map(String::from)
+        .into_iter()
+        .chain(parents)
+    {
         setup.create(p).make_parents().send().wait().unwrap();
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -767,13 +784,15 @@ fn main() {
             Err(e) => failures.push(format!("a history that does not parse: {e}")),
         }
     }
-    let present = checker
-        .get_children("/seq")
-        .send()
-        .wait_timeout(BOUND)
-        .expect("the created nodes listed")
-        .into_iter()
-        .collect();
+    let mut present = std::collections::BTreeSet::new();
+    for i in 0..CLIENTS {
+        let names = checker
+            .get_children(format!("/seq/c{i}"))
+            .send()
+            .wait_timeout(BOUND)
+            .expect("the created nodes listed");
+        present.extend(names.into_iter().map(|n| format!("c{i}/{n}")));
+    }
     let (found, summary) = check(&histories, &present, &faults);
     failures.extend(found);
     let acquired = run.acquisitions.load(Ordering::SeqCst);

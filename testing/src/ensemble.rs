@@ -287,15 +287,21 @@ impl ZkEnsemble {
         self.wait_serving(i)
     }
 
-    /// Starts stopped members without waiting for them (use when no quorum
-    /// is up yet, so none can serve alone).
-    pub fn start_all(&mut self) -> Result<(), TestingError> {
+    /// Starts every stopped member without waiting for it to serve.
+    pub fn spawn_stopped(&mut self) -> Result<(), TestingError> {
         for i in 0..self.len() {
             if !self.is_running(i) {
                 self.members[i].jvm = None;
                 self.spawn(i)?;
             }
         }
+        Ok(())
+    }
+
+    /// Starts every stopped member at once, then waits until each serves
+    /// (use when no quorum is up, so none can serve alone).
+    pub fn start_all(&mut self) -> Result<(), TestingError> {
+        self.spawn_stopped()?;
         for i in 0..self.len() {
             self.wait_serving(i)?;
         }

@@ -274,10 +274,40 @@ pub(crate) fn ensure_installed() -> Result<(), TestingError> {
 }
 
 /// A port nothing listens on right now (the OS picks it).
+/// A port free now, for a server to listen on: below the kernel's
+/// ephemeral range when it can be, so that no outgoing connection of
+/// this machine (a client, a proxy) can take it while the server is down
+/// and stop it from coming back. A 30-minute chaos run lost a member that
+/// way: OS-assigned ports come from the ephemeral range.
 pub(crate) fn free_port() -> Result<u16, TestingError> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let low = ephemeral_low().unwrap_or(32768);
+    if low > 12_000 {
+        // Spread over [10000, low) from a per-process start, so parallel
+        // test processes rarely try the same ports.
+        let span = u32::from(low - 10_000);
+        let start = std::process::id().wrapping_mul(7919) % span;
+        for _ in 0..200 {
+            let n = NEXT.fetch_add(1, Ordering::Relaxed);
+            let port = 10_000 + ((start + n * 97) % span) as u16;
+            if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+                return Ok(port);
+            }
+        }
+    }
     Ok(TcpListener::bind((Ipv4Addr::LOCALHOST, 0))?
         .local_addr()?
         .port())
+}
+
+/// The first port of the kernel's ephemeral range (Linux).
+fn ephemeral_low() -> Option<u16> {
+    fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 pub(crate) fn temp_dir() -> Result<PathBuf, TestingError> {
