@@ -47,7 +47,28 @@ pub(crate) fn random_seed() -> u64 {
     RandomState::new().hash_one(0x006b_617a_6f6f_u64) | 1
 }
 
-/// Fills `buf` from the operating system's random source.
-pub(crate) fn os_random(buf: &mut [u8]) -> Result<(), getrandom::Error> {
-    getrandom::getrandom(buf)
+/// 128 bits no server can predict, for a SASL client nonce: SipHash
+/// under std's secret per-thread keys, which come from the operating
+/// system's random source. Taking them from std keeps the core free of any
+/// crate that calls the OS (the dependency rule in `scripts/test.sh`).
+pub(crate) fn unpredictable() -> [u8; 16] {
+    use std::collections::hash_map::RandomState;
+    use std::hash::BuildHasher;
+    // Every `RandomState` steps the thread's keys, so two calls differ.
+    let keys = RandomState::new();
+    let mut out = [0u8; 16];
+    out[..8].copy_from_slice(&keys.hash_one(0x6b7a_5f6e_6f6e_6365_u64).to_be_bytes());
+    out[8..].copy_from_slice(&keys.hash_one(!0x6b7a_5f6e_6f6e_6365_u64).to_be_bytes());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn unpredictable_values_differ_between_calls() {
+        let a = super::unpredictable();
+        let b = super::unpredictable();
+        assert_ne!(a, b);
+        assert_ne!(a[..8], a[8..]);
+    }
 }

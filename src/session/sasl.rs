@@ -33,10 +33,10 @@ impl Session {
     pub(super) fn start_sasl(&mut self, report: Report) -> Option<Box<Authenticating>> {
         let credentials = self.config.sasl.as_ref()?;
         // The client nonce must be unpredictable to the server (RFC 2831
-        // §2.1.2): the operating system's randomness, except in a seeded
-        // (simulated, replayed) session.
-        let mut nonce = [0u8; 16];
-        if self.seeded || rng::os_random(&mut nonce).is_err() {
+        // §2.1.2): secret-keyed, except in a seeded (simulated, replayed)
+        // session.
+        let mut nonce = rng::unpredictable();
+        if self.seeded {
             nonce[..8].copy_from_slice(&self.rng.next_u64().to_be_bytes());
             nonce[8..].copy_from_slice(&self.rng.next_u64().to_be_bytes());
         }
