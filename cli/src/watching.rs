@@ -80,8 +80,10 @@ pub(crate) fn watch(
             changes.send(Line::Print(line)).is_ok()
         })
         .wait_timeout(timeout)?;
-    println!("watching {path}");
+    // Listening before "watching" is printed: a state change right after
+    // it must not slip past (it did, and a cut showed up as LOST alone).
     listen(client, &tx, true);
+    println!("watching {path}");
     drop(tx);
     Ok(print_until_interrupted(rx))
 }
@@ -101,8 +103,10 @@ pub(crate) fn watch_tree(
             None => return Ok(0),
         }
     }
+    let (tx, rx) = mpsc::channel();
+    listen(client, &tx, true);
     println!("watching {path}");
-    follow(client, cache, true, |event| match event {
+    follow(cache, tx, rx, |event| match event {
         TreeEvent::Added(n) => Some(format!("NodeCreated SyncConnected {}", n.path)),
         TreeEvent::Updated { new, .. } => {
             Some(format!("NodeDataChanged SyncConnected {}", new.path))
@@ -115,7 +119,9 @@ pub(crate) fn watch_tree(
 /// `kz cache PATH`: every TreeCache event, with kazoo's event names.
 pub(crate) fn cache(client: &Client, path: &str) -> Result<u8, Error> {
     let cache = client.tree_cache(path).start()?;
-    follow(client, cache, false, |event| {
+    let (tx, rx) = mpsc::channel();
+    listen(client, &tx, false);
+    follow(cache, tx, rx, |event| {
         Some(match event {
             TreeEvent::Added(n) => format!("NODE_ADDED {}", n.path),
             TreeEvent::Updated { new, .. } => format!("NODE_UPDATED {}", new.path),
@@ -129,16 +135,14 @@ pub(crate) fn cache(client: &Client, path: &str) -> Result<u8, Error> {
     })
 }
 
-/// Prints `cache`'s events (as `show` words them), and with `states` the
-/// connection's states, until Ctrl-C.
+/// Prints `cache`'s events (as `show` words them) and whatever else comes
+/// through `tx` (states, Ctrl-C), until Ctrl-C.
 fn follow(
-    client: &Client,
     cache: kazoo_std::recipe::TreeCache,
-    states: bool,
+    tx: mpsc::Sender<Line>,
+    rx: mpsc::Receiver<Line>,
     show: impl Fn(&TreeEvent) -> Option<String> + Send + 'static,
 ) -> Result<u8, Error> {
-    let (tx, rx) = mpsc::channel();
-    listen(client, &tx, states);
     std::thread::spawn(move || {
         while let Some(event) = cache.recv() {
             if let Some(line) = show(&event) {

@@ -157,6 +157,20 @@ pub fn thread_count() -> usize {
     std::fs::read_dir("/proc/self/task").map_or(0, |d| d.count())
 }
 
+/// The names of this process's threads, sorted (Linux: each task's
+/// `comm`), for a failure message that says which ones were left.
+pub fn thread_names() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+        .map(|name| name.trim_end().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Waits up to `timeout` for the process to be down to `at_most` threads;
 /// returns how many are left.
 pub fn wait_for_threads(at_most: usize, timeout: Duration) -> usize {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kazoo_testing::{thread_count, wait_for_threads};
+use kazoo_testing::{thread_count, thread_names, wait_for_threads};
 
 use kazoo::session::Config;
 
@@ -23,5 +23,9 @@ fn closing_from_a_waiting_state_ends_every_thread() {
     }
     drop(clients);
     let left = wait_for_threads(before, Duration::from_secs(5));
-    assert!(left <= before, "{left} threads left of {before}");
+    assert!(
+        left <= before,
+        "{left} threads left of {before}: {:?}",
+        thread_names()
+    );
 }

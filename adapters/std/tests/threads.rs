@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use kazoo_testing::{thread_count, wait_for_threads};
+use kazoo_testing::{thread_count, thread_names, wait_for_threads};
 
 use kazoo_std::session::Config;
 
@@ -30,7 +30,11 @@ fn closing_from_a_waiting_state_ends_every_thread() {
     }
     drop(clients);
     let left = wait_for_threads(before, Duration::from_secs(5));
-    assert!(left <= before, "{left} threads left of {before}");
+    assert!(
+        left <= before,
+        "{left} threads left of {before}: {:?}",
+        thread_names()
+    );
 }
 
 /// A client closed while it waits to reconnect after the server dropped
@@ -59,5 +63,9 @@ fn closing_while_waiting_to_reconnect_ends_the_connection_thread_count() {
     client.close().wait_timeout(Duration::from_secs(5)).unwrap();
     drop(client);
     let left = wait_for_threads(before, Duration::from_secs(5));
-    assert!(left <= before, "{left} threads left of {before}");
+    assert!(
+        left <= before,
+        "{left} threads left of {before}: {:?}",
+        thread_names()
+    );
 }
