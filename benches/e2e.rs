@@ -25,7 +25,7 @@ fn main() {
     };
     let client = kazoo_std::connect(&hosts).expect("hosts");
     client
-        .connected()
+        .wait_connected()
         .wait_timeout(Duration::from_secs(30))
         .expect("connected");
     let root = format!("/bench-kazoo-rs-{}", std::process::id());

@@ -24,7 +24,7 @@ const CLIENTS: usize = 8;
 fn run(adapter: &str, hosts: &str, total: usize, start: &dyn Fn(Config) -> Client) {
     let setup = start(Config::new(hosts).unwrap());
     setup
-        .connected()
+        .wait_connected()
         .wait_timeout(Duration::from_secs(30))
         .expect("connected");
     let root = format!("/bench-lock-{adapter}-{}", std::process::id());
@@ -38,7 +38,7 @@ fn run(adapter: &str, hosts: &str, total: usize, start: &dyn Fn(Config) -> Clien
     let clients: Vec<Client> = (0..CLIENTS)
         .map(|_| {
             let c = start(Config::new(hosts).unwrap());
-            c.connected()
+            c.wait_connected()
                 .wait_timeout(Duration::from_secs(30))
                 .expect("connected");
             c

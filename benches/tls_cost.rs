@@ -87,7 +87,7 @@ fn main() {
 
 fn connect(config: Config) -> Client {
     let c = kazoo_std::start(config);
-    c.connected()
+    c.wait_connected()
         .wait_timeout(Duration::from_secs(30))
         .expect("connected");
     c

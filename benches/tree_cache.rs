@@ -29,7 +29,7 @@ fn main() {
     let (_server, hosts, _) = common::server_and_args();
     let client = kazoo_std::start(Config::new(&hosts).unwrap());
     client
-        .connected()
+        .wait_connected()
         .wait_timeout(Duration::from_secs(30))
         .expect("connected");
     let root = format!("/bench-cache-{}", std::process::id());

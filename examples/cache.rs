@@ -13,7 +13,6 @@ use kazoo::recipe::TreeEvent;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_server, hosts) = common::hosts()?;
     let client = kazoo_std::connect(&hosts)?;
-    client.connected().wait_timeout(Duration::from_secs(15))?;
     client
         .delete("/examples/config")
         .recursive()

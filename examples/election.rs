@@ -6,14 +6,10 @@
 
 mod common;
 
-use std::time::Duration;
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_server, hosts) = common::hosts()?;
     let a = kazoo_std::connect(&hosts)?;
     let b = kazoo_std::connect(&hosts)?;
-    a.connected().wait_timeout(Duration::from_secs(15))?;
-    b.connected().wait_timeout(Duration::from_secs(15))?;
 
     // kazoo's Election: block until elected, lead while the closure runs.
     let election = a.election("/examples/election").id("node-a");

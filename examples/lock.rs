@@ -8,14 +8,12 @@
 mod common;
 
 use std::thread;
-use std::time::Duration;
 
 use kazoo::recipe::Status;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_server, hosts) = common::hosts()?;
     let setup = kazoo_std::connect(&hosts)?;
-    setup.connected().wait_timeout(Duration::from_secs(15))?;
     setup
         .delete("/examples/lock")
         .recursive()

@@ -16,7 +16,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let workers: Vec<(kazoo::Client, SetPartitioner)> = (0..3)
         .map(|i| -> Result<_, Box<dyn std::error::Error>> {
             let client = kazoo_std::connect(&hosts)?;
-            client.connected().wait_timeout(Duration::from_secs(15))?;
             let part = client
                 .set_partitioner("/examples/partitioner", partitions)
                 .id(format!("worker-{i}"))

@@ -14,7 +14,6 @@ use std::time::Duration;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let (_server, hosts) = common::hosts()?;
     let producer = kazoo_std::connect(&hosts)?;
-    producer.connected().wait_timeout(Duration::from_secs(15))?;
     producer
         .delete("/examples/queue")
         .recursive()
@@ -33,7 +32,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let hosts = hosts.clone();
             thread::spawn(move || -> Result<(), kazoo::Error> {
                 let client = kazoo_std::connect(&hosts)?;
-                client.connected().wait()?;
                 let queue = client.locking_queue("/examples/queue");
                 let mut gave_back = false;
                 while let Some(item) = queue.get_timeout(Duration::from_millis(500)).wait()? {

@@ -21,9 +21,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
 
-    let client = kazoo_std::connect(&hosts)?;
+    // `start` returns at once (`connect` would wait for the session): the
+    // listener is there in time to hear the first connection.
+    let client = kazoo_std::start(kazoo::session::Config::new(&hosts)?);
     client.add_listener(|state| println!("listener: session is now {state:?}"));
-    client.connected().wait_timeout(Duration::from_secs(15))?;
+    client
+        .wait_connected()
+        .wait_timeout(Duration::from_secs(15))?;
     println!("connected to {hosts}, session {:#x}", client.session_id());
 
     let root = format!("/quickstart-{}", std::process::id());

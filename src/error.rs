@@ -49,6 +49,13 @@ macro_rules! error_enum {
                     _ => None,
                 }
             }
+
+            fn server_name(&self) -> Option<&'static str> {
+                match self {
+                    $( Error::$sv => Some(stringify!($sv)), )*
+                    _ => None,
+                }
+            }
         }
     };
 }
@@ -177,6 +184,10 @@ error_enum! {
         /// The server sent bytes that do not decode.
         #[error("malformed data from the server: {0}")]
         Malformed(#[from] DecodeError),
+        /// A four-letter word was not known, not allowed, or answered
+        /// without what was looked for.
+        #[error("{0}")]
+        FourLetterWord(#[from] crate::client::FourLetterWordError),
         /// A recipe (lock, semaphore, election, lease…) refused or failed.
         #[error("{0}")]
         Recipe(#[from] crate::recipe::RecipeError),
@@ -190,6 +201,41 @@ impl Error {
             Error::Unknown(code) => Some(*code),
             Error::MultiFailed { error, .. } => error.code(),
             other => other.own_code(),
+        }
+    }
+
+    /// The error's name, stable and without its details (`"NoNode"`,
+    /// `"MultiFailed"`; a recipe's error by its own name, `"Lost"`), for
+    /// logs, metrics and tools that must not parse `Debug` output.
+    ///
+    /// ```
+    /// use kazoo::Error;
+    /// assert_eq!(Error::NoNode.name(), "NoNode");
+    /// assert_eq!(Error::Unknown(-9).name(), "Unknown");
+    /// ```
+    pub fn name(&self) -> &'static str {
+        if let Some(name) = self.server_name() {
+            return name;
+        }
+        match self {
+            Error::Unknown(_) => "Unknown",
+            Error::MultiFailed { .. } => "MultiFailed",
+            Error::Closed => "Closed",
+            Error::Cancelled => "Cancelled",
+            Error::Timeout => "Timeout",
+            Error::LockTimeout => "LockTimeout",
+            Error::ForceRetry => "ForceRetry",
+            Error::RetryFailed { .. } => "RetryFailed",
+            Error::InvalidPath(_) => "InvalidPath",
+            Error::InvalidArgument(_) => "InvalidArgument",
+            Error::Config(_) => "Config",
+            Error::Misuse(_) => "Misuse",
+            Error::RequestTooLarge(_) => "RequestTooLarge",
+            Error::Malformed(_) => "Malformed",
+            Error::FourLetterWord(_) => "FourLetterWord",
+            Error::Recipe(r) => r.name(),
+            // Every server variant was answered above.
+            _ => "Error",
         }
     }
 
@@ -291,12 +337,6 @@ pub enum ConfigError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Misuse {
-    /// A transaction may be committed once.
-    #[error("transaction already committed")]
-    AlreadyCommitted,
-    /// `close` did not finish in time (kazoo's WriterNotClosed).
-    #[error("the connection did not close in time")]
-    NotClosed,
     /// An adapter was asked to start outside the runtime it needs.
     #[error("no async runtime to run the client on")]
     NoRuntime,
@@ -319,6 +359,41 @@ mod tests {
             let e = Error::from_code(code);
             assert!(!matches!(e, Error::Unknown(_)), "{code} has no variant");
             assert_eq!(e.code(), Some(code));
+        }
+    }
+
+    #[test]
+    fn every_error_has_its_variant_name() {
+        for &code in Error::KNOWN_CODES {
+            let e = Error::from_code(code);
+            let debug = format!("{e:?}");
+            assert_eq!(e.name(), debug, "code {code}");
+        }
+        let client = [
+            (Error::Unknown(-9), "Unknown"),
+            (Error::Closed, "Closed"),
+            (Error::Cancelled, "Cancelled"),
+            (Error::Timeout, "Timeout"),
+            (Error::LockTimeout, "LockTimeout"),
+            (Error::ForceRetry, "ForceRetry"),
+            (Error::Malformed(DecodeError::InvalidUtf8), "Malformed"),
+            (Error::Misuse(Misuse::NoRuntime), "Misuse"),
+            (Error::Recipe(crate::recipe::RecipeError::Lost), "Lost"),
+            (
+                Error::RetryFailed {
+                    attempts: 3,
+                    last: Box::new(Error::ConnectionLoss),
+                },
+                "RetryFailed",
+            ),
+            (Error::Config(ConfigError::EmptyHostList), "Config"),
+        ];
+        for (e, name) in client {
+            assert_eq!(e.name(), name);
+            // The name is the start of what Debug prints.
+            if !matches!(e, Error::Recipe(_)) {
+                assert!(format!("{e:?}").starts_with(name));
+            }
         }
     }
 

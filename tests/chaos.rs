@@ -688,7 +688,10 @@ fn main() {
     };
     let mut zk = ZkEnsemble::start_with(3, &options).expect("a 3-node ensemble");
     let setup = kazoo_std::start(Config::new(&zk.connect_string()).unwrap());
-    setup.connected().wait_timeout(BOUND).expect("connected");
+    setup
+        .wait_connected()
+        .wait_timeout(BOUND)
+        .expect("connected");
     let parents = (0..CLIENTS).map(|i| format!("/chaos/seq/c{i}"));
     for p in ["/chaos/lock", "/chaos/register"]
         .map(String::from)
@@ -727,7 +730,10 @@ fn main() {
                 let history = history.clone();
                 client.add_listener(move |s| history.state(&s));
             }
-            client.connected().wait_timeout(BOUND).expect("connected");
+            client
+                .wait_connected()
+                .wait_timeout(BOUND)
+                .expect("connected");
             Member {
                 client,
                 proxies,
@@ -772,7 +778,10 @@ fn main() {
         w.join().expect("a worker");
     }
     let checker = kazoo_std::start(Config::new(&format!("{}/chaos", zk.connect_string())).unwrap());
-    checker.connected().wait_timeout(BOUND).expect("connected");
+    checker
+        .wait_connected()
+        .wait_timeout(BOUND)
+        .expect("connected");
     let mut failures = Vec::new();
     let mut histories = Vec::new();
     for (i, m) in members.iter().enumerate() {

@@ -99,7 +99,7 @@ fn run(addr: std::net::SocketAddr, hosts: &str, name: &str, scenario: Scenario) 
     let connect = fresh_chroot(addr, hosts, &format!("diff-{name}")).unwrap();
     let start = |s: &str| {
         let c = kazoo_std::start(Config::new(s).unwrap());
-        c.connected().wait_timeout(WAIT).unwrap();
+        c.wait_connected().wait_timeout(WAIT).unwrap();
         c
     };
     let (a, b) = (start(&connect), start(&connect));
@@ -578,7 +578,7 @@ fn reconnect_catches_up_one_shot_watches() {
         let proxy = kazoo_testing::Proxy::start(addr).unwrap();
         let c = kazoo_std::start(Config::new(&format!("{}{chroot}", proxy.addr())).unwrap());
         let other = kazoo_std::start(Config::new(&format!("{addr}{chroot}")).unwrap());
-        c.connected().wait_timeout(WAIT).unwrap();
+        c.wait_connected().wait_timeout(WAIT).unwrap();
         for p in ["/d", "/k", "/p", "/r", "/gone"] {
             c.create(p).send().wait().unwrap();
         }
@@ -638,7 +638,7 @@ fn real_expiry() {
     use kazoo::session::SessionState;
     compare_with_addr("expiry", |addr, chroot, t| {
         let c = kazoo_std::start(Config::new(&format!("{addr}{chroot}")).unwrap());
-        c.connected().wait_timeout(WAIT).unwrap();
+        c.wait_connected().wait_timeout(WAIT).unwrap();
         let first = c.session_id();
         c.create("/eph").ephemeral().send().wait().unwrap();
         let (read, watch) = c.get("/eph").send_watched();

@@ -45,7 +45,7 @@ fn repeated_work_leaves_no_memory_behind() {
     let server = kazoo_testing::ZkServer::shared().expect("a ZooKeeper server");
     let root = server.chroot("leaks").unwrap();
     let client = kazoo_std::connect(&root).unwrap();
-    client.connected().wait().unwrap();
+    client.wait_connected().wait().unwrap();
     client.create("/s").send().wait().unwrap();
     client.create("/w").send().wait().unwrap();
     let n = 200;

@@ -54,7 +54,7 @@ fn read_only_reads_probing_and_the_way_back() {
     };
     let mut zk = ZkEnsemble::start_with(3, &options).expect("an ensemble");
     let writer = kazoo_std::start(Config::new(&zk.connect_string()).unwrap());
-    writer.connected().wait_timeout(WAIT).unwrap();
+    writer.wait_connected().wait_timeout(WAIT).unwrap();
     writer.create("/ro").data("before").send().wait().unwrap();
     writer.sync("/ro").wait().unwrap();
     drop(writer.close());
@@ -70,7 +70,7 @@ fn read_only_reads_probing_and_the_way_back() {
     // Reads work read-only; writes get NotReadOnly.
     for adapter in 0..3 {
         let c = start(adapter, read_only_config(&survivor));
-        c.connected()
+        c.wait_connected()
             .wait_timeout(WAIT)
             .expect("connected read-only");
         assert!(is_read_only(&c), "{:?}", c.state());
@@ -96,7 +96,7 @@ fn read_only_reads_probing_and_the_way_back() {
         proxy.refuse(true);
         let hosts = format!("{survivor},{}", proxy.addr());
         let c = start(adapter, read_only_config(&hosts));
-        c.connected()
+        c.wait_connected()
             .wait_timeout(WAIT)
             .expect("connected read-only");
         assert!(is_read_only(&c), "{:?}", c.state());
@@ -126,7 +126,7 @@ fn read_only_reads_probing_and_the_way_back() {
     let clients: Vec<Client> = (0..3)
         .map(|adapter| {
             let c = start(adapter, read_only_config(&zk.connect_string()));
-            c.connected().wait_timeout(WAIT).unwrap();
+            c.wait_connected().wait_timeout(WAIT).unwrap();
             c
         })
         .collect();

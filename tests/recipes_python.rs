@@ -121,7 +121,7 @@ fn setup(name: &str) -> Option<(Client, Python)> {
     let server = ZkServer::shared().expect("a ZooKeeper server");
     let hosts = server.chroot(&format!("py-{name}")).unwrap();
     let client = kazoo_std::start(kazoo::session::Config::new(&hosts).unwrap());
-    client.connected().wait_timeout(LINE).unwrap();
+    client.wait_connected().wait_timeout(LINE).unwrap();
     Some((client, Python::start(&hosts)))
 }
 

@@ -50,10 +50,12 @@ fn config(hosts: &str, user: &str, password: &str) -> Config {
 fn every_adapter_authenticates_and_sasl_acls_hold() {
     let hosts = server().connect_string();
     let anonymous = kazoo_std::start(Config::new(&hosts).unwrap());
-    anonymous.connected().wait_timeout(WAIT).unwrap();
+    anonymous.wait_connected().wait_timeout(WAIT).unwrap();
     for adapter in 0..3 {
         let c = start(adapter, config(&hosts, "bob", "bobsecret"));
-        c.connected().wait_timeout(WAIT).expect("authenticated");
+        c.wait_connected()
+            .wait_timeout(WAIT)
+            .expect("authenticated");
         let who = c.whoami().wait().unwrap();
         assert!(
             who.iter()
@@ -77,7 +79,7 @@ fn every_adapter_authenticates_and_sasl_acls_hold() {
     }
     // A password with a quote in it goes through the quoted-string rules.
     let ann = start(0, config(&hosts, "ann", "a\"nn's"));
-    ann.connected()
+    ann.wait_connected()
         .wait_timeout(WAIT)
         .expect("ann authenticated");
     ann.close().wait().unwrap();
@@ -92,7 +94,7 @@ fn a_wrong_password_is_terminal_on_every_adapter() {
         let c = start(adapter, config(&proxy.addr().to_string(), "bob", "wrong"));
         let started = Instant::now();
         assert_eq!(
-            c.connected().wait_timeout(WAIT),
+            c.wait_connected().wait_timeout(WAIT),
             Err(Error::AuthFailed),
             "the wait for a connection ends with the cause"
         );
@@ -128,7 +130,9 @@ fn a_connection_cut_during_the_exchange_reconnects_and_authenticates() {
             adapter,
             config(&cutter.addr.to_string(), "bob", "bobsecret"),
         );
-        c.connected().wait_timeout(WAIT).expect("authenticated");
+        c.wait_connected()
+            .wait_timeout(WAIT)
+            .expect("authenticated");
         assert_eq!(cutter.cuts(), cuts + 1, "the first connection was cut");
         assert!(c
             .recent_disconnects()
@@ -222,7 +226,10 @@ fn a_server_without_sasl_is_a_terminal_refusal() {
     let plain = ZkServer::shared().unwrap();
     let proxy = Proxy::start(plain.addr()).unwrap();
     let c = start(0, config(&proxy.addr().to_string(), "bob", "bobsecret"));
-    assert_eq!(c.connected().wait_timeout(WAIT), Err(Error::AuthFailed));
+    assert_eq!(
+        c.wait_connected().wait_timeout(WAIT),
+        Err(Error::AuthFailed)
+    );
     thread::sleep(Duration::from_secs(1));
     assert_eq!(proxy.attempts(), 1, "{:?}", c.recent_disconnects());
     drop(c.close());

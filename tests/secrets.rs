@@ -112,7 +112,7 @@ fn a_client_hides_its_password() {
         .build()
         .unwrap();
     let client = kazoo_std::start(config);
-    client.connected().wait().unwrap();
+    client.wait_connected().wait().unwrap();
     let (id, passwd) = client.client_id();
     assert_eq!(passwd.len(), 16);
     assert_ne!(id, 0);

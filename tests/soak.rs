@@ -99,6 +99,54 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// This process's mappings (`/proc/self/smaps`): start address, the
+/// mapping's line (range, permissions, path) and its resident KiB. The
+/// run prints the ones that grew most since the baseline, so RSS growth
+/// can be told apart: `[heap]` and anonymous read-write regions are the
+/// allocator's, 2 MiB anonymous ones thread stacks, named files code.
+fn mappings() -> Vec<(u64, String, u64)> {
+    let smaps = std::fs::read_to_string("/proc/self/smaps").unwrap_or_default();
+    let mut out: Vec<(u64, String, u64)> = Vec::new();
+    for line in smaps.lines() {
+        let mut words = line.split_whitespace();
+        let first = words.next().unwrap_or_default();
+        if let Some((start, _)) = first.split_once('-') {
+            if let Ok(start) = u64::from_str_radix(start, 16) {
+                out.push((start, line.to_string(), 0));
+                continue;
+            }
+        }
+        if first == "Rss:" {
+            if let (Some(last), Some(kib)) = (out.last_mut(), words.next()) {
+                last.2 = kib.parse().unwrap_or(0);
+            }
+        }
+    }
+    out
+}
+
+/// The mappings whose resident size changed most between two snapshots.
+fn grown(before: &[(u64, String, u64)], after: &[(u64, String, u64)]) -> Vec<String> {
+    let at_start: std::collections::HashMap<u64, u64> = before
+        .iter()
+        .map(|(start, _, kib)| (*start, *kib))
+        .collect();
+    let mut moved: Vec<(i64, String)> = after
+        .iter()
+        .map(|(start, line, kib)| {
+            let was = at_start.get(start).copied().unwrap_or(0);
+            (*kib as i64 - was as i64, line.clone())
+        })
+        .filter(|(delta, _)| *delta != 0)
+        .collect();
+    moved.sort_by_key(|(delta, _)| -delta.abs());
+    moved
+        .into_iter()
+        .take(8)
+        .map(|(delta, line)| format!("{delta:+} KiB  {line}"))
+        .collect()
+}
+
 fn fd_count() -> usize {
     std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
@@ -329,7 +377,10 @@ fn main() {
     );
     let server = ZkServer::start().expect("a ZooKeeper server");
     let setup = kazoo_std::start(Config::new(&server.connect_string()).expect("a config"));
-    setup.connected().wait_timeout(BOUND).expect("connected");
+    setup
+        .wait_connected()
+        .wait_timeout(BOUND)
+        .expect("connected");
     for p in ["/soak/m", "/soak/s", "/soak/lock"] {
         setup
             .create(p)
@@ -373,7 +424,7 @@ fn main() {
         .collect();
     let everyone: Vec<Client> = mio_clients.iter().chain(&std_clients).cloned().collect();
     for c in &everyone {
-        c.connected().wait_timeout(BOUND).expect("connected");
+        c.wait_connected().wait_timeout(BOUND).expect("connected");
     }
     let ids: Vec<i64> = everyone.iter().map(Client::session_id).collect();
     println!(
@@ -392,6 +443,7 @@ fn main() {
     }
 
     let mut samples: Vec<Sample> = Vec::new();
+    let mut maps_at_baseline = None;
     let end = Duration::from_secs(secs);
     let mut cuts = 0;
     while cut_every * (cuts + 1) <= end {
@@ -405,6 +457,9 @@ fn main() {
             pending: everyone.iter().map(|c| c.stats().pending).sum(),
             ok: tally.ok.load(Ordering::Relaxed),
         };
+        if maps_at_baseline.is_none() && sample.at + Duration::from_secs(1) >= baseline_at {
+            maps_at_baseline = Some(mappings());
+        }
         let open = if cutting { proxy.cut(OUTAGE) } else { 0 };
         cuts += 1;
         println!(
@@ -421,6 +476,12 @@ fn main() {
             tally.lock_cycles.load(Ordering::Relaxed),
         );
         samples.push(sample);
+    }
+    if let Some(before) = &maps_at_baseline {
+        println!("soak: resident memory that moved since the baseline, by mapping:");
+        for line in grown(before, &mappings()) {
+            println!("soak:   {line}");
+        }
     }
     thread::sleep(end.saturating_sub(start.elapsed()));
     stop.store(true, Ordering::SeqCst);

@@ -78,7 +78,7 @@ fn every_adapter_speaks_tls_to_a_real_server() {
     let hosts = server.secure_addr().unwrap().to_string();
     for adapter in 0..3 {
         let c = start(adapter, config(&hosts, trusting(pki)));
-        c.connected()
+        c.wait_connected()
             .wait_timeout(WAIT)
             .expect("connected over TLS");
         let path = format!("/tls-{adapter}");
@@ -142,7 +142,7 @@ fn a_required_client_certificate() {
         .unwrap();
     for adapter in 0..3 {
         let with = start(adapter, config(&hosts, tls.clone()));
-        with.connected()
+        with.wait_connected()
             .wait_timeout(WAIT)
             .expect("connected with a client certificate");
         let who = with.whoami().wait().unwrap();

@@ -345,7 +345,7 @@ fn main() -> ExitCode {
         }
     };
     let client = kazoo_std::start(config);
-    if let Err(e) = client.connected().wait_timeout(timeout) {
+    if let Err(e) = client.wait_connected().wait_timeout(timeout) {
         // Name the cause the connections met (an untrusted certificate, a
         // refused handshake), not only that time ran out.
         let cause = client
@@ -596,11 +596,5 @@ fn print_stat(out: &mut impl Write, s: &Stat) {
 
 /// `NoNode (node does not exist)`: the error's name, then its message.
 fn describe(e: &Error) -> String {
-    // A recipe's error is named by its own variant.
-    let debug = match e {
-        Error::Recipe(r) => format!("{r:?}"),
-        other => format!("{other:?}"),
-    };
-    let name = debug.split(['(', ' ', '{']).next().unwrap_or("Error");
-    format!("{name} ({e})")
+    format!("{} ({e})", e.name())
 }

@@ -600,7 +600,7 @@ fn tls_flags_connect_and_an_untrusted_server_fails_in_time() {
 fn digest_credentials_come_from_the_environment() {
     let h = hosts("digest");
     let client = kazoo_std::connect(&h).unwrap();
-    client.connected().wait().unwrap();
+    client.wait_connected().wait().unwrap();
     client
         .create("/guarded")
         .data("inside")

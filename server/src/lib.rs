@@ -76,6 +76,10 @@ pub struct ServerConfig {
     /// the test kit's Java server) means no limit; ZooKeeper's own default
     /// is 60.
     pub max_client_cnxns: usize,
+    /// The 3.5 creates (`create2`, containers, TTL nodes). `false` answers
+    /// them with Unimplemented, as a 3.4 server does, for testing clients
+    /// that must fall back to the old `create`.
+    pub create2: bool,
 }
 
 impl Default for ServerConfig {
@@ -90,6 +94,7 @@ impl Default for ServerConfig {
             seed: 0,
             wall_clock_ms: 0,
             max_client_cnxns: 0,
+            create2: true,
         }
     }
 }

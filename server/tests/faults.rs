@@ -29,7 +29,7 @@ fn client(server: &EmbeddedServer) -> (Client, Arc<Mutex<Vec<SessionState>>>) {
     let states = Arc::new(Mutex::new(Vec::new()));
     let s = states.clone();
     client.add_listener(move |state| s.lock().unwrap().push(state));
-    client.connected().wait_timeout(WAIT).unwrap();
+    client.wait_connected().wait_timeout(WAIT).unwrap();
     (client, states)
 }
 
@@ -52,7 +52,7 @@ fn a_lost_reply_hides_a_committed_create() {
     server.lose_next_reply(|r| matches!(r, Request::Create(_) | Request::Create2(_)));
     let created = c.create("/lost").ephemeral().send().wait_timeout(WAIT);
     assert_eq!(created, Err(Error::ConnectionLoss));
-    c.connected().wait_timeout(WAIT).unwrap();
+    c.wait_connected().wait_timeout(WAIT).unwrap();
     let stat = c.exists("/lost").send().wait_timeout(WAIT).unwrap();
     assert_eq!(
         stat.map(|s| s.ephemeral_owner),

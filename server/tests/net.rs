@@ -17,8 +17,8 @@ const WAIT: Duration = Duration::from_secs(10);
 #[test]
 fn a_client_that_stops_reading_does_not_freeze_the_others() {
     let server = EmbeddedServer::start(ServerConfig::default()).unwrap();
-    let writer = kazoo_std::connect(&server.connect_string()).unwrap();
-    writer.connected().wait_timeout(WAIT).unwrap();
+    let writer = kazoo_std::connect(server.connect_string()).unwrap();
+    writer.wait_connected().wait_timeout(WAIT).unwrap();
     writer
         .create("/big")
         .data(vec![7u8; 512 * 1024])
@@ -48,9 +48,9 @@ fn a_client_that_stops_reading_does_not_freeze_the_others() {
     std::thread::sleep(Duration::from_millis(500)); // its socket buffers fill up
 
     // Everyone else is served as usual.
-    let other = kazoo_std::connect(&server.connect_string()).unwrap();
+    let other = kazoo_std::connect(server.connect_string()).unwrap();
     other
-        .connected()
+        .wait_connected()
         .wait_timeout(WAIT)
         .expect("a new client connects");
     for i in 0..20 {
@@ -72,10 +72,10 @@ fn connections_per_address_are_limited() {
     let mut config = ServerConfig::default();
     config.max_client_cnxns = 2;
     let server = EmbeddedServer::start(config).unwrap();
-    let a = kazoo_std::connect(&server.connect_string()).unwrap();
-    let b = kazoo_std::connect(&server.connect_string()).unwrap();
-    a.connected().wait_timeout(WAIT).unwrap();
-    b.connected().wait_timeout(WAIT).unwrap();
+    let a = kazoo_std::connect(server.connect_string()).unwrap();
+    let b = kazoo_std::connect(server.connect_string()).unwrap();
+    a.wait_connected().wait_timeout(WAIT).unwrap();
+    b.wait_connected().wait_timeout(WAIT).unwrap();
     let mut third = TcpStream::connect(server.addr()).unwrap();
     third.set_read_timeout(Some(WAIT)).unwrap();
     let mut buf = [0u8; 16];
@@ -87,8 +87,8 @@ fn connections_per_address_are_limited() {
     drop(b.close().wait_timeout(WAIT));
     drop(b);
     std::thread::sleep(Duration::from_millis(200));
-    let c = kazoo_std::connect(&server.connect_string()).unwrap();
-    c.connected()
+    let c = kazoo_std::connect(server.connect_string()).unwrap();
+    c.wait_connected()
         .wait_timeout(WAIT)
         .expect("room again once one left");
     a.exists("/").send().wait_timeout(WAIT).unwrap();

@@ -24,6 +24,7 @@
 //! ```
 
 pub(crate) mod channel;
+mod four_letter;
 mod multi;
 mod ops;
 mod outbuf;
@@ -34,15 +35,20 @@ mod watch;
 
 use std::collections::{HashMap, VecDeque};
 use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::drive::{self, Transport};
-use crate::proto::{DecodeError, Request};
+use crate::proto::{DecodeError, KeeperState, Request};
 use crate::session::{Config, DisconnectReason, Event, HostPort, RequestId, Session, SessionState};
 use crate::Error;
 
 use channel::Channel;
+pub use four_letter::{FourLetterWordError, ServerVersion, FOUR_LETTER_WORDS};
 pub use multi::{MultiRead, ReadResult, Transaction};
 pub use ops::{
     AddWatchBuilder, CreateBuilder, DeleteBuilder, ExistsBuilder, GetBuilder, GetChildrenBuilder,
@@ -208,6 +214,9 @@ struct Core {
     disconnects: VecDeque<(HostPort, DisconnectReason)>,
     /// `isro` probes asked for, awaited once the lock is released.
     probes: Vec<(HostPort, ReplyFuture<String>)>,
+    /// The connection whose server answered `create2` with Unimplemented
+    /// (0: none): plain creates use the old opcode there.
+    create2_refused_on: u64,
 }
 
 /// How many connection ends [`Client::recent_disconnects`] remembers.
@@ -339,6 +348,20 @@ impl Inner {
     }
 
     /// Submits a request; its completion lands in the returned slot.
+    /// True if the server of the current connection does not know
+    /// `create2` (a 3.4 server).
+    pub(crate) fn create2_refused(&self) -> bool {
+        let core = lock(&self.core);
+        core.create2_refused_on != 0 && core.create2_refused_on == core.conn
+    }
+
+    /// Remembers, for the current connection, that its server does not
+    /// know `create2`.
+    pub(crate) fn refuse_create2(&self) {
+        let mut core = lock(&self.core);
+        core.create2_refused_on = core.conn;
+    }
+
     pub(crate) fn submit(&self, request: Request, watcher: Option<Watcher>) -> Arc<Slot<Outcome>> {
         self.submit_with_id(request, watcher).0
     }
@@ -483,6 +506,17 @@ impl Core {
 }
 
 impl Core {
+    fn remove_listener(&mut self, id: ListenerId) -> bool {
+        match self.listeners.iter().position(|(l, _)| *l == id) {
+            Some(i) => {
+                let (_, listener) = self.listeners.remove(i);
+                self.released.push(Box::new(listener));
+                true
+            }
+            None => false,
+        }
+    }
+
     fn release_watcher(&mut self, id: RequestId) {
         if let Some(w) = self.watchers.remove(&id) {
             w.end();
@@ -538,6 +572,7 @@ impl Client {
                 finished: false,
                 disconnects: VecDeque::new(),
                 probes: Vec::new(),
+                create2_refused_on: 0,
             }),
             dispatching: Mutex::new(Dispatching::default()),
             dispatch: Box::new(dispatch),
@@ -631,10 +666,30 @@ impl Client {
         stats
     }
 
+    /// True while connected, read/write or read-only (kazoo's
+    /// `connected`): reads can be answered now. See
+    /// [`wait_connected`](Client::wait_connected) to wait for it.
+    pub fn is_connected(&self) -> bool {
+        is_up(self.state())
+    }
+
+    /// The state in ZooKeeper's low-level terms (kazoo's `client_state`):
+    /// `Disconnected` before the first connection and while suspended.
+    pub fn client_state(&self) -> KeeperState {
+        self.state()
+            .map_or(KeeperState::Disconnected, |s| s.keeper_state())
+    }
+
+    /// The newest zxid this session has seen (0 before any): what the
+    /// session sends on reconnecting so that it never reads older data.
+    pub fn last_zxid(&self) -> i64 {
+        lock(&self.inner.core).session.last_zxid()
+    }
+
     /// Completes once the session is connected (read/write, or read-only
     /// if the config allows it); fails if the session closed or
     /// authentication failed first. Use `.wait_timeout(d)` to bound it.
-    pub fn connected(&self) -> Task<()> {
+    pub fn wait_connected(&self) -> Task<()> {
         let mut states = self.states();
         let inner = self.inner.clone();
         Task::new(async move {
@@ -656,6 +711,32 @@ impl Client {
         })
     }
 
+    /// Waits at most `timeout` (on the session's clock) for the first
+    /// connection, then hands the client back (kazoo's `start(timeout)`):
+    /// what every adapter's `connect` does. On time-out the client is
+    /// closed and this fails with [`Error::Timeout`]; a session that
+    /// cannot go on (authentication refused) fails at once with its error.
+    pub fn connect_within(self, timeout: Duration) -> Task<Client> {
+        let mut up = self.wait_connected();
+        let mut alarm = self.sleep(timeout);
+        Task::new(async move {
+            let outcome = std::future::poll_fn(|cx| {
+                if let Poll::Ready(result) = Pin::new(&mut up).poll(cx) {
+                    return Poll::Ready(result);
+                }
+                Pin::new(&mut alarm).poll(cx).map(|_| Err(Error::Timeout))
+            })
+            .await;
+            match outcome {
+                Ok(()) => Ok(self),
+                Err(e) => {
+                    drop(self.close());
+                    Err(e)
+                }
+            }
+        })
+    }
+
     /// Calls `listener` with every state change, in order, on the
     /// adapter's callback thread (kazoo's `add_listener`).
     pub fn add_listener(
@@ -670,18 +751,46 @@ impl Client {
         })
     }
 
+    /// A listener that says when it is done (kazoo's listener returning
+    /// `True`): called with every state change while it returns `true`;
+    /// the first `false` removes it and it is not called again, even for
+    /// changes already on their way to the callback thread.
+    ///
+    /// ```no_run
+    /// # fn f(client: &kazoo::Client) {
+    /// use kazoo::session::SessionState;
+    /// // Hears states until the first reconnection, then goes away.
+    /// client.add_listener_while(|state| !matches!(state, SessionState::Connected { .. }));
+    /// # }
+    /// ```
+    pub fn add_listener_while(
+        &self,
+        listener: impl Fn(SessionState) -> bool + Send + Sync + 'static,
+    ) -> ListenerId {
+        let weak = self.inner.me.clone();
+        self.inner.step(move |core, _| {
+            core.next_listener += 1;
+            let id = ListenerId(core.next_listener);
+            let done = AtomicBool::new(false);
+            let once_done = move |state| {
+                if done.load(Ordering::Acquire) {
+                    return;
+                }
+                if !listener(state) {
+                    done.store(true, Ordering::Release);
+                    if let Some(inner) = weak.upgrade() {
+                        inner.step(|core, _| core.remove_listener(id));
+                    }
+                }
+            };
+            core.listeners.push((id, Arc::new(once_done)));
+            id
+        })
+    }
+
     /// Stops calling a listener; false if it was not registered.
     pub fn remove_listener(&self, id: ListenerId) -> bool {
-        self.inner.step(
-            |core, _| match core.listeners.iter().position(|(l, _)| *l == id) {
-                Some(i) => {
-                    let (_, listener) = core.listeners.remove(i);
-                    core.released.push(Box::new(listener));
-                    true
-                }
-                None => false,
-            },
-        )
+        self.inner.step(|core, _| core.remove_listener(id))
     }
 
     /// Every state change from now on, as a stream (ends after `Closed`).
@@ -743,28 +852,6 @@ impl Client {
             }
         });
         Task::new(pending)
-    }
-
-    /// The server's version string (`3.8.0-…`), from the `srvr` four-letter
-    /// word on a connection of its own to the current server.
-    pub fn server_version(&self) -> Task<String> {
-        let (reply, pending) = Reply::pair();
-        self.inner
-            .step(move |core, _| match core.session.current_host().cloned() {
-                Some(host) => core.io.four_letter_word(&host, "srvr", reply),
-                None => reply.send(Err(Error::ConnectionLoss)),
-            });
-        Task::new(async move {
-            let answer = pending.await?;
-            answer
-                .lines()
-                .find_map(|l| l.strip_prefix("Zookeeper version:"))
-                .map(|v| v.trim().split(',').next().unwrap_or("").trim().to_owned())
-                .filter(|v| !v.is_empty())
-                .ok_or(Error::Malformed(DecodeError::FourLetterWord(
-                    "Zookeeper version:",
-                )))
-        })
     }
 }
 

@@ -172,9 +172,28 @@ impl<'a> CreateBuilder<'a> {
     }
 
     /// Creates the node; yields its path (with the sequence suffix, if any).
+    ///
+    /// A plain create goes as `create2` (ZooKeeper 3.5+). A server that
+    /// answers `Unimplemented` (3.4) gets the old `create` instead, and so
+    /// does every later plain create on the same connection.
     pub fn send(self) -> Task<String> {
+        let client = self.client.clone();
+        let node = self.node.clone();
+        let make_parents = self.make_parents;
+        let plain = !node.container && node.ttl.is_none();
+        if plain && client.inner().create2_refused() {
+            return Task::new(async move { client.create_without_stat(node, make_parents).await });
+        }
         let task = self.send_with_stat();
-        Task::new(async move { task.await.map(|(path, _)| path) })
+        Task::new(async move {
+            match task.await {
+                Err(Error::Unimplemented) if plain => {
+                    client.inner().refuse_create2();
+                    client.create_without_stat(node, make_parents).await
+                }
+                other => other.map(|(path, _)| path),
+            }
+        })
     }
 
     /// Creates the node; yields its path and Stat.
@@ -194,6 +213,14 @@ impl<'a> CreateBuilder<'a> {
                 other => other,
             }
         })
+    }
+}
+
+fn created_path(outcome: Outcome) -> Result<String, Error> {
+    match outcome? {
+        Response::Create(r) => Ok(r.path),
+        Response::Create2(r) => Ok(r.path),
+        _ => Err(unexpected("create")),
     }
 }
 
@@ -632,11 +659,14 @@ impl Client {
         }
     }
 
-    /// Creates `path` and any missing ancestors (persistent, with the
-    /// default ACL); existing nodes are left alone. All creates are
-    /// pipelined.
-    pub fn ensure_path(&self, path: impl AsRef<str>) -> Task<()> {
-        self.ensure_path_with(path.as_ref(), self.inner().default_acl.clone())
+    /// Makes sure `path` exists, as kazoo's `ensure_path`: an existing
+    /// path costs one read and no write (so an ancestor that denies CREATE
+    /// does not matter); otherwise the client reads upwards to the deepest
+    /// node that exists and creates the missing ones below it
+    /// (persistent, with the default ACL). Under a chroot whose node is
+    /// missing, `ensure_path("/")` or any path creates the chroot node too.
+    pub fn ensure_path(&self, path: impl Into<String>) -> Task<()> {
+        self.ensure_path_with(&path.into(), self.inner().default_acl.clone())
     }
 
     /// Whether a node exists: its Stat, or `None`.
@@ -822,13 +852,39 @@ impl Client {
         Pending::new(self.submit_checked(request), created)
     }
 
+    /// A plain create under the opcode every server knows (`create`,
+    /// whose answer has no Stat), for servers older than 3.5.
+    async fn create_without_stat(
+        &self,
+        node: NewNode,
+        make_parents: bool,
+    ) -> Result<String, Error> {
+        let parent = path::parent(&node.path).to_owned();
+        let acl = node.acl.clone();
+        match self.submit_old_create(node.clone()).await {
+            Err(Error::NoNode) if make_parents && parent != "/" => {
+                self.ensure_path_with(&parent, acl).await?;
+                self.submit_old_create(node).await
+            }
+            other => other,
+        }
+    }
+
+    fn submit_old_create(&self, node: NewNode) -> Pending<String> {
+        let request = node.build().map(|op| match op {
+            super::ops::CreateOp::Plain(r) => Request::Create(r),
+            super::ops::CreateOp::Container(r) => Request::CreateContainer(r),
+            super::ops::CreateOp::Ttl(r) => Request::CreateTtl(r),
+        });
+        Pending::new(self.submit_checked(request), created_path)
+    }
+
     fn submit_delete(&self, path: String, version: i32) -> Pending<()> {
         let request = Ok(Request::Delete(PathVersion { path, version }));
         Pending::new(self.submit_checked(request), no_body)
     }
 
-    /// Submits one create per missing ancestor and the node itself, all
-    /// pipelined (the server applies them in order); the task collects them.
+    /// [`ensure_path`](Client::ensure_path) with the ACL for what it creates.
     fn ensure_path_with(&self, path: &str, acl: Vec<Acl>) -> Task<()> {
         if let Err(e) = path::validate(path)
             .map_err(Error::from)
@@ -836,17 +892,28 @@ impl Client {
         {
             return Task::new(async move { Err(e) });
         }
-        let mut creates = Vec::new();
-        for (i, _) in path.match_indices('/').skip(1) {
-            creates.push(self.create_existing_ok(&path[..i], &acl));
-        }
-        if path != "/" {
-            creates.push(self.create_existing_ok(path, &acl));
-        }
+        let client = self.clone();
+        let path = path.to_owned();
+        // The first read goes out now, as every Task's first request does.
+        let mut exists = client.exists(path.as_str()).send();
         Task::new(async move {
-            for create in creates {
-                match create.await {
-                    Ok(_) | Err(Error::NodeExists) => {}
+            // Upwards to the deepest node that exists ("/" is the chroot's
+            // node, which may be missing)...
+            let mut missing = Vec::new();
+            let mut at = path.as_str();
+            while exists.await?.is_none() {
+                missing.push(at.to_owned());
+                if at == "/" {
+                    break;
+                }
+                at = path::parent(at);
+                exists = client.exists(at).send();
+            }
+            // ...then down, creating what is missing. Someone else may
+            // create a node meanwhile: that is fine.
+            for node in missing.iter().rev() {
+                match client.create_existing_ok(node, &acl).await {
+                    Ok(()) | Err(Error::NodeExists) => {}
                     Err(e) => return Err(e),
                 }
             }

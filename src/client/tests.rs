@@ -60,8 +60,17 @@ impl Io for Fake {
             w.probed.push(host.clone());
             return reply.send(Ok(w.isro.into()));
         }
-        assert_eq!(word, "srvr");
-        reply.send(Ok("Zookeeper version: 3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on 2022-02-25\nMode: standalone\n".into()));
+        let answer = match word {
+            "srvr" => "Zookeeper version: 3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f, built on 2022-02-25\nMode: standalone\n",
+            "ruok" => "imok",
+            "stat" => "This ZooKeeper instance is not currently serving requests",
+            other => {
+                return reply.send(Ok(format!(
+                    "{other} is not executed because it is not in the whitelist.\n"
+                )))
+            }
+        };
+        reply.send(Ok(answer.into()));
     }
 }
 
@@ -179,6 +188,35 @@ fn a_request_completes_through_the_driver() {
 }
 
 #[test]
+fn connection_checks_follow_the_state() {
+    let (client, driver, fake) = start(|_| Box::new(Inline));
+    assert!(!client.is_connected());
+    assert_eq!(client.client_state(), KeeperState::Disconnected);
+    assert_eq!(client.last_zxid(), 0);
+    settle(&driver, &fake);
+    assert!(client.is_connected());
+    assert_eq!(client.client_state(), KeeperState::SyncConnected);
+    let create = client.create("/z").send();
+    settle(&driver, &fake);
+    create.wait().unwrap();
+    let (_, stat) = {
+        let get = client.get("/z").send();
+        settle(&driver, &fake);
+        get.wait().unwrap()
+    };
+    assert_eq!(
+        client.last_zxid(),
+        stat.mzxid,
+        "the create's zxid, seen since"
+    );
+    let conn = fake.world().open.unwrap();
+    fake.world().server.disconnect();
+    driver.disconnected(conn);
+    assert!(!client.is_connected());
+    assert_eq!(client.client_state(), KeeperState::Disconnected);
+}
+
+#[test]
 fn reports_from_an_old_connection_are_ignored() {
     let (client, driver, fake) = connected();
     let old = fake.world().open.unwrap();
@@ -239,6 +277,33 @@ fn callbacks_and_listeners_run_outside_the_lock() {
 }
 
 #[test]
+fn a_listener_that_says_it_is_done_is_not_called_again() {
+    let (client, driver, fake) = start(|f| Box::new(Queued(f)));
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let h = heard.clone();
+    let id = client.add_listener_while(move |state| {
+        lock(&h).push(state);
+        false
+    });
+    settle(&driver, &fake);
+    // Suspended and Connected again, queued before the first call runs.
+    let conn = fake.world().open.unwrap();
+    fake.world().server.disconnect();
+    driver.disconnected(conn);
+    settle(&driver, &fake);
+    let jobs = std::mem::take(&mut fake.world().jobs);
+    assert!(jobs.len() >= 3, "{} calls queued", jobs.len());
+    for job in jobs {
+        job();
+    }
+    assert_eq!(lock(&heard).len(), 1, "{:?}", lock(&heard));
+    assert!(!client.remove_listener(id), "it removed itself");
+    drop(client.close());
+    settle(&driver, &fake);
+    assert!(fake.world().jobs.is_empty(), "no call for Closed");
+}
+
+#[test]
 fn callbacks_are_dispatched_in_order() {
     let (client, driver, fake) = start(|f| Box::new(Queued(f)));
     settle(&driver, &fake);
@@ -288,6 +353,50 @@ fn sleep_waits_for_the_driver_clock_and_wakes_the_adapter() {
 }
 
 #[test]
+fn connect_within_hands_back_a_connected_client_or_closes_it() {
+    let (client, driver, fake) = start(|_| Box::new(Inline));
+    let connecting = client.connect_within(Duration::from_secs(2));
+    settle(&driver, &fake);
+    let up = connecting.wait().unwrap();
+    assert!(up.is_connected());
+
+    // A server that never answers: the clock passes the timeout.
+    let (client, driver, fake) = start(|_| Box::new(Inline));
+    let watcher = client.clone();
+    let connecting = client.connect_within(Duration::from_secs(2));
+    fake.world().now += Duration::from_secs(2);
+    driver.timeout();
+    assert_eq!(connecting.wait().map(drop), Err(Error::Timeout));
+    settle(&driver, &fake);
+    assert!(
+        matches!(watcher.state(), Some(SessionState::Closed { .. })) || watcher.is_closed(),
+        "the client given up is closed: {:?}",
+        watcher.state()
+    );
+}
+
+#[test]
+fn four_letter_words_are_checked_before_and_after() {
+    let (client, _driver, _fake) = connected();
+    assert_eq!(client.command("ruok").wait().as_deref(), Ok("imok"));
+    let version = client.server_version().wait().unwrap();
+    assert_eq!(
+        version.to_string(),
+        "3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f"
+    );
+    assert_eq!(
+        client.command("mntr").wait(),
+        Err(FourLetterWordError::NotAllowed("mntr").into())
+    );
+    for bad in ["kill", "", "srvr\n", "SRVR"] {
+        assert_eq!(
+            client.command(bad).wait(),
+            Err(FourLetterWordError::Unknown(bad.into()).into())
+        );
+    }
+}
+
+#[test]
 fn closing_completes_everything_and_refuses_more() {
     let (client, driver, fake) = connected();
     let sleep = client.sleep(Duration::from_secs(60));
@@ -318,15 +427,6 @@ fn dropping_the_last_handle_closes_the_session() {
 }
 
 #[test]
-fn server_version_parses_srvr() {
-    let (client, _driver, _fake) = connected();
-    assert_eq!(
-        client.server_version().wait(),
-        Ok("3.8.0-5a02a05eddb59aee6ac762f7ea82e92a68eb9c0f".into())
-    );
-}
-
-#[test]
 fn checks_fail_before_anything_is_sent() {
     let (client, driver, fake) = connected();
     let sent = fake.world().server.received.len();
@@ -354,14 +454,20 @@ fn multi_step_operations_start_when_called() {
     settle(&driver, &fake);
     {
         let w = fake.world();
-        assert!(
-            w.server.exists("/a/b") && w.server.exists("/r"),
-            "sent before anyone waited"
-        );
+        assert!(w.server.exists("/r"), "sent before anyone waited");
         let ops: Vec<_> = w.server.received.iter().map(|(_, r)| r.op_code()).collect();
+        // ensure_path reads first; the recursive delete lists first.
+        assert!(ops.contains(&crate::proto::OpCode::Exists), "{ops:?}");
         assert!(ops.contains(&crate::proto::OpCode::GetChildren), "{ops:?}");
     }
-    assert_eq!(ensure.wait(), Ok(()));
+    // ensure_path's later steps run while it is waited for.
+    let ensure = std::thread::spawn(move || ensure.wait());
+    while !ensure.is_finished() {
+        settle(&driver, &fake);
+        std::thread::yield_now();
+    }
+    assert_eq!(ensure.join().unwrap(), Ok(()));
+    assert!(fake.world().server.exists("/a/b"));
     assert_eq!(retried.wait(), Ok("/r".into()));
     assert_eq!(deleted.wait(), Ok(()));
 }
@@ -388,7 +494,7 @@ fn auth_failure_ends_everything_waiting() {
         })
     ));
     assert_eq!(states.recv(), None, "the stream ends");
-    assert_eq!(client.connected().wait(), Err(Error::AuthFailed));
+    assert_eq!(client.wait_connected().wait(), Err(Error::AuthFailed));
     assert!(driver.is_closed());
 }
 

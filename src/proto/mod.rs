@@ -137,7 +137,4 @@ pub enum DecodeError {
     /// A reply body of another kind than the request calls for.
     #[error("unexpected reply body, expected {0}")]
     UnexpectedResponse(&'static str),
-    /// A four-letter-word answer without the expected line.
-    #[error("four-letter-word answer without {0:?}")]
-    FourLetterWord(&'static str),
 }

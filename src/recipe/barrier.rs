@@ -20,8 +20,8 @@ use crate::{path, Error};
 ///
 /// ```
 /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
-/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
-/// # client.connected().wait().unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// # client.wait_connected().wait().unwrap();
 /// let barrier = client.barrier("/app/gate");
 /// barrier.create().wait()?;
 /// assert_eq!(

@@ -127,8 +127,8 @@ fn python_repr(x: f64) -> String {
 ///
 /// ```
 /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
-/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
-/// # client.connected().wait().unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// # client.wait_connected().wait().unwrap();
 /// let hits = client.counter("/app/hits");
 /// let change = hits.add(5).wait()?;
 /// assert_eq!((change.pre, change.post), (0, 5));

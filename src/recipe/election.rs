@@ -19,8 +19,8 @@ use crate::Error;
 ///
 /// ```
 /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
-/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
-/// # client.connected().wait().unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// # client.wait_connected().wait().unwrap();
 /// let election = client.election("/app/leader").id("node-1");
 /// election.run(|leadership| {
 ///     // leading, until this returns

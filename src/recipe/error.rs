@@ -56,6 +56,24 @@ pub enum RecipeError {
     Lost,
 }
 
+impl RecipeError {
+    /// The variant's name, without its details (see [`Error::name`](crate::Error::name)).
+    pub fn name(&self) -> &'static str {
+        match self {
+            RecipeError::InvalidIdentifier(_) => "InvalidIdentifier",
+            RecipeError::OutOfRange { .. } => "OutOfRange",
+            RecipeError::EphemeralParent(_) => "EphemeralParent",
+            RecipeError::MaxLeasesMismatch { .. } => "MaxLeasesMismatch",
+            RecipeError::BadLeaseData(_) => "BadLeaseData",
+            RecipeError::BadNodeName(_) => "BadNodeName",
+            RecipeError::BadCounterData(_) => "BadCounterData",
+            RecipeError::VersionWrapped(_) => "VersionWrapped",
+            RecipeError::UnknownOutcome(_) => "UnknownOutcome",
+            RecipeError::Lost => "Lost",
+        }
+    }
+}
+
 /// Checks an identifier given to a recipe (stored as node data or used in
 /// a node name).
 pub(crate) fn check_identifier(id: &str) -> Result<(), RecipeError> {

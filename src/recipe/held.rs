@@ -230,7 +230,7 @@ async fn delete_own(client: &Client, path: &str) -> Result<(), Error> {
         match client.delete(path).send().await {
             Ok(()) | Err(Error::NoNode) | Err(Error::SessionExpired) => return Ok(()),
             Err(e) if e.is_retryable() => {
-                if client.connected().await.is_err() {
+                if client.wait_connected().await.is_err() {
                     return Ok(()); // closed: the server deletes ephemerals
                 }
                 let _ = client.sleep(Duration::from_millis(50)).await;
@@ -281,7 +281,7 @@ fn watch_node(client: Client, path: String, signal: Arc<Signal>) {
             Ok(Some(_)) => {}
             Ok(None) => signal.mark_lost(),
             Err(e) if e.is_retryable() && !signal.released.load(Ordering::SeqCst) => {
-                if c.connected().await.is_ok() {
+                if c.wait_connected().await.is_ok() {
                     watch_node(c, path, signal);
                 }
             }

@@ -25,8 +25,8 @@ pub type Clock = Arc<dyn Fn() -> SystemTime + Send + Sync>;
 ///
 /// ```
 /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
-/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
-/// # client.connected().wait().unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// # client.wait_connected().wait().unwrap();
 /// use std::time::Duration;
 /// let lease = client.lease("/app/cron", Duration::from_secs(3600), "host-1");
 /// assert!(lease.try_acquire().wait()?); // this process runs the hourly job

@@ -55,8 +55,8 @@ impl Kind {
 ///
 /// ```
 /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
-/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
-/// # client.connected().wait().unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// # client.wait_connected().wait().unwrap();
 /// # client.create("/app/state").make_parents().send().wait()?;
 /// let lock = client.lock("/app/lock").id("worker-1");
 /// let guard = lock.acquire().wait()?;

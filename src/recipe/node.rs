@@ -302,7 +302,7 @@ where
         match attempt().await {
             Ok(()) => return,
             Err(e) if transient(&e) => {
-                if client.connected().await.is_err() {
+                if client.wait_connected().await.is_err() {
                     return; // closed: the server removes ephemerals itself
                 }
                 let _ = client.sleep(pause).await;

@@ -35,8 +35,8 @@ enum Kind {
 ///
 /// ```
 /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
-/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
-/// # client.connected().wait().unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// # client.wait_connected().wait().unwrap();
 /// let workers = client.party("/app/workers").id("worker-1");
 /// workers.join().wait()?;
 /// assert_eq!(workers.members().wait()?, ["worker-1"]);

@@ -86,8 +86,8 @@ fn entry_prefix(parent: &str, priority: u16) -> String {
 ///
 /// ```
 /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
-/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
-/// # client.connected().wait().unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// # client.wait_connected().wait().unwrap();
 /// let queue = client.queue("/app/jobs");
 /// queue.put("later").wait()?;
 /// queue.put_with_priority("urgent", 1).wait()?;
@@ -274,8 +274,8 @@ async fn count(client: &Client, path: &str) -> Result<usize, Error> {
 ///
 /// ```
 /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
-/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
-/// # client.connected().wait().unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// # client.wait_connected().wait().unwrap();
 /// let jobs = client.locking_queue("/app/work");
 /// jobs.put_all(["a", "b"], 100).wait()?;
 /// let item = jobs.get().wait()?;
@@ -557,7 +557,7 @@ impl LockingQueue {
                 // the server later (its bytes can outlive the connection,
                 // and a session the client gave up on may live on there).
                 Err(e) if transient(&e) => {
-                    self.client.connected().await?;
+                    self.client.wait_connected().await?;
                     let fenced = self.fence(&lock, version).await?;
                     // Asked after the fence, which may have waited through
                     // a session change.

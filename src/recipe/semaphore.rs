@@ -26,8 +26,8 @@ use crate::{path, Error};
 ///
 /// ```
 /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
-/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
-/// # client.connected().wait().unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// # client.wait_connected().wait().unwrap();
 /// let sem = client.semaphore("/app/slots", 3).id("worker-1");
 /// let lease = sem.acquire().wait()?;
 /// // at most 3 processes are here at once

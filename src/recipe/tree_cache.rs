@@ -98,8 +98,8 @@ impl Shared {
 ///
 /// ```
 /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
-/// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
-/// # client.connected().wait().unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// # client.wait_connected().wait().unwrap();
 /// use kazoo::recipe::TreeEvent;
 /// client.create("/app/a").data("1").make_parents().send().wait()?;
 /// let cache = client.tree_cache("/app").start()?;

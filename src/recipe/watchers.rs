@@ -94,8 +94,8 @@ impl Client {
     ///
     /// ```
     /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
-    /// # let client = kazoo_std::connect(&server.connect_string()).unwrap();
-    /// # client.connected().wait().unwrap();
+    /// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+    /// # client.wait_connected().wait().unwrap();
     /// let (tx, rx) = std::sync::mpsc::channel();
     /// let watch = client
     ///     .data_watch("/app/config", move |change| {

@@ -51,6 +51,7 @@ pub struct Config {
     pub(crate) hosts: Vec<HostPort>,
     pub(crate) chroot: Chroot,
     pub(crate) session_timeout: Duration,
+    pub(crate) connect_timeout: Duration,
     pub(crate) read_only: bool,
     pub(crate) rng_seed: u64,
     pub(crate) max_pending: usize,
@@ -91,6 +92,7 @@ impl Config {
                 hosts,
                 chroot,
                 session_timeout: Duration::from_secs(10),
+                connect_timeout: Duration::from_secs(15),
                 read_only: false,
                 rng_seed: 0,
                 max_pending: 10_000,
@@ -132,6 +134,11 @@ impl Config {
     /// The requested session timeout; the server clamps it.
     pub fn session_timeout(&self) -> Duration {
         self.session_timeout
+    }
+
+    /// See [`ConfigBuilder::connect_timeout`].
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
     }
 
     /// Whether read-only servers are accepted.
@@ -194,6 +201,14 @@ impl ConfigBuilder {
     /// it (2 to 20 ticks by default). Default 10 s.
     pub fn session_timeout(self, timeout: Duration) -> Self {
         self.with(|c| c.session_timeout = timeout)
+    }
+
+    /// How long an adapter's `connect` waits for the first connection
+    /// before it closes the client and fails with
+    /// [`Error::Timeout`](crate::Error::Timeout) (kazoo's `start(timeout)`).
+    /// Default 15 s, as in kazoo.
+    pub fn connect_timeout(self, timeout: Duration) -> Self {
+        self.with(|c| c.connect_timeout = timeout)
     }
 
     /// Accept read-only servers (and a read-only session while no quorum
@@ -316,6 +331,9 @@ impl ConfigBuilder {
         if !(MIN_SESSION_TIMEOUT..=MAX_SESSION_TIMEOUT).contains(&c.session_timeout) {
             return bad("session_timeout", "must be 1 ms to i32::MAX ms");
         }
+        if c.connect_timeout.is_zero() {
+            return bad("connect_timeout", "must be more than zero");
+        }
         if c.max_pending == 0 {
             return bad("max_pending", "must be at least 1");
         }
@@ -340,6 +358,52 @@ impl ConfigBuilder {
             }
         }
         Ok(c)
+    }
+}
+
+/// What an adapter's `connect` accepts: a connect string, a [`Config`], or
+/// a [`ConfigBuilder`] not yet built, so every adapter takes the same ones.
+///
+/// ```
+/// use kazoo::session::{Config, IntoConfig};
+/// use std::time::Duration;
+/// assert!("zk1:2181/app".into_config().is_ok());
+/// let built = Config::builder("zk1").connect_timeout(Duration::from_secs(3));
+/// assert_eq!(built.into_config().unwrap().connect_timeout(), Duration::from_secs(3));
+/// assert!("".into_config().is_err());
+/// ```
+pub trait IntoConfig {
+    /// The configuration, or why there is none.
+    fn into_config(self) -> Result<Config, ConfigError>;
+}
+
+impl IntoConfig for Config {
+    fn into_config(self) -> Result<Config, ConfigError> {
+        Ok(self)
+    }
+}
+
+impl IntoConfig for ConfigBuilder {
+    fn into_config(self) -> Result<Config, ConfigError> {
+        self.build()
+    }
+}
+
+impl IntoConfig for &str {
+    fn into_config(self) -> Result<Config, ConfigError> {
+        Config::new(self)
+    }
+}
+
+impl IntoConfig for &String {
+    fn into_config(self) -> Result<Config, ConfigError> {
+        Config::new(self)
+    }
+}
+
+impl IntoConfig for String {
+    fn into_config(self) -> Result<Config, ConfigError> {
+        Config::new(&self)
     }
 }
 

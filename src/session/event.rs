@@ -136,6 +136,23 @@ impl SessionState {
             | SessionState::Closed { session_id } => session_id,
         }
     }
+
+    /// The state in ZooKeeper's low-level terms (the `state` of a watch
+    /// event; kazoo's `client_state`): a session being replaced after
+    /// `Lost` is `Expired`, or `AuthFailed` if that was why.
+    pub fn keeper_state(&self) -> KeeperState {
+        match self {
+            SessionState::Connected { .. } => KeeperState::SyncConnected,
+            SessionState::ReadOnly { .. } => KeeperState::ConnectedReadOnly,
+            SessionState::Suspended { .. } => KeeperState::Disconnected,
+            SessionState::Lost {
+                reason: LostReason::AuthFailed,
+                ..
+            } => KeeperState::AuthFailed,
+            SessionState::Lost { .. } => KeeperState::Expired,
+            SessionState::Closed { .. } => KeeperState::Closed,
+        }
+    }
 }
 
 /// Why a session was declared [`Lost`](SessionState::Lost).

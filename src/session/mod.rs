@@ -37,7 +37,7 @@ use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
 
-pub use config::{parse_connect_string, Config, ConfigBuilder, HostPort};
+pub use config::{parse_connect_string, Config, ConfigBuilder, HostPort, IntoConfig};
 pub use event::{
     Command, DisconnectReason, Event, LostReason, RequestId, SessionState, WatchedEvent,
 };

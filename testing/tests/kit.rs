@@ -9,7 +9,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 fn round_trip(server: &TestServer) {
     let client = kazoo_std::start(server.client_config("kit").unwrap());
-    client.connected().wait_timeout(WAIT).unwrap();
+    client.wait_connected().wait_timeout(WAIT).unwrap();
     let path = client
         .create("/job-")
         .sequential()

@@ -3,7 +3,7 @@
 use std::sync::OnceLock;
 
 use kazoo::session::Config;
-use kazoo::Client;
+use kazoo::{Client, Error};
 
 use super::Adapter;
 
@@ -14,6 +14,9 @@ impl Adapter for Std {
     fn start(config: Config) -> Client {
         kazoo_std::start(config)
     }
+    fn connect(config: Config) -> Result<Client, Error> {
+        kazoo_std::connect(config)
+    }
 }
 
 /// kazoo-mio, its ready driver thread.
@@ -23,6 +26,9 @@ impl Adapter for Mio {
     fn start(config: Config) -> Client {
         kazoo_mio::start(config)
     }
+    fn connect(config: Config) -> Result<Client, Error> {
+        kazoo_mio::connect(config)
+    }
 }
 
 /// kazoo-tokio on a multi-thread runtime shared by the binary's tests.
@@ -30,14 +36,21 @@ pub struct Tokio;
 
 impl Adapter for Tokio {
     fn start(config: Config) -> Client {
-        static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-        let runtime = RUNTIME.get_or_init(|| {
-            tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a tokio runtime")
-        });
-        kazoo_tokio::start(runtime.handle(), config)
+        kazoo_tokio::start(runtime().handle(), config)
     }
+    fn connect(config: Config) -> Result<Client, Error> {
+        runtime().block_on(kazoo_tokio::connect(config))
+    }
+}
+
+/// A multi-thread runtime shared by the binary's tests.
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+    })
 }

@@ -12,6 +12,34 @@ use kazoo::Error;
 
 use super::{Adapter, Ctx, WAIT};
 
+pub fn connect_waits_for_the_session_and_gives_up_in_time<A: Adapter>() {
+    let ctx = Ctx::new::<A>("connect");
+    let up = A::connect(Config::new(&format!("{}{}", ctx.hosts, ctx.chroot)).unwrap()).unwrap();
+    assert!(up.is_connected(), "connect returns a connected client");
+    assert_eq!(up.client_state(), kazoo::proto::KeeperState::SyncConnected);
+    let before = up.last_zxid();
+    up.create("/z").send().wait().unwrap();
+    assert!(up.last_zxid() > before, "the create's zxid was seen");
+    up.close().wait().unwrap();
+
+    // Nothing listens on this port: the connect gives up after its timeout.
+    let nowhere = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = Config::builder(&nowhere.to_string())
+        .connect_timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    assert_eq!(A::connect(config).map(drop), Err(Error::Timeout));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < WAIT,
+        "gave up after {waited:?}"
+    );
+}
+
 pub fn listeners_and_state_streams_see_every_state<A: Adapter>() {
     let ctx = Ctx::new::<A>("states");
     let client = A::start(Config::new(&format!("{}{}", ctx.hosts, ctx.chroot)).unwrap());
@@ -26,7 +54,7 @@ pub fn listeners_and_state_streams_see_every_state<A: Adapter>() {
     assert!(client.remove_listener(removed));
     assert!(!client.remove_listener(removed));
     let stream = client.states();
-    client.connected().wait_timeout(WAIT).unwrap();
+    client.wait_connected().wait_timeout(WAIT).unwrap();
     let id = client.session_id();
     assert_ne!(id, 0);
     let connected = SessionState::Connected {
@@ -53,7 +81,7 @@ pub fn listeners_and_state_streams_see_every_state<A: Adapter>() {
         None,
         "a closed client's stream is over"
     );
-    assert_eq!(client.connected().wait(), Err(Error::Closed));
+    assert_eq!(client.wait_connected().wait(), Err(Error::Closed));
 }
 
 pub fn ten_thousand_requests_from_eight_threads<A: Adapter>() {

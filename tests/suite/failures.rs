@@ -138,7 +138,10 @@ fn config(hosts: &str, session_timeout: Duration) -> Config {
 fn connect<A: Adapter>(config: Config) -> (Client, States) {
     let client = A::start(config);
     let states = States::listen(&client);
-    client.connected().wait_timeout(WAIT).expect("connected");
+    client
+        .wait_connected()
+        .wait_timeout(WAIT)
+        .expect("connected");
     states.wait_for(fresh, 1, WAIT);
     (client, states)
 }
@@ -624,7 +627,7 @@ pub fn unreachable_hosts_fail_with_a_clear_error_without_spinning<A: Adapter>() 
     let client = A::start(cfg);
     let get = client.get("/").send();
     assert_eq!(
-        client.connected().wait_timeout(Duration::from_secs(3)),
+        client.wait_connected().wait_timeout(Duration::from_secs(3)),
         Err(Error::Timeout)
     );
     let r = get.wait_timeout(WAIT);
@@ -757,7 +760,7 @@ pub fn a_server_that_stops_reading_meets_backpressure<A: Adapter>() {
             .build()
             .unwrap(),
     );
-    client.connected().wait_timeout(WAIT).unwrap();
+    client.wait_connected().wait_timeout(WAIT).unwrap();
     let data = bytes::Bytes::from(vec![7u8; 512 * 1024]);
     let started = Instant::now();
     let sets: Vec<_> = (0..64)
@@ -881,7 +884,7 @@ pub fn tree_cache_stays_consistent_while_members_die<A: Adapter>() {
     let hosts = zk.chroot("cache-churn").unwrap();
     let start = || {
         let c = A::start(config(&hosts, Duration::from_secs(30)));
-        c.connected().wait_timeout(WAIT).expect("connected");
+        c.wait_connected().wait_timeout(WAIT).expect("connected");
         c
     };
     let reader = start();

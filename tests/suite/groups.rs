@@ -362,7 +362,7 @@ pub fn a_party_member_rejoins_after_its_session_is_lost<A: Adapter>() {
     assert!(children(&ctx.client, "/p").is_empty());
     // Left: a later session change does not bring it back.
     expire(&ctx, &keen);
-    keen.connected().wait_timeout(WAIT).unwrap();
+    keen.wait_connected().wait_timeout(WAIT).unwrap();
     thread::sleep(Duration::from_millis(300));
     assert!(children(&ctx.client, "/p").is_empty());
 }

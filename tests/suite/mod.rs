@@ -27,6 +27,10 @@ pub trait Adapter {
     /// Starts a client with `config` (the adapter's `start`).
     fn start(config: Config) -> Client;
 
+    /// The adapter's `connect`: waits for the session, at most the
+    /// config's connect timeout.
+    fn connect(config: Config) -> Result<Client, kazoo::Error>;
+
     /// The server the suite runs against: the embedded one by default (no
     /// Java needed), the real one when `KAZOO_TEST_BACKEND=real` (as
     /// `scripts/test.sh` sets it).
@@ -116,7 +120,10 @@ impl Ctx {
         let mut config = Config::new(&connect).unwrap();
         tweak(&mut config);
         let client = start(config);
-        client.connected().wait_timeout(WAIT).expect("connected");
+        client
+            .wait_connected()
+            .wait_timeout(WAIT)
+            .expect("connected");
         Ctx {
             client,
             hosts,
@@ -128,14 +135,20 @@ impl Ctx {
     /// Another client on the same chroot.
     pub fn another<A: Adapter>(&self) -> Client {
         let client = A::start(Config::new(&format!("{}{}", self.hosts, self.chroot)).unwrap());
-        client.connected().wait_timeout(WAIT).expect("connected");
+        client
+            .wait_connected()
+            .wait_timeout(WAIT)
+            .expect("connected");
         client
     }
 
     /// A client at the server's root (no chroot).
     pub fn root<A: Adapter>(&self) -> Client {
         let client = A::start(Config::new(&self.hosts).unwrap());
-        client.connected().wait_timeout(WAIT).expect("connected");
+        client
+            .wait_connected()
+            .wait_timeout(WAIT)
+            .expect("connected");
         client
     }
 }
@@ -147,6 +160,7 @@ macro_rules! integration_tests {
         $crate::suite::integration_tests!(@ $adapter;
             ops::create_modes_and_results,
             ops::create_failures,
+            ops::create_falls_back_where_create2_is_unknown,
             ops::sequential_numbers_increase_per_parent,
             ops::ensure_path_and_make_parents,
             ops::exists_get_set_with_versions,
@@ -171,6 +185,7 @@ macro_rules! integration_tests {
             watches::callbacks_may_wait_on_other_requests,
             watches::a_client_leaves_no_watch_behind,
             behaviour::listeners_and_state_streams_see_every_state,
+            behaviour::connect_waits_for_the_session_and_gives_up_in_time,
             behaviour::ten_thousand_requests_from_eight_threads,
             behaviour::wait_timeout_leaves_the_client_usable,
             behaviour::close_completes_everything_pending,

@@ -27,12 +27,23 @@ pub fn create_modes_and_results<A: Adapter>() {
         ("/p2", 3, 0, 0)
     );
 
+    assert!(!stat.is_ephemeral() && stat.owner_session_id().is_none());
+    assert_eq!((stat.data_len(), stat.children_count()), (3, 0));
+    // The server's clock stamps ctime; same machine, so near ours.
+    let age = std::time::SystemTime::now()
+        .duration_since(stat.created())
+        .unwrap_or_default();
+    assert!(age < Duration::from_secs(60), "created {age:?} ago");
+    assert_eq!(stat.created(), stat.last_modified());
+
     let (_, stat) = c.create("/e").ephemeral().send_with_stat().wait().unwrap();
     assert_eq!(
         stat.ephemeral_owner,
         c.session_id(),
         "ephemeral belongs to this session"
     );
+    assert!(stat.is_ephemeral());
+    assert_eq!(stat.owner_session_id(), Some(c.session_id()));
 
     let seq = c.create("/s-").sequential().send().wait().unwrap();
     assert_eq!(
@@ -61,6 +72,7 @@ pub fn create_modes_and_results<A: Adapter>() {
         .wait()
         .unwrap();
     assert_eq!((ttl.as_str(), stat.ephemeral_owner), ("/t", 0));
+    assert!(!stat.is_ephemeral(), "a TTL node is not ephemeral");
     let tseq = c
         .create("/ts-")
         .ttl(Duration::from_secs(3600))
@@ -73,6 +85,44 @@ pub fn create_modes_and_results<A: Adapter>() {
     let mut names = c.get_children("/").send().wait().unwrap();
     names.sort();
     assert_eq!(names.len(), 8, "{names:?}");
+}
+
+/// A server without `create2` (as 3.4 is; here the embedded server told
+/// to act so): plain creates fall back to the old opcode, once per
+/// connection.
+pub fn create_falls_back_where_create2_is_unknown<A: Adapter>() {
+    let mut config = kazoo_server::ServerConfig::default();
+    config.create2 = false;
+    let server = kazoo_server::EmbeddedServer::start(config).unwrap();
+    let c = A::start(Config::new(&server.connect_string()).unwrap());
+    c.wait_connected().wait_timeout(WAIT).unwrap();
+    assert_eq!(c.create("/a").data("x").send().wait(), Ok("/a".into()));
+    assert_eq!(&c.get("/a").send().wait().unwrap().0[..], b"x");
+    let sent = |c: &kazoo::Client| {
+        let s = c.stats();
+        s.frames_sent - s.pings_sent
+    };
+    let before = sent(&c);
+    let seq = c
+        .create("/q/job-")
+        .sequential()
+        .make_parents()
+        .send()
+        .wait();
+    assert_eq!(seq, Ok("/q/job-0000000000".into()));
+    // create (NoNode), exists /q (None), exists / (Some), create /q, create:
+    // the create2 answer is remembered, so none goes out again.
+    assert_eq!(sent(&c) - before, 5, "no create2 sent once refused");
+    assert_eq!(
+        c.create("/s").send_with_stat().wait(),
+        Err(Error::Unimplemented),
+        "a Stat needs create2"
+    );
+    assert_eq!(
+        c.create("/c").container().send().wait(),
+        Err(Error::Unimplemented)
+    );
+    c.close().wait().unwrap();
 }
 
 pub fn create_failures<A: Adapter>() {
@@ -155,6 +205,30 @@ pub fn ensure_path_and_make_parents<A: Adapter>() {
         .wait()
         .unwrap();
     assert_eq!(seq, "/q/r/job-0000000000");
+
+    // An existing path is only read: an ancestor that no longer allows
+    // CREATE does not matter (a create would fail with NoAuth).
+    c.ensure_path("/locked/inside").wait().unwrap();
+    c.set_acls("/locked", READ_ACL_UNSAFE)
+        .send()
+        .wait()
+        .unwrap();
+    assert_eq!(c.create("/locked/inside").send().wait(), Err(Error::NoAuth));
+    c.ensure_path("/locked/inside")
+        .wait()
+        .expect("an existing path needs no CREATE");
+    assert_eq!(
+        c.ensure_path("/locked/inside/deeper").wait(),
+        Err(Error::NoAuth)
+    );
+
+    // A missing chroot node is created when asked, and what is under it.
+    let chrooted = A::start(Config::new(&format!("{}{}/new-root", ctx.hosts, ctx.chroot)).unwrap());
+    chrooted.wait_connected().wait_timeout(super::WAIT).unwrap();
+    assert_eq!(chrooted.exists("/").send().wait(), Ok(None));
+    chrooted.ensure_path("/a/b").wait().unwrap();
+    assert!(c.exists("/new-root/a/b").send().wait().unwrap().is_some());
+    chrooted.ensure_path("/").wait().unwrap();
 }
 
 pub fn exists_get_set_with_versions<A: Adapter>() {
@@ -375,7 +449,7 @@ pub fn default_acl_and_auth_at_connect<A: Adapter>() {
         "an empty default ACL is refused when built"
     );
     let dora = A::start(config(true));
-    dora.connected().wait_timeout(WAIT).expect("connected");
+    dora.wait_connected().wait_timeout(WAIT).expect("connected");
     let hers = vec![
         Acl::digest("dora", "pw", Perms::ALL),
         Acl::anyone(Perms::READ),
@@ -410,7 +484,10 @@ pub fn default_acl_and_auth_at_connect<A: Adapter>() {
     // Without the credential a create with the default ACL fails: `auth`
     // needs an authenticated identity.
     let nobody = A::start(config(false));
-    nobody.connected().wait_timeout(WAIT).expect("connected");
+    nobody
+        .wait_connected()
+        .wait_timeout(WAIT)
+        .expect("connected");
     assert_eq!(
         nobody.create("/refused").send().wait(),
         Err(Error::InvalidAcl)
@@ -535,7 +612,18 @@ pub fn reconfig_is_refused_by_a_standalone_server<A: Adapter>() {
 pub fn server_version_from_srvr<A: Adapter>() {
     let ctx = Ctx::new::<A>("version");
     let version = ctx.client.server_version().wait_timeout(WAIT).unwrap();
-    assert!(version.starts_with("3."), "{version}");
+    assert!(
+        version >= kazoo::client::ServerVersion::new(3, 5, 0),
+        "{version}"
+    );
+    assert_eq!(
+        ctx.client.command("ruok").wait_timeout(WAIT).as_deref(),
+        Ok("imok")
+    );
+    assert!(matches!(
+        ctx.client.command("rm -rf").wait(),
+        Err(Error::FourLetterWord(_))
+    ));
 }
 
 pub fn bad_arguments_fail_before_sending<A: Adapter>() {

@@ -48,7 +48,10 @@ pub(super) fn through<A: Adapter>(proxy: &Proxy, ctx: &Ctx, timeout: Duration) -
         .build()
         .unwrap();
     let client = A::start(config);
-    client.connected().wait_timeout(WAIT).expect("connected");
+    client
+        .wait_connected()
+        .wait_timeout(WAIT)
+        .expect("connected");
     client
 }
 

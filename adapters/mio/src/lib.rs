@@ -44,7 +44,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use kazoo::client::{ConnId, Driver, Io, OutBuf, Reply};
-use kazoo::session::{Config, HostPort};
+use kazoo::session::{Config, HostPort, IntoConfig};
 use kazoo_std::CallbackThread;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
@@ -471,9 +471,15 @@ pub fn start(config: Config) -> Client {
     }
 }
 
-/// Connects with kazoo's defaults on a thread of its own; see [`start`].
-pub fn connect(hosts: &str) -> Result<Client, Error> {
-    Ok(start(Config::new(hosts)?))
+/// Connects on a thread of its own (see [`start`]) and waits for the
+/// session, at most the config's `connect_timeout` (15 s by default, as
+/// kazoo's `start`); `config` is a connect string, a [`Config`] or its
+/// builder. On time-out the client is closed and this fails with
+/// [`Error::Timeout`].
+pub fn connect(config: impl IntoConfig) -> Result<Client, Error> {
+    let config = config.into_config()?;
+    let timeout = config.connect_timeout();
+    start(config).connect_within(timeout).wait()
 }
 
 fn spawn(config: Config) -> io::Result<Client> {

@@ -3,7 +3,7 @@
 //!
 //! ```no_run
 //! let client = kazoo_std::connect("127.0.0.1:2181/app")?;
-//! client.connected().wait_timeout(std::time::Duration::from_secs(10))?;
+//! client.wait_connected().wait_timeout(std::time::Duration::from_secs(10))?;
 //! client.ensure_path("/jobs").wait()?;
 //! let path = client.create("/jobs/job-").data("payload").sequential().send().wait()?;
 //! let (data, _stat) = client.get(&path).send().wait()?;
@@ -34,16 +34,21 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use kazoo::client::{ConnId, Dispatch, Driver, Io, Job, OutBuf, Reply};
-use kazoo::session::{Config, HostPort};
+use kazoo::session::{Config, HostPort, IntoConfig};
 
-/// Connects to `hosts` (`"host:port,host:port/chroot"`) with kazoo's
-/// defaults. Returns at once; requests made before the session is up wait
-/// for it. Use [`Client::connected`] to wait for the connection.
-pub fn connect(hosts: &str) -> Result<Client, Error> {
-    Ok(start(Config::new(hosts)?))
+/// Connects and waits for the session, at most the config's
+/// `connect_timeout` (15 s by default, as kazoo's `start`): `config` is a
+/// connect string (`"host:port,host:port/chroot"`), a [`Config`] or its
+/// builder. On time-out the client is closed and this fails with
+/// [`Error::Timeout`].
+pub fn connect(config: impl IntoConfig) -> Result<Client, Error> {
+    let config = config.into_config()?;
+    let timeout = config.connect_timeout();
+    start(config).connect_within(timeout).wait()
 }
 
-/// Starts a client with a full configuration.
+/// Starts a client and returns at once; requests made before the session
+/// is up wait for it.
 pub fn start(config: Config) -> Client {
     let wiring = Arc::new(Wiring::new(config.write_buffer_limit()));
     let callbacks = CallbackThread::spawn();

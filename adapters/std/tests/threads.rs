@@ -54,7 +54,7 @@ fn closing_while_waiting_to_reconnect_ends_the_connection_thread_count() {
         .unwrap();
     let client = kazoo_std::start(config);
     client
-        .connected()
+        .wait_connected()
         .wait_timeout(Duration::from_secs(10))
         .unwrap();
     proxy.refuse(true);

@@ -31,21 +31,22 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use kazoo::client::{ConnId, Dispatch, Driver, Io, Job, OutBuf, Reply};
-use kazoo::session::{Config, HostPort};
+use kazoo::session::{Config, HostPort, IntoConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::sync::{mpsc, Notify};
 use tokio::task::JoinHandle;
 
-/// Connects with kazoo's defaults and waits until the session is up.
-pub async fn connect(hosts: &str) -> Result<Client, Error> {
-    let client = start(
-        &Handle::try_current().map_err(|_| Misuse::NoRuntime)?,
-        Config::new(hosts)?,
-    );
-    client.connected().await?;
-    Ok(client)
+/// Connects on the current runtime and waits for the session, at most
+/// the config's `connect_timeout` (15 s by default, as kazoo's `start`);
+/// `config` is a connect string, a [`Config`] or its builder. On time-out
+/// the client is closed and this fails with [`Error::Timeout`].
+pub async fn connect(config: impl IntoConfig) -> Result<Client, Error> {
+    let runtime = Handle::try_current().map_err(|_| Misuse::NoRuntime)?;
+    let config = config.into_config()?;
+    let timeout = config.connect_timeout();
+    start(&runtime, config).connect_within(timeout).await
 }
 
 /// Starts a client on `runtime` and returns at once; requests made before

@@ -72,7 +72,7 @@ fn connect_reports_a_closed_client() {
             &tokio::runtime::Handle::current(),
             kazoo::session::Config::new("127.0.0.1:1").unwrap(),
         );
-        let connected = c.connected();
+        let connected = c.wait_connected();
         drop(c.close());
         assert_eq!(connected.await, Err(kazoo::Error::Closed));
     });
