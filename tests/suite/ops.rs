@@ -218,8 +218,9 @@ pub fn ensure_path_and_make_parents<A: Adapter>() {
         .wait()
         .expect("an existing path needs no CREATE");
     assert_eq!(
-        c.ensure_path("/locked/inside/deeper").wait(),
-        Err(Error::NoAuth)
+        c.ensure_path("/locked/beside/deeper").wait(),
+        Err(Error::NoAuth),
+        "a missing node still needs CREATE on its parent"
     );
 
     // A missing chroot node is created when asked, and what is under it.
