@@ -48,6 +48,7 @@ use crate::session::{Config, DisconnectReason, Event, HostPort, RequestId, Sessi
 use crate::Error;
 
 use channel::Channel;
+pub use channel::{Overflowed, STREAM_CAPACITY};
 pub use four_letter::{FourLetterWordError, ServerVersion, FOUR_LETTER_WORDS};
 pub use multi::{MultiRead, ReadResult, Transaction};
 pub use ops::{
@@ -201,7 +202,7 @@ struct Core {
     watchers: HashMap<RequestId, Watcher>,
     listeners: Vec<(ListenerId, Listener)>,
     next_listener: u64,
-    state_channels: Vec<Arc<Channel<SessionState>>>,
+    state_channels: Vec<Arc<StateChannel>>,
     closed: Vec<Reply<()>>,
     deadline: Option<Instant>,
     jobs: Vec<Job>,
@@ -479,7 +480,7 @@ impl Core {
                     // Nobody holds the stream or future any more: stop
                     // collecting events for it.
                     Target::Channel(c) if Arc::strong_count(c) == 1 => ends = true,
-                    Target::Channel(c) => c.push(event),
+                    Target::Channel(c) => c.push(Ok(event)),
                 }
                 if ends {
                     self.release_watcher(watcher);
@@ -492,7 +493,7 @@ impl Core {
                 }
                 self.state_channels.retain(|c| Arc::strong_count(c) > 1);
                 for c in &self.state_channels {
-                    c.push(state);
+                    c.push(Ok(state));
                 }
             }
             Event::Disconnected { host, reason } => {
@@ -698,10 +699,12 @@ impl Client {
                 return Ok(());
             }
             while let Some(state) = states.next().await {
-                if is_up(Some(state)) {
+                // After an overflow, the state now is what counts.
+                let state = state.ok().or_else(|| lock(&inner.core).session.state());
+                if is_up(state) {
                     return Ok(());
                 }
-                if matches!(state, SessionState::Closed { .. }) {
+                if matches!(state, Some(SessionState::Closed { .. })) {
                     return Err(Error::Closed);
                 }
             }
@@ -795,7 +798,7 @@ impl Client {
 
     /// Every state change from now on, as a stream (ends after `Closed`).
     pub fn states(&self) -> StateStream {
-        let channel = Channel::new();
+        let channel = Channel::bounded(STREAM_CAPACITY, || Err(Overflowed));
         let c = channel.clone();
         self.inner.step(move |core, _| {
             if core.session.is_closed() {
@@ -863,9 +866,18 @@ fn is_up(state: Option<SessionState>) -> bool {
 }
 
 /// State changes as a stream; see [`Client::states`].
+///
+/// A [`futures_core::Stream`] for async code; from a thread,
+/// [`recv`](StateStream::recv) or [`blocking_iter`](StateStream::blocking_iter).
+/// It holds at most [`STREAM_CAPACITY`] changes a reader has not taken;
+/// past that it keeps the oldest and yields `Err(Overflowed)` where it
+/// dropped some: ask [`Client::state`] for the state now.
 pub struct StateStream {
-    channel: Arc<Channel<SessionState>>,
+    channel: Arc<StateChannel>,
 }
+
+/// What a [`StateStream`] reads from.
+type StateChannel = Channel<Result<SessionState, Overflowed>>;
 
 impl fmt::Debug for StateStream {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -875,7 +887,7 @@ impl fmt::Debug for StateStream {
 
 impl StateStream {
     /// The next state change, awaited (`None` after `Closed`).
-    pub async fn next(&mut self) -> Option<SessionState> {
+    pub async fn next(&mut self) -> Option<Result<SessionState, Overflowed>> {
         channel::Recv(&self.channel).await
     }
 
@@ -883,27 +895,45 @@ impl StateStream {
     pub(crate) fn poll_recv(
         &mut self,
         cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Option<SessionState>> {
-        std::future::Future::poll(std::pin::Pin::new(&mut channel::Recv(&self.channel)), cx)
+    ) -> Poll<Option<Result<SessionState, Overflowed>>> {
+        Pin::new(&mut channel::Recv(&self.channel)).poll(cx)
     }
 
     /// The next state change, blocking the thread.
-    pub fn recv(&self) -> Option<SessionState> {
+    pub fn recv(&self) -> Option<Result<SessionState, Overflowed>> {
         self.channel.recv()
     }
 
+    /// A state change already received, if any.
+    pub fn try_recv(&self) -> Option<Result<SessionState, Overflowed>> {
+        self.channel.try_recv()
+    }
+
     /// The next state change, waiting at most `timeout`.
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<SessionState>, Error> {
+    pub fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<Option<Result<SessionState, Overflowed>>, Error> {
         self.channel
             .recv_timeout(timeout)
             .map_err(|()| Error::Timeout)
     }
+
+    /// The changes as an iterator that blocks the thread for each one: for
+    /// threads only (in async code it would stall the executor; use the
+    /// `Stream`).
+    pub fn blocking_iter(&self) -> impl Iterator<Item = Result<SessionState, Overflowed>> + '_ {
+        std::iter::from_fn(|| self.channel.recv())
+    }
 }
 
-impl Iterator for StateStream {
-    type Item = SessionState;
-    fn next(&mut self) -> Option<SessionState> {
-        self.channel.recv()
+impl futures_core::Stream for StateStream {
+    type Item = Result<SessionState, Overflowed>;
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Option<Self::Item>> {
+        self.poll_recv(cx)
     }
 }
 

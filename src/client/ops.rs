@@ -582,7 +582,7 @@ impl AddWatchBuilder<'_> {
 
     /// Yields the events as a stream once the watch is set.
     pub fn stream(self) -> Task<WatchStream> {
-        let channel = Channel::new();
+        let channel = Channel::bounded(super::STREAM_CAPACITY, || Err(super::Overflowed));
         let watcher = Watcher {
             target: Target::Channel(channel.clone()),
             one_shot: false,

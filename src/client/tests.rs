@@ -397,6 +397,39 @@ fn four_letter_words_are_checked_before_and_after() {
 }
 
 #[test]
+fn a_state_stream_nobody_reads_stays_bounded_and_says_so() {
+    let (client, driver, fake) = connected();
+    let states = client.states();
+    // Cut and reconnect until more changes (Suspended, then Connected)
+    // happened than the stream holds.
+    while client.stats().reconnects as usize * 2 <= STREAM_CAPACITY {
+        let conn = fake.world().open.unwrap();
+        fake.world().server.disconnect();
+        driver.disconnected(conn);
+        // Past any pause before reconnecting, well inside the session timeout.
+        fake.world().now += Duration::from_secs(2);
+        driver.timeout();
+        settle(&driver, &fake);
+    }
+    let seen: Vec<_> = std::iter::from_fn(|| states.try_recv()).collect();
+    assert_eq!(
+        seen.len(),
+        STREAM_CAPACITY + 1,
+        "the oldest, then the marker"
+    );
+    assert!(matches!(seen[0], Ok(SessionState::Suspended { .. })));
+    assert_eq!(seen.last(), Some(&Err(Overflowed)));
+    assert!(seen[..STREAM_CAPACITY].iter().all(Result::is_ok));
+    // Past the marker, changes arrive again.
+    drop(client.close());
+    settle(&driver, &fake);
+    assert!(matches!(
+        states.try_recv(),
+        Some(Ok(SessionState::Closed { .. }))
+    ));
+}
+
+#[test]
 fn closing_completes_everything_and_refuses_more() {
     let (client, driver, fake) = connected();
     let sleep = client.sleep(Duration::from_secs(60));
@@ -488,10 +521,10 @@ fn auth_failure_ends_everything_waiting() {
     );
     assert!(matches!(
         states.recv(),
-        Some(SessionState::Lost {
+        Some(Ok(SessionState::Lost {
             reason: crate::session::LostReason::AuthFailed,
             ..
-        })
+        }))
     ));
     assert_eq!(states.recv(), None, "the stream ends");
     assert_eq!(client.wait_connected().wait(), Err(Error::AuthFailed));

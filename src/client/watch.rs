@@ -8,7 +8,7 @@ use std::sync::{Arc, Weak};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use super::channel::{Channel, Recv};
+use super::channel::{Channel, Overflowed, Recv};
 use super::Inner;
 use crate::proto::{EventType, KeeperState};
 use crate::session::RequestId;
@@ -19,9 +19,13 @@ use crate::session::WatchedEvent;
 /// other requests.
 pub type WatchCallback = Arc<dyn Fn(WatchedEvent) + Send + Sync>;
 
+/// What a watch stream or future holds: events, or where a bounded
+/// stream dropped some.
+pub(crate) type EventChannel = Channel<Result<WatchedEvent, Overflowed>>;
+
 pub(crate) enum Target {
     Callback(WatchCallback),
-    Channel(Arc<Channel<WatchedEvent>>),
+    Channel(Arc<EventChannel>),
 }
 
 /// A registered watcher and what ends it.
@@ -57,7 +61,7 @@ impl Watcher {
 ///
 /// Dropping it before it fires removes the watch, here and on the server.
 pub struct WatchFuture {
-    channel: Arc<Channel<WatchedEvent>>,
+    channel: Arc<EventChannel>,
     _abandon: Abandon,
 }
 
@@ -68,7 +72,7 @@ impl fmt::Debug for WatchFuture {
 }
 
 impl WatchFuture {
-    pub(crate) fn new(channel: Arc<Channel<WatchedEvent>>, abandon: Abandon) -> WatchFuture {
+    pub(crate) fn new(channel: Arc<EventChannel>, abandon: Abandon) -> WatchFuture {
         WatchFuture {
             channel,
             _abandon: abandon,
@@ -77,13 +81,15 @@ impl WatchFuture {
 
     /// Blocks until the watch fires.
     pub fn wait(self) -> Option<WatchedEvent> {
-        self.channel.recv()
+        // A one-shot watch's channel is unbounded: never `Overflowed`.
+        self.channel.recv().and_then(Result::ok)
     }
 
     /// Blocks at most `timeout`; `Err` if nothing happened by then.
     pub fn wait_timeout(self, timeout: Duration) -> Result<Option<WatchedEvent>, crate::Error> {
         self.channel
             .recv_timeout(timeout)
+            .map(|event| event.and_then(Result::ok))
             .map_err(|()| crate::Error::Timeout)
     }
 }
@@ -91,7 +97,9 @@ impl WatchFuture {
 impl Future for WatchFuture {
     type Output = Option<WatchedEvent>;
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        Pin::new(&mut Recv(&self.channel)).poll(cx)
+        Pin::new(&mut Recv(&self.channel))
+            .poll(cx)
+            .map(|event| event.and_then(Result::ok))
     }
 }
 
@@ -123,8 +131,15 @@ impl Drop for Abandon {
 
 /// The events of a persistent watch, in order. Ends (`None`) after the watch
 /// is removed or the session ends. Dropping it removes the watch.
+///
+/// A [`futures_core::Stream`] for async code (`.next().await` here, or any
+/// stream combinator); from a thread, [`recv`](WatchStream::recv) or
+/// [`blocking_iter`](WatchStream::blocking_iter). It holds at most
+/// [`STREAM_CAPACITY`](super::STREAM_CAPACITY) events a reader has not
+/// taken; past that it keeps the oldest and yields `Err(Overflowed)` where
+/// it dropped some: read the node again, then go on.
 pub struct WatchStream {
-    channel: Arc<Channel<WatchedEvent>>,
+    channel: Arc<EventChannel>,
     _abandon: Abandon,
 }
 
@@ -135,7 +150,7 @@ impl fmt::Debug for WatchStream {
 }
 
 impl WatchStream {
-    pub(crate) fn new(channel: Arc<Channel<WatchedEvent>>, abandon: Abandon) -> WatchStream {
+    pub(crate) fn new(channel: Arc<EventChannel>, abandon: Abandon) -> WatchStream {
         WatchStream {
             channel,
             _abandon: abandon,
@@ -143,35 +158,41 @@ impl WatchStream {
     }
 
     /// The next event, awaited.
-    pub async fn next(&mut self) -> Option<WatchedEvent> {
+    pub async fn next(&mut self) -> Option<Result<WatchedEvent, Overflowed>> {
         Recv(&self.channel).await
     }
 
-    pub(crate) fn poll_next(&self, cx: &mut std::task::Context<'_>) -> Poll<Option<WatchedEvent>> {
-        Pin::new(&mut Recv(&self.channel)).poll(cx)
-    }
-
     /// The next event, blocking the thread.
-    pub fn recv(&self) -> Option<WatchedEvent> {
+    pub fn recv(&self) -> Option<Result<WatchedEvent, Overflowed>> {
         self.channel.recv()
     }
 
     /// The next event, waiting at most `timeout` (`Err(Timeout)` if none came).
-    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<WatchedEvent>, crate::Error> {
+    pub fn recv_timeout(
+        &self,
+        timeout: Duration,
+    ) -> Result<Option<Result<WatchedEvent, Overflowed>>, crate::Error> {
         self.channel
             .recv_timeout(timeout)
             .map_err(|()| crate::Error::Timeout)
     }
 
     /// An event already received, if any.
-    pub fn try_recv(&self) -> Option<WatchedEvent> {
+    pub fn try_recv(&self) -> Option<Result<WatchedEvent, Overflowed>> {
         self.channel.try_recv()
+    }
+
+    /// The events as an iterator that blocks the thread for each one: for
+    /// threads only (in async code it would stall the executor; use the
+    /// `Stream`).
+    pub fn blocking_iter(&self) -> impl Iterator<Item = Result<WatchedEvent, Overflowed>> + '_ {
+        std::iter::from_fn(|| self.channel.recv())
     }
 }
 
-impl Iterator for WatchStream {
-    type Item = WatchedEvent;
-    fn next(&mut self) -> Option<WatchedEvent> {
-        self.channel.recv()
+impl futures_core::Stream for WatchStream {
+    type Item = Result<WatchedEvent, Overflowed>;
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        Pin::new(&mut Recv(&self.channel)).poll(cx)
     }
 }

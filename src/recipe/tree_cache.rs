@@ -12,12 +12,13 @@
 
 use std::collections::BTreeMap;
 use std::future::{poll_fn, Future};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::Poll;
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_core::Stream;
 
 use super::node::{child, transient, wait_retry};
 use super::wait::{Cancel, Waiter, Woken};
@@ -385,7 +386,7 @@ impl Worker {
         self.sync().await
     }
 
-    fn forward_stream(&self, stream: WatchStream) {
+    fn forward_stream(&self, mut stream: WatchStream) {
         let (epoch, hints) = (self.epoch.clone(), self.hints.clone());
         self.client.spawn(async move {
             let epoch = epoch.listen();
@@ -394,12 +395,15 @@ impl Worker {
                     if epoch.poll(cx).is_ready() {
                         return Poll::Ready(None);
                     }
-                    stream.poll_next(cx).map(Some)
+                    Pin::new(&mut stream).poll_next(cx).map(Some)
                 })
                 .await;
                 match next {
-                    Some(Some(event)) => hints.push(event),
-                    Some(None) => {
+                    Some(Some(Ok(event))) => hints.push(event),
+                    // The watch ended, or events were dropped: closing the
+                    // hints makes the cache set the watch again and re-read
+                    // the whole tree.
+                    Some(None) | Some(Some(Err(_))) => {
                         hints.close();
                         return;
                     }

@@ -289,7 +289,7 @@ pub fn dropped_connection_resumes_the_session_and_catches_up<A: Adapter>() {
     // Persistent and recursive watches: no catch-up from the server, so the
     // "resumed, re-read" signal, then later changes as usual.
     for (stream, path) in [(&persistent, "/pdata"), (&recursive, "/tree")] {
-        let e = stream.recv_timeout(WAIT).unwrap().unwrap();
+        let e = stream.recv_timeout(WAIT).unwrap().unwrap().unwrap();
         assert_eq!(
             (e.event_type, e.state, e.path.as_str()),
             (EventType::None, KeeperState::SyncConnected, path)
@@ -302,12 +302,12 @@ pub fn dropped_connection_resumes_the_session_and_catches_up<A: Adapter>() {
     );
     other.set("/pdata", "after").send().wait().unwrap();
     other.create("/tree/after").send().wait().unwrap();
-    let e = persistent.recv_timeout(WAIT).unwrap().unwrap();
+    let e = persistent.recv_timeout(WAIT).unwrap().unwrap().unwrap();
     assert_eq!(
         (e.event_type, e.path.as_str()),
         (EventType::NodeDataChanged, "/pdata")
     );
-    let e = recursive.recv_timeout(WAIT).unwrap().unwrap();
+    let e = recursive.recv_timeout(WAIT).unwrap().unwrap().unwrap();
     assert_eq!(
         (e.event_type, e.path.as_str()),
         (EventType::NodeCreated, "/tree/after")
@@ -429,7 +429,7 @@ pub fn real_expiry_is_lost_then_a_new_session<A: Adapter>() {
         (told.event_type, told.state),
         (EventType::None, KeeperState::Expired)
     );
-    let told = persistent.recv_timeout(WAIT).unwrap().unwrap();
+    let told = persistent.recv_timeout(WAIT).unwrap().unwrap().unwrap();
     assert_eq!(
         (told.event_type, told.state),
         (EventType::None, KeeperState::Expired)

@@ -131,7 +131,7 @@ pub fn persistent_and_recursive_watches<A: Adapter>() {
     c.set("/p", "2").send().wait().unwrap();
     let seen: Vec<_> = (0..4)
         .map(|_| {
-            let e = stream.recv_timeout(WAIT).unwrap().unwrap();
+            let e = stream.recv_timeout(WAIT).unwrap().unwrap().unwrap();
             (e.event_type, e.path)
         })
         .collect();
@@ -197,7 +197,7 @@ pub fn remove_watches_tells_the_watcher<A: Adapter>() {
         .unwrap();
     // A 3.8 server removes persistent watches only with `Any` (PROTOCOL.md §0.8).
     c.remove_watches("/n", WatcherType::Any).wait().unwrap();
-    let removed = stream.recv_timeout(WAIT).unwrap().unwrap();
+    let removed = stream.recv_timeout(WAIT).unwrap().unwrap().unwrap();
     assert_eq!(removed.event_type, EventType::PersistentWatchRemoved);
     assert_eq!(
         stream.recv_timeout(WAIT),
