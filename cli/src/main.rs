@@ -9,6 +9,7 @@
 //! `KZ_SASL_PASSWORD`, never from an argument.
 
 #![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
 
 mod groups;
 mod recipes;

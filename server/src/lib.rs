@@ -27,7 +27,7 @@
 //! reconfig, SASL, TLS. Production runs on a real ZooKeeper ensemble.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs, unreachable_pub)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 mod acl;
 mod fault;

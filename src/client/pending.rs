@@ -237,7 +237,13 @@ impl<T> Future for ReplyFuture<T> {
 #[must_use = "later steps run only while the task is awaited or waited for"]
 pub struct Task<T> {
     future: Pin<Box<dyn Future<Output = Result<T, Error>> + Send>>,
+    /// The result, once [`is_ready`](Task::is_ready) found it.
+    output: Option<Result<T, Error>>,
 }
+
+// The output is never pinned (only the boxed future is), so a Task can
+// move whatever `T` is.
+impl<T> Unpin for Task<T> {}
 
 impl<T> fmt::Debug for Task<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -249,12 +255,30 @@ impl<T> Task<T> {
     pub(crate) fn new(future: impl Future<Output = Result<T, Error>> + Send + 'static) -> Task<T> {
         Task {
             future: Box::pin(future),
+            output: None,
         }
+    }
+
+    /// Takes the task's next steps without blocking (sends what its
+    /// answers so far allow) and says whether it has finished: for event
+    /// loops that poll rather than block, as [`Pending::is_ready`]. Once it
+    /// says `true`, `wait` and `.await` return at once.
+    pub fn is_ready(&mut self) -> bool {
+        if self.output.is_none() {
+            let mut cx = Context::from_waker(noop_waker());
+            if let Poll::Ready(v) = self.future.as_mut().poll(&mut cx) {
+                self.output = Some(v);
+            }
+        }
+        self.output.is_some()
     }
 
     /// Runs the task on the calling thread until it finishes.
     pub fn wait(self) -> Result<T, Error> {
-        block_on(self.future)
+        match self.output {
+            Some(v) => v,
+            None => block_on(self.future),
+        }
     }
 
     /// Runs the task on the calling thread for at most `timeout`;
@@ -264,6 +288,9 @@ impl<T> Task<T> {
         // session's clock, which stays outside the core.
         #[allow(clippy::disallowed_methods)]
         let deadline = crate::session::deadline_after(std::time::Instant::now(), timeout);
+        if let Some(v) = self.output {
+            return v;
+        }
         let mut future = self.future;
         let waker = Waker::from(Arc::new(ThreadWaker(thread::current())));
         let mut cx = Context::from_waker(&waker);
@@ -284,8 +311,21 @@ impl<T> Task<T> {
 impl<T> Future for Task<T> {
     type Output = Result<T, Error>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        if let Some(v) = self.output.take() {
+            return Poll::Ready(v);
+        }
         self.future.as_mut().poll(cx)
     }
+}
+
+/// A waker that does nothing (`Waker::noop` needs Rust 1.85).
+fn noop_waker() -> &'static Waker {
+    struct Noop;
+    impl Wake for Noop {
+        fn wake(self: Arc<Self>) {}
+    }
+    static NOOP: std::sync::OnceLock<Waker> = std::sync::OnceLock::new();
+    NOOP.get_or_init(|| Waker::from(Arc::new(Noop)))
 }
 
 struct ThreadWaker(Thread);

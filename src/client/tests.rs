@@ -430,6 +430,23 @@ fn a_state_stream_nobody_reads_stays_bounded_and_says_so() {
 }
 
 #[test]
+fn a_task_can_be_polled_from_a_loop_without_blocking() {
+    let (client, driver, fake) = connected();
+    let mut ensure = client.ensure_path("/l/m");
+    let mut polls = 0;
+    // A loop that never blocks: settle the I/O, then ask.
+    while !ensure.is_ready() {
+        settle(&driver, &fake);
+        polls += 1;
+        assert!(polls < 100, "the task makes progress with each poll");
+    }
+    assert!(polls > 1, "several round trips");
+    assert!(fake.world().server.exists("/l/m"));
+    assert!(ensure.is_ready(), "still ready");
+    assert_eq!(ensure.wait(), Ok(()), "and the result is kept");
+}
+
+#[test]
 fn closing_completes_everything_and_refuses_more() {
     let (client, driver, fake) = connected();
     let sleep = client.sleep(Duration::from_secs(60));

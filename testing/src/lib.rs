@@ -19,7 +19,7 @@
 //! See docs/testing.md.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs, unreachable_pub)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 #![allow(clippy::disallowed_methods)] // a test kit owns real clocks and sleeps
 
 mod ensemble;

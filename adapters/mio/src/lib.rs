@@ -29,7 +29,7 @@
 //! each turn instead, or wait from another thread.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs, unreachable_pub)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub use kazoo::*;
 /// The mio this crate is built with, for your own loop.

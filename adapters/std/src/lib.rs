@@ -21,7 +21,7 @@
 //! backpressure) is the core's.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs, unreachable_pub)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub use kazoo::*;
 

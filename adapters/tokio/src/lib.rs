@@ -22,7 +22,7 @@
 //! drives the session: once it is shut down, nothing completes any more.
 
 #![forbid(unsafe_code)]
-#![warn(missing_docs, unreachable_pub)]
+#![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
 
 pub use kazoo::*;
 
