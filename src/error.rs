@@ -263,6 +263,37 @@ impl Error {
         )
     }
 
+    /// For a failed transaction, every operation's outcome as kazoo's
+    /// `commit()` lists them: the failing one's own error,
+    /// [`RolledBack`](Error::RolledBack) for those before it (they would
+    /// have worked) and [`RuntimeInconsistency`](Error::RuntimeInconsistency)
+    /// for those after it (never tried). `None` for any other error.
+    ///
+    /// ```
+    /// # fn f(client: &kazoo::Client) {
+    /// use kazoo::Error;
+    /// let mut tx = client.transaction();
+    /// tx.create("/a", "").check("/a", 7);
+    /// if let Err(e) = tx.commit().wait() {
+    ///     for (i, outcome) in e.transaction_errors().unwrap_or_default().iter().enumerate() {
+    ///         println!("operation {i}: {outcome}");
+    ///     }
+    /// }
+    /// # }
+    /// ```
+    pub fn transaction_errors(&self) -> Option<Vec<Error>> {
+        let Error::MultiFailed { results, .. } = self else {
+            return None;
+        };
+        let errors = results
+            .iter()
+            // A failed transaction's entries are all error entries; a
+            // success among them would be a server's mistake: call it rolled back.
+            .map(|r| Error::from_code(r.error_code().unwrap_or(0)))
+            .collect();
+        Some(errors)
+    }
+
     /// Turns the results of a transaction (multi) into `Ok(results)` or, if
     /// an entry failed, [`Error::MultiFailed`] with all of them.
     pub fn check_multi(results: Vec<MultiResult>) -> Result<Vec<MultiResult>, Error> {
@@ -437,6 +468,15 @@ mod tests {
             }
         );
         assert_eq!(e.code(), Some(-103));
+        assert_eq!(
+            e.transaction_errors(),
+            Some(vec![
+                Error::RolledBack,
+                Error::BadVersion,
+                Error::RuntimeInconsistency
+            ])
+        );
+        assert_eq!(Error::NoNode.transaction_errors(), None);
         assert_eq!(
             e.to_string(),
             "transaction failed at operation 1: version mismatch"

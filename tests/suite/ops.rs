@@ -389,18 +389,28 @@ pub fn transaction_commits_or_changes_nothing<A: Adapter>() {
 
     let mut t = c.transaction();
     t.create("/new", "").check("/cfg", 0).set("/cfg", "v3", -1);
-    match t.commit().wait() {
+    let failed = t.commit().wait();
+    match &failed {
         Err(Error::MultiFailed {
             index,
             error,
             results,
         }) => {
-            assert_eq!((index, *error), (1, Error::BadVersion));
+            assert_eq!((*index, &**error), (1, &Error::BadVersion));
             let codes: Vec<_> = results.iter().map(MultiResult::error_code).collect();
             assert_eq!(codes, [Some(0), Some(-103), Some(-2)]);
         }
         other => panic!("expected MultiFailed, got {other:?}"),
     }
+    assert_eq!(
+        failed.unwrap_err().transaction_errors(),
+        Some(vec![
+            Error::RolledBack,
+            Error::BadVersion,
+            Error::RuntimeInconsistency
+        ]),
+        "kazoo's per-operation list"
+    );
     assert_eq!(c.exists("/new").send().wait(), Ok(None), "nothing applied");
     assert_eq!(&c.get("/cfg").send().wait().unwrap().0[..], b"v2");
     assert_eq!(
