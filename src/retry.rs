@@ -24,16 +24,31 @@ use crate::client::{Client, Task};
 use crate::session::rng::Rng;
 use crate::Error;
 
-/// When and how often to try again.
+/// When and how often to try again: kazoo's `KazooRetry`, with the
+/// defaults kazoo's client gives its `command_retry`.
+///
+/// | setting | default | kazoo |
+/// |---|---|---|
+/// | [`max_tries`](Self::max_tries) | unlimited ([`forever`](Self::forever)) | `max_tries=None` |
+/// | [`delay`](Self::delay) | 100 ms | `delay=0.1` |
+/// | [`backoff`](Self::backoff) | 2.0 | `backoff=2` |
+/// | [`max_jitter`](Self::max_jitter) | 0.4: each wait × uniform(0.6, 1.4) | `max_jitter=0.4` |
+/// | [`max_delay`](Self::max_delay) | 3600 s | `max_delay=3600` |
+/// | [`retry_session_expired`](Self::retry_session_expired) | true | `ignore_expire=True` |
+/// | [`deadline`](Self::deadline) | none | `deadline=None` |
+/// | [`interrupt`](Self::interrupt) | none; checked every 100 ms while waiting | `interrupt=None` |
 ///
 /// Retried: `ConnectionLoss`, `OperationTimeout`, `RequestTimeout`,
-/// `Throttled` ([`Error::is_retryable`]) and [`Error::ForceRetry`];
-/// `SessionExpired` only with [`retry_session_expired`](Self::retry_session_expired).
+/// `Throttled` ([`Error::is_retryable`]), [`Error::ForceRetry`], and
+/// `SessionExpired` unless turned off. A closed client (`Closed`) never is.
+/// One difference: kazoo feeds each jittered wait into the next delay, so
+/// its jitter compounds; here every wait is jittered around the plain
+/// curve `delay × backoff^(n-1)` (same growth, no drift).
 #[derive(Clone)]
 pub struct RetryPolicy {
     max_tries: Option<u32>,
     delay: Duration,
-    backoff: u32,
+    backoff: f64,
     max_jitter: f64,
     max_delay: Duration,
     deadline: Option<Duration>,
@@ -57,21 +72,23 @@ impl fmt::Debug for RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// kazoo's numbers: 100 ms first delay, doubling, up to 40% jitter,
-    /// at most 60 s between tries; here 10 tries and no deadline.
+    /// kazoo's client defaults (see the table above).
     fn default() -> Self {
         RetryPolicy {
-            max_tries: Some(10),
+            max_tries: None,
             delay: Duration::from_millis(100),
-            backoff: 2,
+            backoff: 2.0,
             max_jitter: 0.4,
-            max_delay: Duration::from_secs(60),
+            max_delay: Duration::from_secs(3600),
             deadline: None,
-            retry_session_expired: false,
+            retry_session_expired: true,
             interrupt: None,
         }
     }
 }
+
+/// How often a wait looks at the interrupt (kazoo: every 0.1 s).
+const INTERRUPT_CHECK: Duration = Duration::from_millis(100);
 
 impl RetryPolicy {
     /// Runs at most `n` times in all (at least once).
@@ -80,7 +97,8 @@ impl RetryPolicy {
         self
     }
 
-    /// Tries until it succeeds, fails for good, or hits the deadline.
+    /// Tries until it succeeds, fails for good, or hits the deadline (the
+    /// default).
     pub fn forever(mut self) -> Self {
         self.max_tries = None;
         self
@@ -92,14 +110,20 @@ impl RetryPolicy {
         self
     }
 
-    /// Each wait is the previous one times `factor` (1: constant).
-    pub fn backoff(mut self, factor: u32) -> Self {
-        self.backoff = factor.max(1);
+    /// Each wait is the previous one times `factor` (1.0: constant; below
+    /// 1, NaN or infinite counts as 1.0).
+    pub fn backoff(mut self, factor: f64) -> Self {
+        self.backoff = if factor.is_finite() {
+            factor.max(1.0)
+        } else {
+            1.0
+        };
         self
     }
 
-    /// Adds up to `fraction` (0.0 to 1.0) of each wait at random, so that
-    /// many clients do not retry in step.
+    /// Each wait is multiplied by a random factor from `1 - fraction` to
+    /// `1 + fraction` (`fraction` from 0.0 to 1.0), so that many clients
+    /// do not retry in step.
     pub fn max_jitter(mut self, fraction: f64) -> Self {
         self.max_jitter = if fraction.is_finite() {
             fraction.clamp(0.0, 1.0)
@@ -115,20 +139,23 @@ impl RetryPolicy {
         self
     }
 
-    /// Gives up once this much time has passed since the first try.
+    /// Gives up once the next wait would end later than this much time
+    /// after the first try.
     pub fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
         self
     }
 
-    /// Also retry after `SessionExpired` (the client carries on with a new
-    /// session; whatever the operation relied on from the old one is gone).
+    /// Whether `SessionExpired` is retried (kazoo's `ignore_expire`; the
+    /// default): the client carries on with a new session, and whatever
+    /// the operation relied on from the old one is gone.
     pub fn retry_session_expired(mut self, yes: bool) -> Self {
         self.retry_session_expired = yes;
         self
     }
 
-    /// Checked before each retry; returning true stops with `Cancelled`.
+    /// Checked before each retry and every 100 ms while waiting; `true`
+    /// stops with `Cancelled`.
     pub fn interrupt(mut self, f: impl Fn() -> bool + Send + Sync + 'static) -> Self {
         self.interrupt = Some(Arc::new(f));
         self
@@ -147,27 +174,150 @@ impl RetryPolicy {
         if self.max_tries.is_some_and(|max| attempt >= max) {
             return None;
         }
-        let factor = self.backoff.saturating_pow(attempt.saturating_sub(1));
-        let base = self.delay.saturating_mul(factor).min(self.max_delay);
-        let fraction = self.max_jitter * (random % 1_000_001) as f64 / 1_000_000.0;
-        // NaN, negative or overflowing jitter settings must not panic.
-        let jitter = if fraction > 0.0 {
-            Duration::try_from_secs_f64(base.as_secs_f64() * fraction).unwrap_or(Duration::MAX)
-        } else {
-            Duration::ZERO
-        };
-        Some(base.saturating_add(jitter).min(self.max_delay))
+        let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
+        let base = self.delay.as_secs_f64() * self.backoff.powi(exponent);
+        let cap = self.max_delay.as_secs_f64();
+        // uniform(1 - j, 1 + j), from a random number in 0..=1_000_000.
+        let unit = (random % 1_000_001) as f64 / 1_000_000.0;
+        let factor = 1.0 - self.max_jitter + 2.0 * self.max_jitter * unit;
+        let wait = base.min(cap) * factor;
+        // Overflowing or NaN arithmetic must not panic: it saturates.
+        Some(
+            Duration::try_from_secs_f64(wait.min(cap))
+                .unwrap_or(self.max_delay)
+                .min(self.max_delay),
+        )
     }
 
     fn interrupted(&self) -> bool {
         self.interrupt.as_ref().is_some_and(|f| f())
+    }
+
+    /// Runs `op` under this policy on `client`'s timers, for a closure that
+    /// borrows (`Client::retry` needs `'static`): `.await` it.
+    ///
+    /// ```no_run
+    /// # async fn f(client: &kazoo::Client) -> Result<(), kazoo::Error> {
+    /// use kazoo::retry::RetryPolicy;
+    /// let path = String::from("/config");
+    /// let (data, _) = RetryPolicy::default()
+    ///     .max_tries(5)
+    ///     .run(client, || client.get(&path).send())
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn run<T, F>(&self, client: &Client, mut op: impl FnMut() -> F) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
+        let mut tries = Tries::new(self, client);
+        loop {
+            let error = match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let wait = tries.after(error, client)?;
+            self.sleep(client, wait).await?;
+        }
+    }
+
+    /// [`run`](RetryPolicy::run) for a thread: `op` blocks (`.wait()`s
+    /// for its request), and so do the waits between tries.
+    ///
+    /// ```no_run
+    /// # fn f(client: &kazoo::Client) -> Result<(), kazoo::Error> {
+    /// use kazoo::retry::RetryPolicy;
+    /// let stat = RetryPolicy::default().run_blocking(client, || client.set("/n", "v").send().wait())?;
+    /// # Ok(()) }
+    /// ```
+    pub fn run_blocking<T>(
+        &self,
+        client: &Client,
+        mut op: impl FnMut() -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let mut tries = Tries::new(self, client);
+        loop {
+            let error = match op() {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            let wait = tries.after(error, client)?;
+            crate::client::block_on(self.sleep(client, wait))?;
+        }
+    }
+
+    /// Waits `wait` on the session's clock, looking at the interrupt every
+    /// 100 ms.
+    async fn sleep(&self, client: &Client, wait: Duration) -> Result<(), Error> {
+        if self.interrupt.is_none() {
+            return client.sleep(wait).await;
+        }
+        let mut left = wait;
+        while !left.is_zero() {
+            if self.interrupted() {
+                return Err(Error::Cancelled);
+            }
+            let step = left.min(INTERRUPT_CHECK);
+            client.sleep(step).await?;
+            left -= step;
+        }
+        Ok(())
+    }
+}
+
+/// One retried call's count of tries, its start and its jitter.
+struct Tries<'a> {
+    policy: &'a RetryPolicy,
+    rng: Rng,
+    start: std::time::Instant,
+    attempt: u32,
+}
+
+impl<'a> Tries<'a> {
+    fn new(policy: &'a RetryPolicy, client: &Client) -> Tries<'a> {
+        let start = client.inner().now();
+        Tries {
+            policy,
+            // Varies the jitter between clients that share a seed.
+            rng: Rng::new(client.inner().seed ^ client.session_id() as u64),
+            start,
+            attempt: 0,
+        }
+    }
+
+    /// After a failed try: how long to wait before the next, or the error
+    /// to end with.
+    fn after(&mut self, error: Error, client: &Client) -> Result<Duration, Error> {
+        self.attempt += 1;
+        if !self.policy.retries(&error) {
+            return Err(error);
+        }
+        let give_up = |attempts, last| Error::RetryFailed {
+            attempts,
+            last: Box::new(last),
+        };
+        let Some(wait) = self.policy.delay_after(self.attempt, self.rng.next_u64()) else {
+            return Err(give_up(self.attempt, error));
+        };
+        if let Some(deadline) = self.policy.deadline.and_then(|d| self.start.checked_add(d)) {
+            let wake = crate::session::deadline_after(client.inner().now(), wait);
+            if wake > deadline {
+                return Err(give_up(self.attempt, error));
+            }
+        }
+        if self.policy.interrupted() {
+            return Err(Error::Cancelled);
+        }
+        Ok(wait)
     }
 }
 
 impl Client {
     /// Runs `op` until it succeeds, fails with an error the policy does not
     /// retry, or runs out of tries (`RetryFailed` with the last error).
-    /// Waits between tries on the session's timers.
+    /// Waits between tries on the session's timers. The first try starts
+    /// at once; `op` gets the client and must be `'static` (for a closure
+    /// that borrows, see [`RetryPolicy::run`]).
     pub fn retry<T, F>(
         &self,
         policy: &RetryPolicy,
@@ -179,50 +329,18 @@ impl Client {
     {
         let client = self.clone();
         let policy = policy.clone();
-        let start = client.inner().now();
         // The first try starts now, like every other method.
-        let mut next = Some(op(&client));
+        let first = op(&client);
         Task::new(async move {
-            let mut rng = Rng::new(client.inner().seed ^ start_bits(&client));
-            let mut attempt = 0;
-            loop {
-                attempt += 1;
-                let this = match next.take() {
+            let mut first = Some(first);
+            policy
+                .run(&client, || match first.take() {
                     Some(first) => first,
                     None => op(&client),
-                };
-                let error = match this.await {
-                    Ok(v) => return Ok(v),
-                    Err(e) if policy.retries(&e) => e,
-                    Err(e) => return Err(e),
-                };
-                let give_up = |last| {
-                    Err(Error::RetryFailed {
-                        attempts: attempt,
-                        last: Box::new(last),
-                    })
-                };
-                let Some(wait) = policy.delay_after(attempt, rng.next_u64()) else {
-                    return give_up(error);
-                };
-                if let Some(deadline) = policy.deadline.and_then(|d| start.checked_add(d)) {
-                    let wake = crate::session::deadline_after(client.inner().now(), wait);
-                    if wake > deadline {
-                        return give_up(error);
-                    }
-                }
-                if policy.interrupted() {
-                    return Err(Error::Cancelled);
-                }
-                client.sleep(wait).await?;
-            }
+                })
+                .await
         })
     }
-}
-
-/// Varies the jitter between clients that share a seed.
-fn start_bits(client: &Client) -> u64 {
-    client.session_id() as u64
 }
 
 #[cfg(test)]
@@ -237,7 +355,7 @@ mod tests {
             .forever()
             .delay(Duration::MAX)
             .max_delay(Duration::MAX)
-            .backoff(u32::MAX)
+            .backoff(f64::MAX)
             .max_jitter(1.0);
         for attempt in [1, 2, 64, u32::MAX] {
             assert_eq!(p.delay_after(attempt, 1_000_000), Some(Duration::MAX));
@@ -249,7 +367,7 @@ mod tests {
         let p = RetryPolicy::default()
             .max_tries(6)
             .delay(Duration::from_millis(100))
-            .backoff(2)
+            .backoff(2.0)
             .max_jitter(0.0)
             .max_delay(Duration::from_millis(500));
         let waits: Vec<_> = (1..=6).map(|n| p.delay_after(n, 0)).collect();
@@ -263,13 +381,18 @@ mod tests {
             .delay(Duration::from_millis(100))
             .max_jitter(0.4);
         let mut rng = Rng::new(7);
+        let (mut shorter, mut longer) = (false, false);
         for _ in 0..1000 {
             let d = p.delay_after(1, rng.next_u64()).unwrap();
             assert!(
-                d >= Duration::from_millis(100) && d <= Duration::from_millis(140),
+                d >= Duration::from_millis(60) && d <= Duration::from_millis(140),
                 "{d:?}"
             );
+            shorter |= d < Duration::from_millis(100);
+            longer |= d > Duration::from_millis(100);
         }
+        assert!(shorter && longer, "jitter goes both ways, as kazoo's");
+        assert_eq!(p.delay_after(1, 0), Some(Duration::from_millis(60)));
         assert_eq!(
             p.delay_after(1, 1_000_000),
             Some(Duration::from_millis(140))
@@ -287,25 +410,48 @@ mod tests {
         ] {
             assert!(p.retries(&e), "{e:?}");
         }
-        for e in [
-            Error::SessionExpired,
-            Error::NoNode,
-            Error::Closed,
-            Error::BadVersion,
-        ] {
+        for e in [Error::NoNode, Error::Closed, Error::BadVersion] {
             assert!(!p.retries(&e), "{e:?}");
         }
-        assert!(p
-            .retry_session_expired(true)
+        assert!(p.retries(&Error::SessionExpired), "kazoo's ignore_expire");
+        assert!(!p
+            .retry_session_expired(false)
             .retries(&Error::SessionExpired));
     }
 
     #[test]
     fn forever_never_runs_out_and_huge_numbers_saturate() {
-        let p = RetryPolicy::default().forever().max_jitter(f64::NAN);
+        let p = RetryPolicy::default()
+            .forever()
+            .max_jitter(f64::NAN)
+            .backoff(f64::NAN);
         assert_eq!(
             p.delay_after(u32::MAX, u64::MAX),
-            Some(Duration::from_secs(60))
+            Some(Duration::from_millis(100)),
+            "NaN backoff counts as 1"
+        );
+        let p = RetryPolicy::default().max_jitter(0.0);
+        assert_eq!(
+            p.delay_after(u32::MAX, u64::MAX),
+            Some(Duration::from_secs(3600)),
+            "kazoo's cap"
+        );
+    }
+
+    #[test]
+    fn defaults_are_kazoos() {
+        let p = RetryPolicy::default();
+        assert_eq!(p.max_tries, None);
+        assert_eq!((p.delay, p.backoff), (Duration::from_millis(100), 2.0));
+        assert_eq!(
+            (p.max_jitter, p.max_delay),
+            (0.4, Duration::from_secs(3600))
+        );
+        assert!(p.retry_session_expired);
+        let fractional = RetryPolicy::default().backoff(1.5).max_jitter(0.0);
+        assert_eq!(
+            fractional.delay_after(3, 0),
+            Some(Duration::from_millis(225))
         );
     }
 }

@@ -262,6 +262,59 @@ pub fn sleep_and_retry_use_the_session_clock<A: Adapter>() {
         c.retry(&short, failing).wait(),
         Err(Error::RetryFailed { .. })
     ));
+
+    // A closure that borrows, async and blocking.
+    let path = String::from("/x");
+    let tries = AtomicU32::new(0);
+    let borrowed = || {
+        let n = tries.fetch_add(1, Ordering::SeqCst);
+        let get = c.get(&path).send();
+        async move {
+            let r = get.await?;
+            if n == 0 {
+                return Err(Error::ConnectionLoss);
+            }
+            Ok(r)
+        }
+    };
+    let (data, _) = super::block_on(policy.run(c, borrowed)).unwrap();
+    assert_eq!((&data[..], tries.load(Ordering::SeqCst)), (&b"v"[..], 2));
+    let blocking = policy.run_blocking(c, || c.get(&path).send().wait());
+    assert_eq!(&blocking.unwrap().0[..], b"v");
+
+    // The interrupt is looked at while waiting, not only between tries.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = stop.clone();
+    let patient = RetryPolicy::default()
+        .delay(Duration::from_secs(30))
+        .interrupt(move || flag.load(Ordering::SeqCst));
+    let stopper = thread::spawn(move || {
+        thread::sleep(Duration::from_millis(300));
+        stop.store(true, Ordering::SeqCst);
+    });
+    let started = Instant::now();
+    assert_eq!(c.retry(&patient, failing).wait(), Err(Error::Cancelled));
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "interrupted within 100 ms of the flag, not after the 30 s wait: {:?}",
+        started.elapsed()
+    );
+    stopper.join().unwrap();
+
+    // kazoo retries SessionExpired by default (ignore_expire=True).
+    let expired = AtomicU32::new(0);
+    let once_expired = || {
+        let n = expired.fetch_add(1, Ordering::SeqCst);
+        let get = c.get("/x").send();
+        async move {
+            get.await?;
+            if n == 0 {
+                return Err(Error::SessionExpired);
+            }
+            Ok(())
+        }
+    };
+    assert_eq!(super::block_on(policy.run(c, once_expired)), Ok(()));
 }
 
 /// A watcher of a closed session hears `Closed`, or (if its request never

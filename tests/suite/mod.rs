@@ -89,6 +89,27 @@ impl Backend {
     }
 }
 
+/// Polls a future on this thread until it is done (the client's futures
+/// need no runtime; the adapter's threads or tasks drive the session).
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    use std::task::{Context, Poll, Wake, Waker};
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: std::sync::Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(std::sync::Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = std::pin::pin!(future);
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
 /// Generous bound for anything the server should answer quickly.
 pub const WAIT: Duration = Duration::from_secs(15);
 
