@@ -59,9 +59,13 @@ fn run(adapter: &str, hosts: &str, total: usize, start: &dyn Fn(Config) -> Clien
                     let guard = lock.acquire().wait().expect("acquired");
                     let (data, stat) = client.get(&counter).send().wait().unwrap();
                     let n: u64 = std::str::from_utf8(&data).unwrap().parse().unwrap();
-                    let mut tx = guard.fence(client.transaction());
-                    tx.set(&counter, (n + 1).to_string(), stat.version);
-                    tx.commit().wait().expect("fenced write");
+                    guard
+                        .fence(client.transaction())
+                        .set(&counter, (n + 1).to_string())
+                        .version(stat.version)
+                        .commit()
+                        .wait()
+                        .expect("fenced write");
                     guard.release().wait().expect("released");
                 }
                 client.close().wait().unwrap();

@@ -103,7 +103,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             started = true;
             println!("zk: connected, session {:#x}", client.session_id());
             let watch = client.add_watch(demo.as_str(), AddWatchMode::PersistentRecursive);
-            drop(watch.send(|e| println!("zk watch: {:?} {:?} {}", e.event_type, e.state, e.path)));
+            drop(
+                watch
+                    .watch(|e| println!("zk watch: {:?} {:?} {}", e.event_type, e.state, e.path))
+                    .send(),
+            );
             drop(client.create(demo.as_str()).send());
             for i in 0..3 {
                 drop(

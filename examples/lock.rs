@@ -41,9 +41,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     // cannot overwrite the next holder's work.
                     let (data, stat) = client.get("/examples/counter").send().wait()?;
                     let n: u64 = String::from_utf8_lossy(&data).parse().unwrap_or(0);
-                    let mut tx = guard.fence(client.transaction());
-                    tx.set("/examples/counter", (n + 1).to_string(), stat.version);
-                    tx.commit().wait()?;
+                    guard
+                        .fence(client.transaction())
+                        .set("/examples/counter", (n + 1).to_string())
+                        .version(stat.version)
+                        .commit()
+                        .wait()?;
                     println!(
                         "worker-{i}: counter {} -> {} (fencing token {:#x})",
                         n,

@@ -65,9 +65,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .wait()?;
     println!("set         {job} (expected version {})", stat.version);
 
-    let mut t = client.transaction();
-    t.create(format!("{root}/jobs/done"), "1").delete(&job, -1);
-    let results = t.commit().wait()?;
+    let results = client
+        .transaction()
+        .create(format!("{root}/jobs/done"))
+        .data("1")
+        .delete(&job)
+        .commit()
+        .wait()?;
     println!("transaction {} operations committed", results.len());
 
     if let Some(event) = children_changed.wait_timeout(Duration::from_secs(5))? {

@@ -272,8 +272,7 @@ impl Error {
     /// ```
     /// # fn f(client: &kazoo::Client) {
     /// use kazoo::Error;
-    /// let mut tx = client.transaction();
-    /// tx.create("/a", "").check("/a", 7);
+    /// let tx = client.transaction().create("/a").check("/a").version(7);
     /// if let Err(e) = tx.commit().wait() {
     ///     for (i, outcome) in e.transaction_errors().unwrap_or_default().iter().enumerate() {
     ///         println!("operation {i}: {outcome}");

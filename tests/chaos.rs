@@ -369,8 +369,9 @@ fn lock_loop(i: usize, client: Client, history: Arc<Recorder>, run: Arc<Run>) {
         run.acquisitions.fetch_add(1, Ordering::SeqCst);
         let token = guard.fencing_token();
         let started = Instant::now();
-        let mut tx = guard.fence(client.transaction());
-        tx.set(REGISTER, format!("{token} c{i} op{op}"), -1);
+        let tx = guard
+            .fence(client.transaction())
+            .set(REGISTER, format!("{token} c{i} op{op}"));
         let written = tx.commit().wait_timeout(BOUND);
         let line = match &written {
             Ok(results) => match results.last() {

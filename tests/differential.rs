@@ -307,15 +307,24 @@ fn multi_and_multi_read() {
     compare("multi", |c, _, _, t| {
         c.create("/cfg").data("v1").send().wait().unwrap();
         c.create("/old").send().wait().unwrap();
-        let mut tx = c.transaction();
-        tx.check("/cfg", 0)
-            .set("/cfg", "v2", 0)
-            .create("/cfg/new", "n")
-            .delete("/old", -1)
-            .create_sequential("/seq-", "");
+        let tx = c
+            .transaction()
+            .check("/cfg")
+            .version(0)
+            .set("/cfg", "v2")
+            .version(0)
+            .create("/cfg/new")
+            .data("n")
+            .delete("/old")
+            .create("/seq-")
+            .sequential();
         t.note("ok", result(tx.commit().wait(), |r| multi(&r)));
-        let mut tx = c.transaction();
-        tx.create("/x", "").check("/cfg", 0).delete("/cfg/new", -1);
+        let tx = c
+            .transaction()
+            .create("/x")
+            .check("/cfg")
+            .version(0)
+            .delete("/cfg/new");
         t.note(
             "failed",
             match tx.commit().wait() {
@@ -468,12 +477,14 @@ fn watch_events_in_order() {
             .unwrap();
         watcher
             .add_watch("/tree", AddWatchMode::PersistentRecursive)
-            .send(events.callback())
+            .watch(events.callback())
+            .send()
             .wait()
             .unwrap();
         watcher
             .add_watch("/dir", AddWatchMode::Persistent)
-            .send(events.callback())
+            .watch(events.callback())
+            .send()
             .wait()
             .unwrap();
         c.set("/n", "1").send().wait().unwrap();
@@ -601,7 +612,8 @@ fn reconnect_catches_up_one_shot_watches() {
             .unwrap();
         c.get("/p").watch(events.callback()).send().wait().unwrap(); // unchanged: re-armed quietly
         c.add_watch("/r", AddWatchMode::PersistentRecursive)
-            .send(events.callback())
+            .watch(events.callback())
+            .send()
             .wait()
             .unwrap();
         proxy.refuse(true);
@@ -1016,8 +1028,7 @@ fn sequence_numbers_after_deletions() {
         parent(c, t, "p3", "/p3");
         // a transaction that creates and deletes one child, then s
         c.create("/p4").send().wait().unwrap();
-        let mut tx = c.transaction();
-        tx.create("/p4/t", "").delete("/p4/t", -1);
+        let tx = c.transaction().create("/p4/t").delete("/p4/t");
         t.note("p4 tx", result(tx.commit().wait(), |r| multi(&r)));
         t.note(
             "p4 s",
@@ -1027,10 +1038,13 @@ fn sequence_numbers_after_deletions() {
         // sequential creates and deletes inside one transaction
         c.create("/p5").send().wait().unwrap();
         c.create("/p5/x").send().wait().unwrap();
-        let mut tx = c.transaction();
-        tx.delete("/p5/x", -1)
-            .create_sequential("/p5/s-", "")
-            .create_sequential("/p5/s-", "");
+        let tx = c
+            .transaction()
+            .delete("/p5/x")
+            .create("/p5/s-")
+            .sequential()
+            .create("/p5/s-")
+            .sequential();
         t.note("p5 tx", result(tx.commit().wait(), |r| multi(&r)));
         t.note(
             "p5 s",

@@ -312,8 +312,9 @@ fn std_work(i: usize, client: Client, tally: Arc<Tally>, stop: Arc<AtomicBool>) 
             .acquire_timeout(Duration::from_secs(5))
             .wait_timeout(BOUND);
         if let Some(guard) = tally.count(&format!("s{i} acquire"), acquired) {
-            let mut tx = guard.fence(client.transaction());
-            tx.set("/register", format!("s{i} {}", guard.fencing_token()), -1);
+            let tx = guard
+                .fence(client.transaction())
+                .set("/register", format!("s{i} {}", guard.fencing_token()));
             tally.count(
                 &format!("s{i} fenced write"),
                 tx.commit().wait_timeout(BOUND),

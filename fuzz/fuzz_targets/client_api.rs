@@ -121,8 +121,12 @@ fn call(client: &Client, b: u8) -> Vec<Call> {
                 .stream(),
         )],
         7 => {
-            let mut tx = client.transaction();
-            tx.check(path, 1).create("/t", "z");
+            let tx = client
+                .transaction()
+                .check(path)
+                .version(1)
+                .create("/t")
+                .data("z");
             vec![drop_output(tx.commit())]
         }
         _ => vec![drop_output(client.sync(path))],

@@ -50,10 +50,10 @@ use crate::Error;
 use channel::Channel;
 pub use channel::{Overflowed, STREAM_CAPACITY};
 pub use four_letter::{FourLetterWordError, ServerVersion, FOUR_LETTER_WORDS};
-pub use multi::{MultiRead, ReadResult, Transaction};
+pub use multi::{MultiRead, ReadResult, Transaction, TxCheck, TxCreate, TxDelete, TxSet};
 pub use ops::{
-    AddWatchBuilder, CreateBuilder, DeleteBuilder, ExistsBuilder, GetBuilder, GetChildrenBuilder,
-    ReconfigBuilder, SetAclsBuilder, SetBuilder,
+    AddWatchBuilder, AddWatchCallback, CreateBuilder, DeleteBuilder, ExistsBuilder, GetBuilder,
+    GetChildrenBuilder, ReconfigBuilder, SetAclsBuilder, SetBuilder,
 };
 pub use outbuf::OutBuf;
 pub(crate) use pending::{block_on, Outcome};

@@ -12,122 +12,284 @@ use crate::Error;
 
 /// Writes committed atomically: all or none (kazoo's `transaction()`).
 ///
+/// Built by value like every other request: each operation is a builder
+/// with the same options as the single call (`create(..).data(..)`,
+/// `.ephemeral()`, `.version(v)`…), and any of them goes on with the next
+/// operation or `commit()`.
+///
 /// ```no_run
 /// # fn demo(client: kazoo::client::Client) -> Result<(), kazoo::Error> {
-/// let mut t = client.transaction();
-/// t.check("/config", 3).set("/config", "v4", 3).create("/config/v4", "");
-/// let results = t.commit().wait()?; // one result per operation
+/// let results = client
+///     .transaction()
+///     .check("/config").version(3)
+///     .set("/config", "v4").version(3)
+///     .create("/config/v4").data("x").ephemeral()
+///     .commit()
+///     .wait()?; // one result per operation
 /// # Ok(()) }
 /// ```
 ///
+/// In a loop, take it back after each step:
+/// `tx = tx.create(path).sequential().into();`
+///
 /// A failed transaction changes nothing and fails with
 /// [`Error::MultiFailed`], which names the failing operation and carries
-/// every operation's result.
+/// every operation's result ([`Error::transaction_errors`] lists them as
+/// kazoo does).
 #[must_use = "nothing is sent until commit()"]
 #[derive(Debug)]
 pub struct Transaction<'a> {
     client: &'a Client,
     ops: Vec<MultiOp>,
+    /// A `check` of this path goes first (a lock's fence).
+    fence: Option<String>,
     /// The first invalid argument; reported by `commit`.
     invalid: Option<Error>,
 }
 
-impl Transaction<'_> {
-    /// Creates a persistent node with `data` and the default ACL.
-    pub fn create(&mut self, path: impl Into<String>, data: impl Into<Bytes>) -> &mut Self {
-        let mut node = NewNode::new(path.into(), self.client.inner().default_acl.clone());
-        node.data = data.into();
-        self.push_create(node)
+impl<'a> Transaction<'a> {
+    /// Creates a node (persistent, no data, the default ACL unless the
+    /// builder says otherwise).
+    pub fn create(self, path: impl Into<String>) -> TxCreate<'a> {
+        let node = NewNode::new(path.into(), self.client.inner().default_acl.clone());
+        TxCreate { tx: self, node }
     }
 
-    /// Creates an ephemeral node (also `sequential` if asked).
-    pub fn create_ephemeral(
-        &mut self,
-        path: impl Into<String>,
-        data: impl Into<Bytes>,
-        sequential: bool,
-    ) -> &mut Self {
-        let mut node = NewNode::new(path.into(), self.client.inner().default_acl.clone());
-        node.data = data.into();
-        node.ephemeral = true;
-        node.sequential = sequential;
-        self.push_create(node)
+    /// Sets a node's data (any version unless `.version(v)`).
+    pub fn set(self, path: impl Into<String>, data: impl Into<Bytes>) -> TxSet<'a> {
+        TxSet {
+            tx: self,
+            op: SetDataRequest {
+                path: path.into(),
+                data: Some(data.into()),
+                version: -1,
+            },
+        }
     }
 
-    /// Creates a persistent sequential node.
-    pub fn create_sequential(
-        &mut self,
-        path: impl Into<String>,
-        data: impl Into<Bytes>,
-    ) -> &mut Self {
-        let mut node = NewNode::new(path.into(), self.client.inner().default_acl.clone());
-        node.data = data.into();
-        node.sequential = true;
-        self.push_create(node)
+    /// Deletes a node (any version unless `.version(v)`).
+    pub fn delete(self, path: impl Into<String>) -> TxDelete<'a> {
+        TxDelete {
+            tx: self,
+            op: PathVersion {
+                path: path.into(),
+                version: -1,
+            },
+        }
     }
 
-    fn push_create(&mut self, node: NewNode) -> &mut Self {
-        match node.build() {
-            Ok(CreateOp::Plain(r)) => self.ops.push(MultiOp::Create(r)),
-            Ok(CreateOp::Container(r)) => self.ops.push(MultiOp::CreateContainer(r)),
-            Ok(CreateOp::Ttl(r)) => self.ops.push(MultiOp::CreateTtl(r)),
+    /// Fails the transaction unless the node exists (and, with
+    /// `.version(v)`, has that version).
+    pub fn check(self, path: impl Into<String>) -> TxCheck<'a> {
+        TxCheck {
+            tx: self,
+            op: PathVersion {
+                path: path.into(),
+                version: -1,
+            },
+        }
+    }
+
+    /// How many operations it holds so far.
+    pub fn len(&self) -> usize {
+        self.ops.len() + usize::from(self.fence.is_some())
+    }
+
+    /// True before the first operation.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Puts a `check` of `path` (any version) before every operation: the
+    /// transaction fails unless the node exists (a lock's fence).
+    pub(crate) fn fenced_by(mut self, path: &str) -> Self {
+        self.fence = Some(path.to_owned());
+        self
+    }
+
+    /// Sends the transaction; yields one result per operation, in order
+    /// (a fence's check first).
+    pub fn commit(self) -> Pending<Vec<MultiResult>> {
+        let request = match self.invalid {
+            Some(e) => Err(e),
+            None => {
+                let fence = self
+                    .fence
+                    .map(|path| MultiOp::Check(PathVersion { path, version: -1 }));
+                let ops = fence.into_iter().chain(self.ops).collect();
+                Ok(Request::Multi(MultiRequest { ops }))
+            }
+        };
+        Pending::new(self.client.submit_checked(request), committed)
+    }
+
+    fn push(mut self, op: Result<MultiOp, Error>) -> Self {
+        match op {
+            Ok(op) => self.ops.push(op),
             Err(e) => self.invalid = self.invalid.take().or(Some(e)),
         }
         self
     }
+}
 
-    /// Deletes a node if its version is `version` (-1: any).
-    pub fn delete(&mut self, path: impl Into<String>, version: i32) -> &mut Self {
-        let path = path.into();
-        self.ops
-            .push(MultiOp::Delete(PathVersion { path, version }));
+/// A create in a [`Transaction`], with the options of
+/// [`Client::create`].
+#[must_use = "nothing is sent until commit()"]
+#[derive(Debug)]
+pub struct TxCreate<'a> {
+    tx: Transaction<'a>,
+    node: NewNode,
+}
+
+impl TxCreate<'_> {
+    /// The node's data (default: empty).
+    pub fn data(mut self, data: impl Into<Bytes>) -> Self {
+        self.node.data = data.into();
         self
     }
 
-    /// Sets a node's data if its version is `version` (-1: any).
-    pub fn set(
-        &mut self,
-        path: impl Into<String>,
-        data: impl Into<Bytes>,
-        version: i32,
-    ) -> &mut Self {
-        let (path, data) = (path.into(), Some(data.into()));
-        self.ops.push(MultiOp::SetData(SetDataRequest {
-            path,
-            data,
-            version,
-        }));
+    /// The node's ACL (default: the client's `default_acl`).
+    pub fn acl(mut self, acl: impl Into<Vec<crate::acl::Acl>>) -> Self {
+        self.node.acl = acl.into();
         self
     }
 
-    /// Fails the transaction unless the node's version is `version`.
-    pub fn check(&mut self, path: impl Into<String>, version: i32) -> &mut Self {
-        let path = path.into();
-        self.ops.push(MultiOp::Check(PathVersion { path, version }));
+    /// Deleted when the session ends.
+    pub fn ephemeral(mut self) -> Self {
+        self.node.ephemeral = true;
         self
     }
 
-    /// Puts a `check` of `path` (any version) before every operation so
-    /// far: the transaction fails unless the node exists (a lock fence).
-    pub(crate) fn check_first(&mut self, path: &str) {
-        self.ops.insert(
-            0,
-            MultiOp::Check(PathVersion {
-                path: path.to_owned(),
-                version: -1,
-            }),
-        );
+    /// The server appends a 10-digit sequence number to the name.
+    pub fn sequential(mut self) -> Self {
+        self.node.sequential = true;
+        self
     }
 
-    /// Sends the transaction; yields one result per operation, in order.
-    pub fn commit(self) -> Pending<Vec<MultiResult>> {
-        let request = match self.invalid {
-            Some(e) => Err(e),
-            None => Ok(Request::Multi(MultiRequest { ops: self.ops })),
-        };
-        Pending::new(self.client.submit_checked(request), committed)
+    /// Deleted by the server once its last child is gone.
+    pub fn container(mut self) -> Self {
+        self.node.container = true;
+        self
+    }
+
+    /// Deleted once unmodified and childless for `ttl`.
+    pub fn ttl(mut self, ttl: std::time::Duration) -> Self {
+        self.node.ttl = Some(ttl);
+        self
     }
 }
+
+impl<'a> From<TxCreate<'a>> for Transaction<'a> {
+    fn from(b: TxCreate<'a>) -> Transaction<'a> {
+        let op = b.node.build().map(|op| match op {
+            CreateOp::Plain(r) => MultiOp::Create(r),
+            CreateOp::Container(r) => MultiOp::CreateContainer(r),
+            CreateOp::Ttl(r) => MultiOp::CreateTtl(r),
+        });
+        b.tx.push(op)
+    }
+}
+
+/// A setData in a [`Transaction`].
+#[must_use = "nothing is sent until commit()"]
+#[derive(Debug)]
+pub struct TxSet<'a> {
+    tx: Transaction<'a>,
+    op: SetDataRequest,
+}
+
+impl TxSet<'_> {
+    /// Only if the node's version is `version` (default: any).
+    pub fn version(mut self, version: i32) -> Self {
+        self.op.version = version;
+        self
+    }
+}
+
+impl<'a> From<TxSet<'a>> for Transaction<'a> {
+    fn from(b: TxSet<'a>) -> Transaction<'a> {
+        b.tx.push(Ok(MultiOp::SetData(b.op)))
+    }
+}
+
+/// A delete in a [`Transaction`].
+#[must_use = "nothing is sent until commit()"]
+#[derive(Debug)]
+pub struct TxDelete<'a> {
+    tx: Transaction<'a>,
+    op: PathVersion,
+}
+
+impl TxDelete<'_> {
+    /// Only if the node's version is `version` (default: any).
+    pub fn version(mut self, version: i32) -> Self {
+        self.op.version = version;
+        self
+    }
+}
+
+impl<'a> From<TxDelete<'a>> for Transaction<'a> {
+    fn from(b: TxDelete<'a>) -> Transaction<'a> {
+        b.tx.push(Ok(MultiOp::Delete(b.op)))
+    }
+}
+
+/// A check in a [`Transaction`].
+#[must_use = "nothing is sent until commit()"]
+#[derive(Debug)]
+pub struct TxCheck<'a> {
+    tx: Transaction<'a>,
+    op: PathVersion,
+}
+
+impl TxCheck<'_> {
+    /// The node must have this version (default: it must exist).
+    pub fn version(mut self, version: i32) -> Self {
+        self.op.version = version;
+        self
+    }
+}
+
+impl<'a> From<TxCheck<'a>> for Transaction<'a> {
+    fn from(b: TxCheck<'a>) -> Transaction<'a> {
+        b.tx.push(Ok(MultiOp::Check(b.op)))
+    }
+}
+
+/// What every operation builder of a transaction also does: go on with
+/// the next operation, or commit.
+macro_rules! and_then {
+    ($($builder:ident),*) => {$(
+        impl<'a> $builder<'a> {
+            /// Then a create (see [`Transaction::create`]).
+            pub fn create(self, path: impl Into<String>) -> TxCreate<'a> {
+                Transaction::from(self).create(path)
+            }
+
+            /// Then a setData (see [`Transaction::set`]).
+            pub fn set(self, path: impl Into<String>, data: impl Into<Bytes>) -> TxSet<'a> {
+                Transaction::from(self).set(path, data)
+            }
+
+            /// Then a delete (see [`Transaction::delete`]).
+            pub fn delete(self, path: impl Into<String>) -> TxDelete<'a> {
+                Transaction::from(self).delete(path)
+            }
+
+            /// Then a check (see [`Transaction::check`]).
+            pub fn check(self, path: impl Into<String>) -> TxCheck<'a> {
+                Transaction::from(self).check(path)
+            }
+
+            /// Sends the transaction (see [`Transaction::commit`]).
+            pub fn commit(self) -> Pending<Vec<MultiResult>> {
+                Transaction::from(self).commit()
+            }
+        }
+    )*};
+}
+
+and_then!(TxCreate, TxSet, TxDelete, TxCheck);
 
 fn committed(outcome: Outcome) -> Result<Vec<MultiResult>, Error> {
     match outcome? {
@@ -206,6 +368,7 @@ impl Client {
         Transaction {
             client: self,
             ops: Vec::new(),
+            fence: None,
             invalid: None,
         }
     }

@@ -561,25 +561,59 @@ pub struct AddWatchBuilder<'a> {
     mode: AddWatchMode,
 }
 
-impl AddWatchBuilder<'_> {
-    /// Calls `callback` with every event, on the adapter's callback thread,
-    /// until the watch is removed or the session ends.
-    pub fn send(self, callback: impl Fn(WatchedEvent) + Send + Sync + 'static) -> Pending<()> {
+impl<'a> AddWatchBuilder<'a> {
+    /// Events go to `callback`, on the adapter's callback thread, until
+    /// the watch is removed or the session ends; then `.send()`.
+    pub fn watch(
+        self,
+        callback: impl Fn(WatchedEvent) + Send + Sync + 'static,
+    ) -> AddWatchCallback<'a> {
+        AddWatchCallback {
+            builder: self,
+            callback: Arc::new(callback),
+        }
+    }
+}
+
+/// [`Client::add_watch`] with a callback: `.send()` sets the watch.
+#[must_use = "nothing is sent until send()"]
+pub struct AddWatchCallback<'a> {
+    builder: AddWatchBuilder<'a>,
+    callback: super::WatchCallback,
+}
+
+impl std::fmt::Debug for AddWatchCallback<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AddWatchCallback")
+            .field("builder", &self.builder)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AddWatchCallback<'_> {
+    /// Sets the watch; completes once the server has it.
+    pub fn send(self) -> Pending<()> {
+        let AddWatchCallback {
+            builder: this,
+            callback,
+        } = self;
         let watcher = Watcher {
-            target: Target::Callback(Arc::new(callback)),
+            target: Target::Callback(callback),
             one_shot: false,
             survives_no_node: false,
         };
-        let slot = self.client.inner().submit(
+        let slot = this.client.inner().submit(
             Request::AddWatch(AddWatchRequest {
-                path: self.path,
-                mode: self.mode,
+                path: this.path,
+                mode: this.mode,
             }),
             Some(watcher),
         );
         Pending::new(slot, no_body)
     }
+}
 
+impl AddWatchBuilder<'_> {
     /// Yields the events as a stream once the watch is set.
     pub fn stream(self) -> Task<WatchStream> {
         let channel = Channel::bounded(super::STREAM_CAPACITY, || Err(super::Overflowed));

@@ -605,9 +605,7 @@ fn wrapped_versions_are_sent_as_they_are() {
     let (client, driver, fake) = connected();
     let set = client.set("/a", "x").version(-3).send();
     let delete = client.delete("/a").version(i32::MIN).send();
-    let mut tx = client.transaction();
-    tx.check("/a", -2);
-    let tx = tx.commit();
+    let tx = client.transaction().check("/a").version(-2).commit();
     settle(&driver, &fake);
     drop((set, delete, tx));
     let versions: Vec<i32> = fake

@@ -61,8 +61,7 @@ impl Kind {
 /// let lock = client.lock("/app/lock").id("worker-1");
 /// let guard = lock.acquire().wait()?;
 /// assert_eq!(lock.contenders().wait()?, ["worker-1"]);
-/// let mut tx = guard.fence(client.transaction());
-/// tx.set("/app/state", "written under the lock", -1);
+/// let tx = guard.fence(client.transaction()).set("/app/state", "written under the lock");
 /// tx.commit().wait()?; // fails if the lock node is gone
 /// guard.release().wait()?;
 /// # Ok::<(), kazoo::Error>(())
@@ -480,9 +479,8 @@ impl LockGuard {
     /// `tx` with a check of the own node before its operations: it
     /// commits only while the lock node exists, so writes to ZooKeeper
     /// made through it are fenced.
-    pub fn fence<'a>(&self, mut tx: Transaction<'a>) -> Transaction<'a> {
-        tx.check_first(self.path());
-        tx
+    pub fn fence<'a>(&self, tx: impl Into<Transaction<'a>>) -> Transaction<'a> {
+        tx.into().fenced_by(self.path())
     }
 
     /// Releases the lock (deletes the own node, retrying through

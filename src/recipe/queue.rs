@@ -350,7 +350,7 @@ impl LockingQueue {
             let prefix = entry_prefix(&q.entries, priority);
             let mut tx = q.client.transaction();
             for item in items {
-                tx.create_sequential(prefix.clone(), item);
+                tx = tx.create(prefix.clone()).data(item).sequential().into();
             }
             tx.commit().await.map(drop)
         })
@@ -547,9 +547,9 @@ impl LockingQueue {
         loop {
             let mut tx = self.client.transaction();
             if consume {
-                tx.delete(&entry, -1);
+                tx = tx.delete(&entry).into();
             }
-            tx.delete(&lock, version);
+            let tx = tx.delete(&lock).version(version);
             match tx.commit().await {
                 Ok(_) => return Ok(true),
                 Err(Error::MultiFailed { .. }) => return Ok(false),

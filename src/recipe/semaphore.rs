@@ -307,9 +307,8 @@ impl Lease {
 
     /// `tx` with a check of the lease node first (see
     /// [`LockGuard::fence`](super::LockGuard::fence)).
-    pub fn fence<'a>(&self, mut tx: Transaction<'a>) -> Transaction<'a> {
-        tx.check_first(self.path());
-        tx
+    pub fn fence<'a>(&self, tx: impl Into<Transaction<'a>>) -> Transaction<'a> {
+        tx.into().fenced_by(self.path())
     }
 
     /// Gives the lease back; [`RecipeError::Lost`] if it had been lost.

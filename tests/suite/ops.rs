@@ -369,13 +369,19 @@ pub fn transaction_commits_or_changes_nothing<A: Adapter>() {
     let c = &ctx.client;
     c.create("/cfg").data("v1").send().wait().unwrap();
     c.create("/old").send().wait().unwrap();
-    let mut t = c.transaction();
-    t.check("/cfg", 0)
-        .set("/cfg", "v2", 0)
-        .create("/cfg/v2", "")
-        .delete("/old", -1)
-        .create_sequential("/seq-", "");
-    let results = t.commit().wait().unwrap();
+    let results = c
+        .transaction()
+        .check("/cfg")
+        .version(0)
+        .set("/cfg", "v2")
+        .version(0)
+        .create("/cfg/v2")
+        .delete("/old")
+        .create("/seq-")
+        .sequential()
+        .commit()
+        .wait()
+        .unwrap();
     assert_eq!(results.len(), 5);
     assert!(matches!(results[0], MultiResult::Check));
     assert!(matches!(&results[1], MultiResult::SetData(s) if s.version == 1));
@@ -387,9 +393,14 @@ pub fn transaction_commits_or_changes_nothing<A: Adapter>() {
         results[4]
     );
 
-    let mut t = c.transaction();
-    t.create("/new", "").check("/cfg", 0).set("/cfg", "v3", -1);
-    let failed = t.commit().wait();
+    let failed = c
+        .transaction()
+        .create("/new")
+        .check("/cfg")
+        .version(0)
+        .set("/cfg", "v3")
+        .commit()
+        .wait();
     match &failed {
         Err(Error::MultiFailed {
             index,
@@ -469,9 +480,12 @@ pub fn default_acl_and_auth_at_connect<A: Adapter>() {
     assert_eq!(dora.get_acls("/plain").wait().unwrap().0, hers);
     dora.ensure_path("/made/by/ensure").wait().unwrap();
     assert_eq!(dora.get_acls("/made/by").wait().unwrap().0, hers);
-    let mut tx = dora.transaction();
-    tx.create("/in-tx", "t");
-    tx.commit().wait().unwrap();
+    dora.transaction()
+        .create("/in-tx")
+        .data("t")
+        .commit()
+        .wait()
+        .unwrap();
     assert_eq!(dora.get_acls("/in-tx").wait().unwrap().0, hers);
     let guard = dora.lock("/lock").acquire().wait().unwrap();
     assert_eq!(dora.get_acls(guard.path()).wait().unwrap().0, hers);
@@ -700,9 +714,13 @@ pub fn bad_arguments_fail_before_sending<A: Adapter>() {
             Err(Error::InvalidArgument(ArgumentError::ModeConflict(_)))
         ));
     }
-    let mut t = c.transaction();
-    t.create("/ok", "").delete("bad", -1);
+    let t = c.transaction().create("/ok").delete("bad");
     assert!(matches!(t.commit().wait(), Err(Error::InvalidPath(_))));
+    let t = c.transaction().create("/c").container().ephemeral();
+    assert!(matches!(
+        t.commit().wait(),
+        Err(Error::InvalidArgument(ArgumentError::ModeConflict(_)))
+    ));
     assert!(matches!(
         c.create("/x").data(vec![0u8; 2 << 20]).send().wait(),
         Err(Error::RequestTooLarge(_))

@@ -208,9 +208,13 @@ pub fn mutual_exclusion_under_contention<A: Adapter>() {
                     );
                     let (data, stat) = client.get("/counter").send().wait().unwrap();
                     let n: u64 = std::str::from_utf8(&data).unwrap().parse().unwrap();
-                    let mut tx = guard.fence(client.transaction());
-                    tx.set("/counter", (n + 1).to_string(), stat.version);
-                    tx.commit().wait().unwrap();
+                    guard
+                        .fence(client.transaction())
+                        .set("/counter", (n + 1).to_string())
+                        .version(stat.version)
+                        .commit()
+                        .wait()
+                        .unwrap();
                     inside.fetch_sub(1, Ordering::SeqCst);
                     guard.release().wait().unwrap();
                 }
@@ -244,8 +248,7 @@ pub fn a_fenced_write_fails_once_the_lock_node_is_gone<A: Adapter>() {
         .unwrap();
     assert_eq!(lost.wait_timeout(WAIT), Some(Status::Lost));
     assert_eq!(guard.status(), Status::Lost);
-    let mut tx = guard.fence(ctx.client.transaction());
-    tx.create("/written", "");
+    let tx = guard.fence(ctx.client.transaction()).create("/written");
     assert!(matches!(
         tx.commit().wait(),
         Err(Error::MultiFailed { index: 0, .. })

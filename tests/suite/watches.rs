@@ -117,7 +117,8 @@ pub fn persistent_and_recursive_watches<A: Adapter>() {
         .unwrap();
     let (cb, recursive) = collector();
     c.add_watch("/r", AddWatchMode::PersistentRecursive)
-        .send(cb)
+        .watch(cb)
+        .send()
         .wait()
         .unwrap();
 
@@ -213,7 +214,8 @@ pub fn chroot_is_invisible_in_events_and_results<A: Adapter>() {
     let root = ctx.root::<A>();
     let (cb, recursive) = collector();
     c.add_watch("/", AddWatchMode::PersistentRecursive)
-        .send(cb)
+        .watch(cb)
+        .send()
         .wait()
         .unwrap();
     let (read, created) = c.exists("/x").send_watched();
@@ -240,9 +242,13 @@ pub fn chroot_is_invisible_in_events_and_results<A: Adapter>() {
         .wait()
         .unwrap()
         .is_some());
-    let mut t = c.transaction();
-    t.create_sequential("/x/t-", "");
-    let results = t.commit().wait().unwrap();
+    let results = c
+        .transaction()
+        .create("/x/t-")
+        .sequential()
+        .commit()
+        .wait()
+        .unwrap();
     assert!(
         matches!(&results[0], kazoo::proto::MultiResult::Create(r) if r.path == "/x/t-0000000001")
     );

@@ -65,8 +65,9 @@ impl LockLoad {
                     None => Step::Acquiring(task),
                     Some(Ok(guard)) => {
                         self.grants += 1;
-                        let mut tx = guard.fence(client.transaction());
-                        tx.set(REGISTER, guard.fencing_token().to_string(), -1);
+                        let tx = guard
+                            .fence(client.transaction())
+                            .set(REGISTER, guard.fencing_token().to_string());
                         let hold = world.rng.millis(1, 80);
                         Step::Holding {
                             guard,
