@@ -176,6 +176,8 @@ impl RetryPolicy {
         }
         let exponent = i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX);
         let base = self.delay.as_secs_f64() * self.backoff.powi(exponent);
+        // 0 × ∞ (no delay, a huge backoff power) is NaN: no delay it is.
+        let base = if base.is_nan() { 0.0 } else { base };
         let cap = self.max_delay.as_secs_f64();
         // uniform(1 - j, 1 + j), from a random number in 0..=1_000_000.
         let unit = (random % 1_000_001) as f64 / 1_000_000.0;
@@ -206,11 +208,24 @@ impl RetryPolicy {
     ///     .await?;
     /// # Ok(()) }
     /// ```
-    pub async fn run<T, F>(&self, client: &Client, mut op: impl FnMut() -> F) -> Result<T, Error>
+    pub async fn run<T, F>(&self, client: &Client, op: impl FnMut() -> F) -> Result<T, Error>
     where
         F: Future<Output = Result<T, Error>>,
     {
-        let mut tries = Tries::new(self, client);
+        self.run_from(client, client.inner().now(), op).await
+    }
+
+    /// [`run`](RetryPolicy::run), with the deadline counted from `start`.
+    async fn run_from<T, F>(
+        &self,
+        client: &Client,
+        start: std::time::Instant,
+        mut op: impl FnMut() -> F,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>>,
+    {
+        let mut tries = Tries::new(self, client, start);
         loop {
             let error = match op().await {
                 Ok(v) => return Ok(v),
@@ -235,7 +250,7 @@ impl RetryPolicy {
         client: &Client,
         mut op: impl FnMut() -> Result<T, Error>,
     ) -> Result<T, Error> {
-        let mut tries = Tries::new(self, client);
+        let mut tries = Tries::new(self, client, client.inner().now());
         loop {
             let error = match op() {
                 Ok(v) => return Ok(v),
@@ -274,8 +289,7 @@ struct Tries<'a> {
 }
 
 impl<'a> Tries<'a> {
-    fn new(policy: &'a RetryPolicy, client: &Client) -> Tries<'a> {
-        let start = client.inner().now();
+    fn new(policy: &'a RetryPolicy, client: &Client, start: std::time::Instant) -> Tries<'a> {
         Tries {
             policy,
             // Varies the jitter between clients that share a seed.
@@ -288,7 +302,7 @@ impl<'a> Tries<'a> {
     /// After a failed try: how long to wait before the next, or the error
     /// to end with.
     fn after(&mut self, error: Error, client: &Client) -> Result<Duration, Error> {
-        self.attempt += 1;
+        self.attempt = self.attempt.saturating_add(1);
         if !self.policy.retries(&error) {
             return Err(error);
         }
@@ -329,12 +343,14 @@ impl Client {
     {
         let client = self.clone();
         let policy = policy.clone();
-        // The first try starts now, like every other method.
+        // The first try starts now, like every other method, and the
+        // deadline counts from it.
+        let start = client.inner().now();
         let first = op(&client);
         Task::new(async move {
             let mut first = Some(first);
             policy
-                .run(&client, || match first.take() {
+                .run_from(&client, start, || match first.take() {
                     Some(first) => first,
                     None => op(&client),
                 })
@@ -436,6 +452,14 @@ mod tests {
             Some(Duration::from_secs(3600)),
             "kazoo's cap"
         );
+    }
+
+    #[test]
+    fn no_delay_stays_no_delay_at_any_attempt() {
+        let p = RetryPolicy::default().delay(Duration::ZERO);
+        for attempt in [1, 2, 1025, u32::MAX] {
+            assert_eq!(p.delay_after(attempt, 500_000), Some(Duration::ZERO));
+        }
     }
 
     #[test]

@@ -69,6 +69,10 @@ pub(crate) fn watch(
     timeout: std::time::Duration,
 ) -> Result<u8, Error> {
     let (tx, rx) = mpsc::channel();
+    // Listening from the start: a state change while the watch is set up,
+    // or right after "watching" is printed, must not slip past (one did,
+    // and a cut showed up as LOST alone). Lines wait in `rx` until then.
+    listen(client, &tx, true);
     let changes = tx.clone();
     let node = path.to_owned();
     let _watch = client
@@ -80,9 +84,6 @@ pub(crate) fn watch(
             changes.send(Line::Print(line)).is_ok()
         })
         .wait_timeout(timeout)?;
-    // Listening before "watching" is printed: a state change right after
-    // it must not slip past (it did, and a cut showed up as LOST alone).
-    listen(client, &tx, true);
     println!("watching {path}");
     drop(tx);
     Ok(print_until_interrupted(rx))
@@ -94,6 +95,8 @@ pub(crate) fn watch_tree(
     path: &str,
     timeout: std::time::Duration,
 ) -> Result<u8, Error> {
+    let (tx, rx) = mpsc::channel();
+    listen(client, &tx, true); // from the start, as in `watch`
     let cache = client.tree_cache(path).start()?;
     // The tree as it is now is not news: skip to the end of the load.
     loop {
@@ -103,8 +106,6 @@ pub(crate) fn watch_tree(
             None => return Ok(0),
         }
     }
-    let (tx, rx) = mpsc::channel();
-    listen(client, &tx, true);
     println!("watching {path}");
     follow(cache, tx, rx, |event| match event {
         TreeEvent::Added(n) => Some(format!("NodeCreated SyncConnected {}", n.path)),

@@ -76,9 +76,9 @@ pub struct ServerConfig {
     /// the test kit's Java server) means no limit; ZooKeeper's own default
     /// is 60.
     pub max_client_cnxns: usize,
-    /// The 3.5 creates (`create2`, containers, TTL nodes). `false` answers
-    /// them with Unimplemented, as a 3.4 server does, for testing clients
-    /// that must fall back to the old `create`.
+    /// The 3.5 creates (`create2`, containers, TTL nodes). `false` treats
+    /// them as a 3.4 server does any opcode it does not know: it answers
+    /// Unimplemented, then closes the connection.
     pub create2: bool,
 }
 

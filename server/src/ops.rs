@@ -189,11 +189,6 @@ impl Ctx<'_> {
     /// 3.8 server does (PROTOCOL.md §5.3).
     fn new_node(&self, request: Request, in_multi: bool) -> Result<NewNode, Error> {
         let (op, path, data, acl, mode, ttl) = match request {
-            Request::Create2(_) | Request::CreateContainer(_) | Request::CreateTtl(_)
-                if !self.server.config.create2 =>
-            {
-                return Err(Error::Unimplemented)
-            }
             Request::Create(r) => (OpCode::Create, r.path, r.data, r.acl, r.mode, None),
             Request::Create2(r) => (OpCode::Create2, r.path, r.data, r.acl, r.mode, None),
             Request::CreateContainer(r) => {

@@ -647,7 +647,15 @@ impl Server {
         let Ok(header) = RequestHeader::decode(&mut r) else {
             return self.close_now(conn);
         };
-        let Ok(op) = OpCode::from_i32(header.op) else {
+        let known = OpCode::from_i32(header.op).ok().filter(|op| {
+            // Without create2 the server is a 3.4 one: the 3.5 creates are unknown.
+            self.config.create2
+                || !matches!(
+                    op,
+                    OpCode::Create2 | OpCode::CreateContainer | OpCode::CreateTtl
+                )
+        });
+        let Some(op) = known else {
             // Unknown opcode: an answer, then the connection closes (PROTOCOL.md §0.2).
             self.send(
                 conn,

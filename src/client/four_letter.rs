@@ -7,11 +7,12 @@ use std::fmt;
 use super::{Client, Reply, Task};
 use crate::Error;
 
-/// Every four-letter word a ZooKeeper 3.9 server knows; anything else is
+/// Every four-letter word a ZooKeeper 3.9 server knows and answers without
+/// an argument (`stmk` needs one, so it is not here); anything else is
 /// refused before a connection is made.
 pub const FOUR_LETTER_WORDS: &[&str] = &[
     "conf", "cons", "crst", "dirs", "dump", "envi", "gtmk", "hash", "isro", "mntr", "ruok", "srst",
-    "srvr", "stat", "stmk", "wchc", "wchp", "wchs",
+    "srvr", "stat", "wchc", "wchp", "wchs",
 ];
 
 /// What the server says instead of answering a word it is not allowed
@@ -57,7 +58,9 @@ pub struct ServerVersion {
     /// 0 in 3.8.0.
     pub patch: u32,
     /// What follows the numbers up to the first comma (`-5a02a05e`,
-    /// `-SNAPSHOT`), often empty.
+    /// `-SNAPSHOT`), often empty. Versions compare by their numbers, then
+    /// by this as text, so `3.8.0-anything` is at least `3.8.0` (a
+    /// server's build hash is no pre-release).
     pub rest: String,
 }
 

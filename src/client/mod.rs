@@ -215,9 +215,6 @@ struct Core {
     disconnects: VecDeque<(HostPort, DisconnectReason)>,
     /// `isro` probes asked for, awaited once the lock is released.
     probes: Vec<(HostPort, ReplyFuture<String>)>,
-    /// The connection whose server answered `create2` with Unimplemented
-    /// (0: none): plain creates use the old opcode there.
-    create2_refused_on: u64,
 }
 
 /// How many connection ends [`Client::recent_disconnects`] remembers.
@@ -349,20 +346,6 @@ impl Inner {
     }
 
     /// Submits a request; its completion lands in the returned slot.
-    /// True if the server of the current connection does not know
-    /// `create2` (a 3.4 server).
-    pub(crate) fn create2_refused(&self) -> bool {
-        let core = lock(&self.core);
-        core.create2_refused_on != 0 && core.create2_refused_on == core.conn
-    }
-
-    /// Remembers, for the current connection, that its server does not
-    /// know `create2`.
-    pub(crate) fn refuse_create2(&self) {
-        let mut core = lock(&self.core);
-        core.create2_refused_on = core.conn;
-    }
-
     pub(crate) fn submit(&self, request: Request, watcher: Option<Watcher>) -> Arc<Slot<Outcome>> {
         self.submit_with_id(request, watcher).0
     }
@@ -573,7 +556,6 @@ impl Client {
                 finished: false,
                 disconnects: VecDeque::new(),
                 probes: Vec::new(),
-                create2_refused_on: 0,
             }),
             dispatching: Mutex::new(Dispatching::default()),
             dispatch: Box::new(dispatch),
@@ -727,7 +709,11 @@ impl Client {
                 if let Poll::Ready(result) = Pin::new(&mut up).poll(cx) {
                     return Poll::Ready(result);
                 }
-                Pin::new(&mut alarm).poll(cx).map(|_| Err(Error::Timeout))
+                // An alarm that fails tells why the session ended
+                // (AuthFailed, Closed): report that, not a time-out.
+                Pin::new(&mut alarm)
+                    .poll(cx)
+                    .map(|r| Err(r.err().unwrap_or(Error::Timeout)))
             })
             .await;
             match outcome {

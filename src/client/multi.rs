@@ -41,8 +41,8 @@ use crate::Error;
 pub struct Transaction<'a> {
     client: &'a Client,
     ops: Vec<MultiOp>,
-    /// A `check` of this path goes first (a lock's fence).
-    fence: Option<String>,
+    /// A `check` of each of these paths goes first (locks' fences).
+    fences: Vec<String>,
     /// The first invalid argument; reported by `commit`.
     invalid: Option<Error>,
 }
@@ -92,7 +92,7 @@ impl<'a> Transaction<'a> {
 
     /// How many operations it holds so far.
     pub fn len(&self) -> usize {
-        self.ops.len() + usize::from(self.fence.is_some())
+        self.ops.len() + self.fences.len()
     }
 
     /// True before the first operation.
@@ -101,9 +101,10 @@ impl<'a> Transaction<'a> {
     }
 
     /// Puts a `check` of `path` (any version) before every operation: the
-    /// transaction fails unless the node exists (a lock's fence).
+    /// transaction fails unless the node exists (a lock's fence). Fences
+    /// add up: each one's check goes first, in the order they were given.
     pub(crate) fn fenced_by(mut self, path: &str) -> Self {
-        self.fence = Some(path.to_owned());
+        self.fences.push(path.to_owned());
         self
     }
 
@@ -113,10 +114,11 @@ impl<'a> Transaction<'a> {
         let request = match self.invalid {
             Some(e) => Err(e),
             None => {
-                let fence = self
-                    .fence
+                let fences = self
+                    .fences
+                    .into_iter()
                     .map(|path| MultiOp::Check(PathVersion { path, version: -1 }));
-                let ops = fence.into_iter().chain(self.ops).collect();
+                let ops = fences.chain(self.ops).collect();
                 Ok(Request::Multi(MultiRequest { ops }))
             }
         };
@@ -368,7 +370,7 @@ impl Client {
         Transaction {
             client: self,
             ops: Vec::new(),
-            fence: None,
+            fences: Vec::new(),
             invalid: None,
         }
     }

@@ -173,27 +173,15 @@ impl<'a> CreateBuilder<'a> {
 
     /// Creates the node; yields its path (with the sequence suffix, if any).
     ///
-    /// A plain create goes as `create2` (ZooKeeper 3.5+). A server that
-    /// answers `Unimplemented` (3.4) gets the old `create` instead, and so
-    /// does every later plain create on the same connection.
+    /// A plain create goes under the opcode every server knows (`create`,
+    /// as kazoo's does), so it works on ZooKeeper 3.4 too;
+    /// [`send_with_stat`](CreateBuilder::send_with_stat) needs `create2`
+    /// (3.5+). Containers and TTL nodes have opcodes of their own (3.5.3+).
     pub fn send(self) -> Task<String> {
         let client = self.client.clone();
-        let node = self.node.clone();
-        let make_parents = self.make_parents;
-        let plain = !node.container && node.ttl.is_none();
-        if plain && client.inner().create2_refused() {
-            return Task::new(async move { client.create_without_stat(node, make_parents).await });
-        }
-        let task = self.send_with_stat();
-        Task::new(async move {
-            match task.await {
-                Err(Error::Unimplemented) if plain => {
-                    client.inner().refuse_create2();
-                    client.create_without_stat(node, make_parents).await
-                }
-                other => other.map(|(path, _)| path),
-            }
-        })
+        let (node, make_parents) = (self.node, self.make_parents);
+        let first = client.submit_old_create(node.clone());
+        Task::new(async move { client.create_without_stat(first, node, make_parents).await })
     }
 
     /// Creates the node; yields its path and Stat.
@@ -698,7 +686,8 @@ impl Client {
     /// does not matter); otherwise the client reads upwards to the deepest
     /// node that exists and creates the missing ones below it
     /// (persistent, with the default ACL). Under a chroot whose node is
-    /// missing, `ensure_path("/")` or any path creates the chroot node too.
+    /// missing, `ensure_path("/")` or any path creates the chroot node too
+    /// (its own parent must exist: nothing above the chroot is reachable).
     pub fn ensure_path(&self, path: impl Into<String>) -> Task<()> {
         self.ensure_path_with(&path.into(), self.inner().default_acl.clone())
     }
@@ -886,16 +875,17 @@ impl Client {
         Pending::new(self.submit_checked(request), created)
     }
 
-    /// A plain create under the opcode every server knows (`create`,
-    /// whose answer has no Stat), for servers older than 3.5.
+    /// A create whose answer has no Stat: `first` (already sent), then,
+    /// with `make_parents`, the parent and a second try after `NoNode`.
     async fn create_without_stat(
         &self,
+        first: Pending<String>,
         node: NewNode,
         make_parents: bool,
     ) -> Result<String, Error> {
         let parent = path::parent(&node.path).to_owned();
         let acl = node.acl.clone();
-        match self.submit_old_create(node.clone()).await {
+        match first.await {
             Err(Error::NoNode) if make_parents && parent != "/" => {
                 self.ensure_path_with(&parent, acl).await?;
                 self.submit_old_create(node).await

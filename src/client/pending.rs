@@ -262,7 +262,9 @@ impl<T> Task<T> {
     /// Takes the task's next steps without blocking (sends what its
     /// answers so far allow) and says whether it has finished: for event
     /// loops that poll rather than block, as [`Pending::is_ready`]. Once it
-    /// says `true`, `wait` and `.await` return at once.
+    /// says `true`, `wait` and `.await` return at once. (Like any future,
+    /// a task that has already yielded its result through `.await` must
+    /// not be asked again.)
     pub fn is_ready(&mut self) -> bool {
         if self.output.is_none() {
             let mut cx = Context::from_waker(noop_waker());

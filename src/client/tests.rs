@@ -626,6 +626,48 @@ fn wrapped_versions_are_sent_as_they_are() {
     assert_eq!(versions, [-3, i32::MIN, -2]);
 }
 
+#[test]
+fn fences_add_up_and_go_first() {
+    let (client, driver, fake) = connected();
+    let tx = Transaction::from(client.transaction().set("/x", "1"))
+        .fenced_by("/lock-a")
+        .fenced_by("/lock-b")
+        .commit();
+    settle(&driver, &fake);
+    drop(tx);
+    let ops: Vec<String> = fake
+        .world()
+        .server
+        .received
+        .iter()
+        .find_map(|(_, r)| match r {
+            Request::Multi(m) => Some(m.ops.iter().map(|op| format!("{op:?}")).collect()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(ops.len(), 3, "{ops:?}");
+    assert!(
+        ops[0].contains("/lock-a") && ops[0].starts_with("Check"),
+        "{ops:?}"
+    );
+    assert!(
+        ops[1].contains("/lock-b") && ops[1].starts_with("Check"),
+        "{ops:?}"
+    );
+    assert!(ops[2].starts_with("SetData"), "{ops:?}");
+}
+
+#[test]
+fn connect_within_reports_why_the_session_ended_not_a_time_out() {
+    let (client, driver, fake) = start(|_| Box::new(Inline));
+    let other = client.clone();
+    let connecting = client.connect_within(Duration::from_secs(2));
+    // Closed by another handle before any server answered.
+    drop(other.close());
+    settle(&driver, &fake);
+    assert_eq!(connecting.wait().map(drop), Err(Error::Closed));
+}
+
 fn remove_watches_sent(fake: &Fake) -> Vec<(String, WatcherType)> {
     fake.world()
         .server

@@ -23,7 +23,7 @@ use futures_core::Stream;
 use super::node::{child, transient, wait_retry};
 use super::wait::{Cancel, Waiter, Woken};
 use crate::client::channel::{Channel, Recv};
-use crate::client::{Client, Pending, WatchFuture, WatchStream};
+use crate::client::{Client, Overflowed, Pending, WatchFuture, WatchStream, STREAM_CAPACITY};
 use crate::proto::{AddWatchMode, EventType, Stat};
 use crate::session::{SessionState, WatchedEvent};
 use crate::{path, Error};
@@ -167,7 +167,7 @@ impl TreeCacheBuilder {
             client: client.clone(),
             shared: shared.clone(),
             mode: self.mode,
-            hints: Channel::new(),
+            hints: hint_channel(),
             epoch: Arc::default(),
         };
         client.spawn(worker.run());
@@ -249,6 +249,12 @@ fn name(path: &str) -> &str {
 }
 
 /// The cached paths directly under `path`.
+/// Where watch events wait for the cache's worker: bounded, so a worker
+/// slower than the changes cannot grow it without limit.
+fn hint_channel() -> Arc<Channel<Result<WatchedEvent, Overflowed>>> {
+    Channel::bounded(STREAM_CAPACITY, || Err(Overflowed))
+}
+
 fn children_of<'a>(nodes: &'a Nodes, path: &str) -> impl Iterator<Item = &'a String> {
     let prefix = if path == "/" {
         "/".to_owned()
@@ -285,8 +291,9 @@ struct Worker {
     client: Client,
     shared: Arc<Shared>,
     mode: Mode,
-    /// Watch events, as hints of where to read again.
-    hints: Arc<Channel<WatchedEvent>>,
+    /// Watch events, as hints of where to read again; bounded like a
+    /// stream, and `Err(Overflowed)` means "read the whole tree again".
+    hints: Arc<Channel<Result<WatchedEvent, Overflowed>>>,
     /// Cancelled when the watches of one arming are no longer wanted.
     epoch: Arc<Cancel>,
 }
@@ -305,7 +312,7 @@ impl Worker {
             }
             self.epoch.cancel();
             self.epoch = Arc::default();
-            self.hints = Channel::new();
+            self.hints = hint_channel();
             let session = self.client.session_id();
             if let Err(e) = self.arm_and_sync().await {
                 if transient(&e) && wait_retry(&mut waiter).await.is_ok() {
@@ -321,7 +328,9 @@ impl Worker {
             loop {
                 let hints = self.hints.clone();
                 match waiter.wait_with(Recv(&hints)).await {
-                    Ok(Some(hint)) => {
+                    // Hints were dropped: set the watch again, re-read all.
+                    Ok(Some(Err(Overflowed))) => continue 'arm,
+                    Ok(Some(Ok(hint))) => {
                         if let Err(e) = self.follow(hint).await {
                             if !transient(&e) {
                                 break 'arm;
@@ -399,7 +408,7 @@ impl Worker {
                 })
                 .await;
                 match next {
-                    Some(Some(Ok(event))) => hints.push(event),
+                    Some(Some(Ok(event))) => hints.push(Ok(event)),
                     // The watch ended, or events were dropped: closing the
                     // hints makes the cache set the watch again and re-read
                     // the whole tree.
@@ -427,7 +436,7 @@ impl Worker {
             })
             .await;
             if let Some(event) = fired {
-                hints.push(event);
+                hints.push(Ok(event));
             }
         });
     }

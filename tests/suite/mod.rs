@@ -181,7 +181,7 @@ macro_rules! integration_tests {
         $crate::suite::integration_tests!(@ $adapter;
             ops::create_modes_and_results,
             ops::create_failures,
-            ops::create_falls_back_where_create2_is_unknown,
+            ops::plain_creates_work_where_create2_is_unknown,
             ops::sequential_numbers_increase_per_parent,
             ops::ensure_path_and_make_parents,
             ops::exists_get_set_with_versions,
