@@ -353,6 +353,9 @@ pub enum ConfigError {
     /// The chroot is not a valid path.
     #[error("bad chroot: {0}")]
     InvalidChroot(PathError),
+    /// `set_hosts` named another chroot: a live client keeps its own.
+    #[error("the chroot of a live client cannot change")]
+    ChrootChange,
     /// A setting outside the range the session can run with.
     #[error("{field}: {reason}")]
     OutOfRange {

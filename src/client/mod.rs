@@ -649,6 +649,27 @@ impl Client {
         stats
     }
 
+    /// Connects to these servers from now on (kazoo's `set_hosts`, the
+    /// Java client's `updateServerList`): `"host:port,host:port"`, with
+    /// the client's own chroot or none. The session and everything it holds
+    /// stay; a connection to a server still on the list is kept, one to a
+    /// server taken off it moves to the new list.
+    ///
+    /// ```no_run
+    /// # fn f(client: &kazoo::Client) -> Result<(), kazoo::Error> {
+    /// client.set_hosts("zk4:2181,zk5:2181,zk6:2181")?;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_hosts(&self, hosts: &str) -> Result<(), Error> {
+        let (hosts, chroot) = crate::session::parse_connect_string(hosts)?;
+        self.inner.step(|core, now| {
+            if chroot.as_str().is_some() && &chroot != core.session.config().chroot() {
+                return Err(crate::ConfigError::ChrootChange.into());
+            }
+            core.session.set_hosts(hosts, now).map_err(Error::from)
+        })
+    }
+
     /// True while connected, read/write or read-only (kazoo's
     /// `connected`): reads can be answered now. See
     /// [`wait_connected`](Client::wait_connected) to wait for it.

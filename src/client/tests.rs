@@ -627,6 +627,46 @@ fn wrapped_versions_are_sent_as_they_are() {
 }
 
 #[test]
+fn set_hosts_keeps_the_session_and_moves_only_when_it_must() {
+    let (client, driver, fake) = connected();
+    let id = client.session_id();
+    let first = client.current_host().unwrap();
+    let reconnects = client.stats().reconnects;
+    // The current server stays on the list: nothing moves.
+    client
+        .set_hosts(&format!("{}:{},zk7:2181", first.host, first.port))
+        .unwrap();
+    settle(&driver, &fake);
+    assert_eq!(client.stats().reconnects, reconnects);
+    assert_eq!(client.current_host(), Some(first.clone()));
+    // Taken off the list: the session resumes on the new one.
+    client.set_hosts("zk9:2181").unwrap();
+    settle(&driver, &fake);
+    assert_eq!(client.current_host().unwrap().host, "zk9");
+    assert_eq!(client.session_id(), id, "the same session");
+    assert!(matches!(
+        client.state(),
+        Some(SessionState::Connected {
+            new_session: false,
+            ..
+        })
+    ));
+    assert!(client
+        .recent_disconnects()
+        .iter()
+        .any(|(h, r)| *h == first && *r == DisconnectReason::HostsChanged));
+    assert_eq!(
+        client.set_hosts(""),
+        Err(Error::Config(crate::ConfigError::EmptyHostList))
+    );
+    assert_eq!(
+        client.set_hosts("zk9:2181/elsewhere"),
+        Err(Error::Config(crate::ConfigError::ChrootChange))
+    );
+    assert_eq!(client.current_host().unwrap().host, "zk9", "unchanged");
+}
+
+#[test]
 fn fences_add_up_and_go_first() {
     let (client, driver, fake) = connected();
     let tx = Transaction::from(client.transaction().set("/x", "1"))

@@ -212,6 +212,9 @@ pub enum DisconnectReason {
     /// A read-only connection was given up for a read/write server that a
     /// probe found; the session connects there next.
     ReadWriteServerFound,
+    /// The host list changed ([`Session::set_hosts`](super::Session::set_hosts))
+    /// and this server is no longer on it; the session resumes on the new list.
+    HostsChanged,
     /// The session timed out on the client's clock while this resume
     /// handshake was in flight: the connection is dropped before `Lost`, so
     /// a late answer can never revive the session the client gave up.

@@ -20,6 +20,7 @@
 
 mod config;
 mod event;
+mod hosts;
 pub(crate) mod request;
 pub(crate) mod rng;
 pub(crate) use rng::mix;
@@ -116,6 +117,9 @@ pub struct Session {
     hosts: Vec<HostPort>,
     next_host: usize,
     current_host: usize,
+    /// A host list given while connected to a server not on it; it takes
+    /// over at the next attempt ([`Session::set_hosts`]).
+    new_hosts: Option<Vec<HostPort>>,
     failed_attempts: usize,
     failed_rounds: u32,
     /// The current connection has proved itself: a sane frame after its
@@ -214,6 +218,7 @@ impl Session {
             hosts,
             next_host: 0,
             current_host: 0,
+            new_hosts: None,
             failed_attempts: 0,
             failed_rounds: 0,
             healthy: false,
@@ -726,7 +731,12 @@ impl Session {
         self.terminal.as_ref()
     }
 
-    /// The server of the current (or last) connection.
+    /// The configuration the session was started with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The server the session uses (or last used).
     pub fn current_host(&self) -> Option<&HostPort> {
         self.hosts.get(self.current_host)
     }
@@ -754,6 +764,7 @@ impl Session {
     // ----- connection lifecycle -------------------------------------------
 
     fn start_attempt(&mut self, now: Instant) {
+        self.take_new_hosts();
         self.current_host = self.next_host;
         self.next_host = (self.next_host + 1) % self.hosts.len();
         self.commands
@@ -825,10 +836,14 @@ impl Session {
                 | DisconnectReason::SessionTimedOut
                 | DisconnectReason::Abandoned
                 | DisconnectReason::ReadWriteServerFound
+                | DisconnectReason::HostsChanged
         );
-        // Leaving a read-only server for a read/write one is no failure,
-        // however young the connection.
-        let moved_on = matches!(reason, DisconnectReason::ReadWriteServerFound);
+        // Leaving a read-only server for a read/write one, or a server
+        // taken off the list, is no failure, however young the connection.
+        let moved_on = matches!(
+            reason,
+            DisconnectReason::ReadWriteServerFound | DisconnectReason::HostsChanged
+        );
         self.events.push_back(Event::Disconnected {
             host: self.hosts[self.current_host].clone(),
             reason,

@@ -40,6 +40,43 @@ pub fn connect_waits_for_the_session_and_gives_up_in_time<A: Adapter>() {
     );
 }
 
+pub fn set_hosts_moves_a_live_session<A: Adapter>() {
+    let ctx = Ctx::new::<A>("set_hosts");
+    let proxy = kazoo_testing::Proxy::start(ctx.server.addr()).unwrap();
+    let c = A::start(Config::new(&format!("{}{}", proxy.addr(), ctx.chroot)).unwrap());
+    c.wait_connected().wait_timeout(WAIT).unwrap();
+    c.create("/e").ephemeral().send().wait().unwrap();
+    let id = c.session_id();
+    assert_eq!(proxy.connections(), 1);
+    // The same chroot may be named; the proxy is no longer on the list.
+    c.set_hosts(&format!("{}{}", ctx.hosts, ctx.chroot))
+        .unwrap();
+    let started = Instant::now();
+    while !(c.is_connected() && c.current_host().map(|h| h.port) == Some(ctx.server.addr().port()))
+    {
+        assert!(
+            started.elapsed() < WAIT,
+            "never moved: {:?}",
+            c.current_host()
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(c.session_id(), id, "the same session");
+    assert!(
+        c.exists("/e").send().wait().unwrap().is_some(),
+        "its ephemeral lived through the move"
+    );
+    while proxy.connections() > 0 {
+        assert!(started.elapsed() < WAIT, "the old connection stayed open");
+        thread::sleep(Duration::from_millis(10));
+    }
+    assert!(matches!(
+        c.set_hosts("127.0.0.1:1/another"),
+        Err(Error::Config(kazoo::ConfigError::ChrootChange))
+    ));
+    c.close().wait().unwrap();
+}
+
 pub fn listeners_and_state_streams_see_every_state<A: Adapter>() {
     let ctx = Ctx::new::<A>("states");
     let client = A::start(Config::new(&format!("{}{}", ctx.hosts, ctx.chroot)).unwrap());

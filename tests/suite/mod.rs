@@ -207,6 +207,7 @@ macro_rules! integration_tests {
             watches::a_client_leaves_no_watch_behind,
             behaviour::listeners_and_state_streams_see_every_state,
             behaviour::connect_waits_for_the_session_and_gives_up_in_time,
+            behaviour::set_hosts_moves_a_live_session,
             behaviour::ten_thousand_requests_from_eight_threads,
             behaviour::wait_timeout_leaves_the_client_usable,
             behaviour::close_completes_everything_pending,
