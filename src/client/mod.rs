@@ -30,6 +30,7 @@ mod ops;
 mod outbuf;
 mod pending;
 mod spawn;
+mod trace;
 mod wake;
 mod watch;
 
@@ -233,6 +234,7 @@ impl Transport for Shim<'_> {
     fn connect(&mut self, host: &HostPort) {
         *self.last_conn += 1;
         *self.conn = *self.last_conn;
+        trace::debug!(host = %host, conn = *self.conn, "connecting");
         self.io
             .connect(host, ConnId(*self.conn), self.connect_timeout);
     }
@@ -470,6 +472,11 @@ impl Core {
                 }
             }
             Event::State { state, .. } => {
+                trace::info!(
+                    session_id = format_args!("{:#x}", state.session_id()),
+                    state = ?state,
+                    "session state changed"
+                );
                 for (_, listener) in &self.listeners {
                     let listener = listener.clone();
                     self.jobs.push(Box::new(move || listener(state)));
@@ -480,6 +487,7 @@ impl Core {
                 }
             }
             Event::Disconnected { host, reason } => {
+                trace::info!(host = %host, reason = ?reason, "connection ended");
                 if self.disconnects.len() == DISCONNECTS_KEPT {
                     self.disconnects.pop_front();
                 }

@@ -954,3 +954,61 @@ fn read_only_probes_run_through_the_adapter() {
         .iter()
         .any(|(_, r)| *r == DisconnectReason::ReadWriteServerFound));
 }
+
+#[cfg(feature = "tracing")]
+#[test]
+fn states_and_connection_ends_are_traced_without_secrets() {
+    /// Every event's fields, as text.
+    #[derive(Default)]
+    struct Collect(Mutex<Vec<String>>);
+    struct Fields(String);
+    impl tracing::field::Visit for Fields {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            self.0.push_str(&format!("{}={value:?} ", field.name()));
+        }
+    }
+    impl tracing::Subscriber for Collect {
+        fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+            true
+        }
+        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            tracing::span::Id::from_u64(1)
+        }
+        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+        fn event(&self, event: &tracing::Event<'_>) {
+            let mut fields = Fields(format!("{} ", event.metadata().target()));
+            event.record(&mut fields);
+            lock(&self.0).push(fields.0);
+        }
+        fn enter(&self, _: &tracing::span::Id) {}
+        fn exit(&self, _: &tracing::span::Id) {}
+    }
+    let collect = Arc::new(Collect::default());
+    tracing::subscriber::with_default(collect.clone(), || {
+        let (client, driver, fake) = start_with(
+            |_| Box::new(Inline),
+            |c| {
+                c.auth
+                    .push(("digest".into(), crate::Secret::from("bob:hunter2")))
+            },
+        );
+        settle(&driver, &fake);
+        let conn = fake.world().open.unwrap();
+        fake.world().server.disconnect();
+        driver.disconnected(conn);
+        settle(&driver, &fake);
+        drop(client.close());
+        settle(&driver, &fake);
+    });
+    let lines = lock(&collect.0).clone();
+    let has = |words: &[&str]| lines.iter().any(|l| words.iter().all(|w| l.contains(w)));
+    assert!(has(&["kazoo", "connecting", "host=zk"]), "{lines:#?}");
+    assert!(has(&["session state changed", "Connected"]), "{lines:#?}");
+    assert!(has(&["session state changed", "Suspended"]), "{lines:#?}");
+    assert!(has(&["connection ended", "Closed"]), "{lines:#?}");
+    assert!(
+        !lines.iter().any(|l| l.contains("hunter2")),
+        "no secret in any event: {lines:#?}"
+    );
+}
