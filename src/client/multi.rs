@@ -144,41 +144,7 @@ pub struct TxCreate<'a> {
 }
 
 impl TxCreate<'_> {
-    /// The node's data (default: empty).
-    pub fn data(mut self, data: impl Into<Bytes>) -> Self {
-        self.node.data = data.into();
-        self
-    }
-
-    /// The node's ACL (default: the client's `default_acl`).
-    pub fn acl(mut self, acl: impl Into<Vec<crate::acl::Acl>>) -> Self {
-        self.node.acl = acl.into();
-        self
-    }
-
-    /// Deleted when the session ends.
-    pub fn ephemeral(mut self) -> Self {
-        self.node.ephemeral = true;
-        self
-    }
-
-    /// The server appends a 10-digit sequence number to the name.
-    pub fn sequential(mut self) -> Self {
-        self.node.sequential = true;
-        self
-    }
-
-    /// Deleted by the server once its last child is gone.
-    pub fn container(mut self) -> Self {
-        self.node.container = true;
-        self
-    }
-
-    /// Deleted once unmodified and childless for `ttl`.
-    pub fn ttl(mut self, ttl: std::time::Duration) -> Self {
-        self.node.ttl = Some(ttl);
-        self
-    }
+    super::ops::node_options!();
 }
 
 impl<'a> From<TxCreate<'a>> for Transaction<'a> {

@@ -116,6 +116,55 @@ impl NewNode {
     }
 }
 
+/// The options of a new node, for every builder that holds a `node:
+/// NewNode` ([`CreateBuilder`], [`TxCreate`](super::TxCreate)): one set of
+/// methods, so a create in a transaction takes exactly what a single one
+/// does.
+macro_rules! node_options {
+    () => {
+        /// The node's data (empty by default).
+        pub fn data(mut self, data: impl Into<bytes::Bytes>) -> Self {
+            self.node.data = data.into();
+            self
+        }
+
+        /// The node's ACL (by default the client's
+        /// [`default_acl`](crate::session::ConfigBuilder::default_acl), open to
+        /// anyone unless configured).
+        pub fn acl(mut self, acl: impl Into<Vec<crate::acl::Acl>>) -> Self {
+            self.node.acl = acl.into();
+            self
+        }
+
+        /// Deleted when this session ends.
+        pub fn ephemeral(mut self) -> Self {
+            self.node.ephemeral = true;
+            self
+        }
+
+        /// The server appends a 10-digit sequence number to the name.
+        pub fn sequential(mut self) -> Self {
+            self.node.sequential = true;
+            self
+        }
+
+        /// Deleted by the server once its last child is gone.
+        pub fn container(mut self) -> Self {
+            self.node.container = true;
+            self
+        }
+
+        /// Deleted once unmodified and childless for `ttl` (servers need
+        /// `extendedTypesEnabled`; 1 ms to 2^40-1 ms).
+        pub fn ttl(mut self, ttl: std::time::Duration) -> Self {
+            self.node.ttl = Some(ttl);
+            self
+        }
+    };
+}
+
+pub(crate) use node_options;
+
 /// Options of [`Client::create`].
 #[must_use = "nothing is sent until send()"]
 #[derive(Debug)]
@@ -126,44 +175,7 @@ pub struct CreateBuilder<'a> {
 }
 
 impl<'a> CreateBuilder<'a> {
-    /// The node's data (empty by default).
-    pub fn data(mut self, data: impl Into<Bytes>) -> Self {
-        self.node.data = data.into();
-        self
-    }
-
-    /// The node's ACL (by default the client's
-    /// [`default_acl`](crate::session::ConfigBuilder::default_acl), open to
-    /// anyone unless configured).
-    pub fn acl(mut self, acl: impl Into<Vec<Acl>>) -> Self {
-        self.node.acl = acl.into();
-        self
-    }
-
-    /// Deleted when this session ends.
-    pub fn ephemeral(mut self) -> Self {
-        self.node.ephemeral = true;
-        self
-    }
-
-    /// The server appends a 10-digit sequence number to the name.
-    pub fn sequential(mut self) -> Self {
-        self.node.sequential = true;
-        self
-    }
-
-    /// Deleted by the server once its last child is gone.
-    pub fn container(mut self) -> Self {
-        self.node.container = true;
-        self
-    }
-
-    /// Deleted once unmodified and childless for `ttl` (servers need
-    /// `extendedTypesEnabled`; 1 ms to 2^40-1 ms).
-    pub fn ttl(mut self, ttl: Duration) -> Self {
-        self.node.ttl = Some(ttl);
-        self
-    }
+    node_options!();
 
     /// Create missing ancestors first (as persistent nodes with the same ACL).
     pub fn make_parents(mut self) -> Self {

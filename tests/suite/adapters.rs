@@ -1,7 +1,5 @@
 //! The adapters the suite runs on, one type each.
 
-use std::sync::OnceLock;
-
 use kazoo::session::Config;
 use kazoo::{Client, Error};
 
@@ -43,14 +41,7 @@ impl Adapter for Tokio {
     }
 }
 
-/// A multi-thread runtime shared by the binary's tests.
-fn runtime() -> &'static tokio::runtime::Runtime {
-    static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("a tokio runtime")
-    })
-}
+#[path = "../support/adapters.rs"]
+mod shared;
+
+use shared::runtime;
