@@ -216,6 +216,9 @@ struct Core {
     disconnects: VecDeque<(HostPort, DisconnectReason)>,
     /// `isro` probes asked for, awaited once the lock is released.
     probes: Vec<(HostPort, ReplyFuture<String>)>,
+    /// Per-request timeouts: the alarm for each request, and back.
+    deadlines: HashMap<RequestId, RequestId>,
+    deadline_of: HashMap<RequestId, RequestId>,
 }
 
 /// How many connection ends [`Client::recent_disconnects`] remembers.
@@ -363,6 +366,13 @@ impl Inner {
         let s = slot.clone();
         let id = self.step(move |core, now| {
             let id = core.session.submit(request, now);
+            if let Some(timeout) = core.session.config().request_timeout() {
+                let alarm = core
+                    .session
+                    .alarm(crate::session::deadline_after(now, timeout));
+                core.deadlines.insert(alarm, id);
+                core.deadline_of.insert(id, alarm);
+            }
             core.slots.insert(id, s);
             if let Some(w) = watcher {
                 core.watchers.insert(id, w);
@@ -438,6 +448,21 @@ impl Core {
     fn on_event(&mut self, event: Event) {
         match event {
             Event::Response { id, result } => {
+                if let Some(request) = self.deadlines.remove(&id) {
+                    // A request's own timeout ran out (`Ok`), or the session
+                    // ended (`Err`: the request fails with that by itself).
+                    self.deadline_of.remove(&request);
+                    if result.is_ok() {
+                        if let Some(slot) = self.slots.remove(&request) {
+                            slot.fill(Err(Error::RequestTimeout));
+                        }
+                    }
+                    return;
+                }
+                if let Some(alarm) = self.deadline_of.remove(&id) {
+                    self.deadlines.remove(&alarm);
+                    self.session.cancel_alarm(alarm);
+                }
                 if let Some(watcher) = self.watchers.get(&id) {
                     let kept = match &result {
                         Ok(_) => true,
@@ -564,6 +589,8 @@ impl Client {
                 finished: false,
                 disconnects: VecDeque::new(),
                 probes: Vec::new(),
+                deadlines: HashMap::new(),
+                deadline_of: HashMap::new(),
             }),
             dispatching: Mutex::new(Dispatching::default()),
             dispatch: Box::new(dispatch),

@@ -667,6 +667,32 @@ fn set_hosts_keeps_the_session_and_moves_only_when_it_must() {
 }
 
 #[test]
+fn a_request_unanswered_past_its_timeout_fails_and_the_session_lives_on() {
+    let (client, driver, fake) = start_with(
+        |_| Box::new(Inline),
+        |c| c.request_timeout = Some(Duration::from_secs(1)),
+    );
+    settle(&driver, &fake);
+    let create = client.create("/slow").send();
+    // The server has the request, but its answer is not delivered yet.
+    fake.world().now += Duration::from_secs(1);
+    driver.timeout();
+    assert_eq!(create.wait(), Err(Error::RequestTimeout));
+    // The late answer is dropped; the session and the next request are fine.
+    settle(&driver, &fake);
+    assert!(client.is_connected());
+    let get = client.get("/slow").send();
+    settle(&driver, &fake);
+    assert!(get.wait().is_ok(), "the create was applied after all");
+    // An answered request leaves no alarm behind.
+    let quick = client.exists("/").send();
+    settle(&driver, &fake);
+    assert!(quick.wait().unwrap().is_some());
+    let core = lock(&client.inner.core);
+    assert!(core.deadlines.is_empty() && core.deadline_of.is_empty());
+}
+
+#[test]
 fn fences_add_up_and_go_first() {
     let (client, driver, fake) = connected();
     let tx = Transaction::from(client.transaction().set("/x", "1"))

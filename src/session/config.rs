@@ -59,6 +59,7 @@ pub struct Config {
     pub(crate) max_request_len: usize,
     pub(crate) auth: Vec<(String, Secret)>,
     pub(crate) queue_timeout: Option<Duration>,
+    pub(crate) request_timeout: Option<Duration>,
     pub(crate) close_linger: Duration,
     pub(crate) backoff_initial: Duration,
     pub(crate) backoff_max: Duration,
@@ -100,6 +101,7 @@ impl Config {
                 max_request_len: DEFAULT_MAX_REQUEST_LEN,
                 auth: Vec::new(),
                 queue_timeout: Some(Duration::from_secs(10)),
+                request_timeout: None,
                 close_linger: Duration::from_secs(2),
                 backoff_initial: Duration::from_millis(100),
                 backoff_max: Duration::from_secs(5),
@@ -154,6 +156,11 @@ impl Config {
     /// How long a request may wait in the queue while disconnected.
     pub fn queue_timeout(&self) -> Option<Duration> {
         self.queue_timeout
+    }
+
+    /// See [`ConfigBuilder::request_timeout`].
+    pub fn request_timeout(&self) -> Option<Duration> {
+        self.request_timeout
     }
 
     /// How many bytes an adapter buffers for a connection before the
@@ -284,6 +291,16 @@ impl ConfigBuilder {
         self.with(|c| c.queue_timeout = timeout)
     }
 
+    /// How long each request may go unanswered before its future fails
+    /// with [`Error::RequestTimeout`](crate::Error::RequestTimeout), counted
+    /// from when it was made, while the session lives on. `None` (the
+    /// default) waits as long as the session does. Like `ConnectionLoss`,
+    /// a timed-out write may still be applied; its answer, if it comes, is
+    /// dropped.
+    pub fn request_timeout(self, timeout: Option<Duration>) -> Self {
+        self.with(|c| c.request_timeout = timeout)
+    }
+
     /// How long `close` waits for the server to confirm closeSession.
     /// Default 2 s.
     pub fn close_linger(self, linger: Duration) -> Self {
@@ -330,6 +347,9 @@ impl ConfigBuilder {
         };
         if !(MIN_SESSION_TIMEOUT..=MAX_SESSION_TIMEOUT).contains(&c.session_timeout) {
             return bad("session_timeout", "must be 1 ms to i32::MAX ms");
+        }
+        if c.request_timeout.is_some_and(|t| t.is_zero()) {
+            return bad("request_timeout", "must be more than zero");
         }
         if c.connect_timeout.is_zero() {
             return bad("connect_timeout", "must be more than zero");

@@ -40,6 +40,34 @@ pub fn connect_waits_for_the_session_and_gives_up_in_time<A: Adapter>() {
     );
 }
 
+pub fn a_request_past_its_own_timeout_fails_while_the_session_lives<A: Adapter>() {
+    let ctx = Ctx::new::<A>("request_timeout");
+    let proxy = kazoo_testing::Proxy::start(ctx.server.addr()).unwrap();
+    let config = Config::builder(&format!("{}{}", proxy.addr(), ctx.chroot))
+        .session_timeout(Duration::from_secs(10))
+        .request_timeout(Some(Duration::from_millis(500)))
+        .build()
+        .unwrap();
+    let c = A::start(config);
+    c.wait_connected().wait_timeout(WAIT).unwrap();
+    let id = c.session_id();
+    proxy.stall();
+    let started = Instant::now();
+    assert_eq!(
+        c.get("/").send().wait_timeout(WAIT).map(drop),
+        Err(Error::RequestTimeout)
+    );
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(5),
+        "failed after {took:?}, long before the 6.7 s read timeout"
+    );
+    proxy.resume();
+    assert!(c.exists("/").send().wait_timeout(WAIT).unwrap().is_some());
+    assert_eq!(c.session_id(), id, "the session lived on");
+    c.close().wait().unwrap();
+}
+
 pub fn set_hosts_moves_a_live_session<A: Adapter>() {
     let ctx = Ctx::new::<A>("set_hosts");
     let proxy = kazoo_testing::Proxy::start(ctx.server.addr()).unwrap();
