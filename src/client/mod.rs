@@ -219,6 +219,8 @@ struct Core {
     /// Per-request timeouts: the alarm for each request, and back.
     deadlines: HashMap<RequestId, RequestId>,
     deadline_of: HashMap<RequestId, RequestId>,
+    /// Requests that just timed out, let go of after the events are read.
+    timed_out: Vec<RequestId>,
 }
 
 /// How many connection ends [`Client::recent_disconnects`] remembers.
@@ -424,9 +426,23 @@ impl Core {
             connect_timeout,
             probes: &mut self.probes,
         };
-        let deadline = drive::pump(&mut self.session, now, &mut shim);
+        let mut deadline = drive::pump(&mut self.session, now, &mut shim);
         while let Some(event) = self.session.poll_event() {
             self.on_event(event);
+        }
+        if !self.timed_out.is_empty() {
+            self.let_go_of_timed_out(now);
+            let mut shim = Shim {
+                io: &mut *self.io,
+                conn: &mut self.conn,
+                last_conn: &mut self.last_conn,
+                connect_timeout,
+                probes: &mut self.probes,
+            };
+            deadline = drive::pump(&mut self.session, now, &mut shim);
+            while let Some(event) = self.session.poll_event() {
+                self.on_event(event);
+            }
         }
         if self.session.is_closed() && !self.finished {
             self.finish();
@@ -455,6 +471,7 @@ impl Core {
                     if result.is_ok() {
                         if let Some(slot) = self.slots.remove(&request) {
                             slot.fill(Err(Error::RequestTimeout));
+                            self.timed_out.push(request);
                         }
                     }
                     return;
@@ -523,6 +540,19 @@ impl Core {
 }
 
 impl Core {
+    /// Requests whose own timeout ran out: one not sent yet is taken back
+    /// (so a retry cannot make it run twice), and the watch one asked for
+    /// is let go, here and on the server, as after `ConnectionLoss`.
+    fn let_go_of_timed_out(&mut self, now: Instant) {
+        for id in std::mem::take(&mut self.timed_out) {
+            self.session.cancel_queued(id);
+            if self.watchers.contains_key(&id) {
+                self.release_watcher(id);
+                self.session.remove_watcher(id, now);
+            }
+        }
+    }
+
     fn remove_listener(&mut self, id: ListenerId) -> bool {
         match self.listeners.iter().position(|(l, _)| *l == id) {
             Some(i) => {
@@ -591,6 +621,7 @@ impl Client {
                 probes: Vec::new(),
                 deadlines: HashMap::new(),
                 deadline_of: HashMap::new(),
+                timed_out: Vec::new(),
             }),
             dispatching: Mutex::new(Dispatching::default()),
             dispatch: Box::new(dispatch),

@@ -693,6 +693,48 @@ fn a_request_unanswered_past_its_timeout_fails_and_the_session_lives_on() {
 }
 
 #[test]
+fn a_timed_out_request_never_sent_is_taken_back() {
+    let (client, driver, fake) = start_with(
+        |_| Box::new(Inline),
+        |c| c.request_timeout = Some(Duration::from_secs(1)),
+    );
+    // Not connected yet: the create waits in the session's queue.
+    let create = client.create("/never").send();
+    fake.world().now += Duration::from_secs(1);
+    driver.timeout();
+    assert_eq!(create.wait(), Err(Error::RequestTimeout));
+    settle(&driver, &fake);
+    assert!(client.is_connected());
+    assert!(
+        !fake.world().server.exists("/never"),
+        "a retry after the time-out cannot make it run twice"
+    );
+}
+
+#[test]
+fn a_timed_out_request_lets_go_of_its_watch() {
+    let (client, driver, fake) = start_with(
+        |_| Box::new(Inline),
+        |c| c.request_timeout = Some(Duration::from_secs(1)),
+    );
+    settle(&driver, &fake);
+    let create = client.create("/w").send();
+    settle(&driver, &fake);
+    create.wait().unwrap();
+    let fired = Arc::new(Mutex::new(0));
+    let f = fired.clone();
+    let get = client.get("/w").watch(move |_| *lock(&f) += 1).send();
+    fake.world().now += Duration::from_secs(1);
+    driver.timeout();
+    assert_eq!(get.wait().map(drop), Err(Error::RequestTimeout));
+    settle(&driver, &fake); // the late answer, with the watch set there
+    let set = client.set("/w", "changed").send();
+    settle(&driver, &fake);
+    set.wait().unwrap();
+    assert_eq!(*lock(&fired), 0, "the caller was told it failed");
+}
+
+#[test]
 fn fences_add_up_and_go_first() {
     let (client, driver, fake) = connected();
     let tx = Transaction::from(client.transaction().set("/x", "1"))
@@ -1010,8 +1052,12 @@ fn states_and_connection_ends_are_traced_without_secrets() {
         fn enter(&self, _: &tracing::span::Id) {}
         fn exit(&self, _: &tracing::span::Id) {}
     }
+    // The global default, not a scoped one: callsites first hit by tests
+    // running beside this one would otherwise cache "nobody listens".
+    // Events from those tests land here too, which the checks allow.
     let collect = Arc::new(Collect::default());
-    tracing::subscriber::with_default(collect.clone(), || {
+    tracing::subscriber::set_global_default(collect.clone()).expect("the only subscriber");
+    {
         let (client, driver, fake) = start_with(
             |_| Box::new(Inline),
             |c| {
@@ -1026,7 +1072,7 @@ fn states_and_connection_ends_are_traced_without_secrets() {
         settle(&driver, &fake);
         drop(client.close());
         settle(&driver, &fake);
-    });
+    }
     let lines = lock(&collect.0).clone();
     let has = |words: &[&str]| lines.iter().any(|l| words.iter().all(|w| l.contains(w)));
     assert!(has(&["kazoo", "connecting", "host=zk"]), "{lines:#?}");

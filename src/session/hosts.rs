@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use super::{DisconnectReason, HostPort, Phase, Session};
+use super::{DisconnectReason, HostPort, Phase, Session, Timer};
 use crate::ConfigError;
 
 impl Session {
@@ -22,6 +22,12 @@ impl Session {
         if self.closing || matches!(self.phase, Phase::Closed) {
             return Ok(());
         }
+        // The same servers again (a caller refreshing its list): nothing
+        // to do, and the backoff and probing carry on as they were.
+        let known = self.new_hosts.as_ref().unwrap_or(&self.hosts);
+        if same_set(known, &hosts) {
+            return Ok(());
+        }
         self.new_hosts = None;
         self.rng.shuffle(&mut hosts);
         self.failed_attempts = 0;
@@ -36,6 +42,17 @@ impl Session {
                 self.hosts = hosts;
                 self.current_host = i;
                 self.next_host = (i + 1) % self.hosts.len();
+                // A read-only connection probes the servers of the new list.
+                if matches!(
+                    self.phase,
+                    Phase::Connected {
+                        read_only: true,
+                        ..
+                    }
+                ) {
+                    self.timers.stop(Timer::Probe);
+                    self.start_probing(now);
+                }
             }
             None if !active => {
                 self.hosts = hosts;
@@ -61,4 +78,9 @@ impl Session {
             self.next_host = 0;
         }
     }
+}
+
+/// The same servers, in any order.
+fn same_set(a: &[HostPort], b: &[HostPort]) -> bool {
+    a.len() == b.len() && a.iter().all(|h| b.contains(h))
 }

@@ -33,7 +33,7 @@ mod watches;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -174,6 +174,8 @@ pub struct Session {
     abandoned: BTreeSet<RequestId>,
     /// Caller alarms (retry backoff, wait timeouts), completed when due.
     alarms: BTreeSet<(Instant, RequestId)>,
+    /// When each alarm is due, so that cancelling one is no scan.
+    alarm_at: HashMap<RequestId, Instant>,
 
     commands: VecDeque<Command>,
     events: VecDeque<Event>,
@@ -252,6 +254,7 @@ impl Session {
             watches: WatchRegistry::default(),
             abandoned: BTreeSet::new(),
             alarms: BTreeSet::new(),
+            alarm_at: HashMap::new(),
             commands: VecDeque::new(),
             events: VecDeque::new(),
             last_send: now,
@@ -324,6 +327,7 @@ impl Session {
             }
             None => {
                 self.alarms.insert((at, id));
+                self.alarm_at.insert(id, at);
             }
         }
         id
@@ -441,9 +445,20 @@ impl Session {
         self.end_session(LostReason::Abandoned, KeeperState::Expired);
     }
 
+    /// Takes back a request that has not been sent yet (still queued for a
+    /// connection); true if it was, and then nothing more is heard of it.
+    /// A request already sent cannot be taken back: its answer will come.
+    pub fn cancel_queued(&mut self, id: RequestId) -> bool {
+        let before = self.queue.len();
+        self.queue.retain(|q| q.id != Some(id));
+        self.queue.len() != before
+    }
+
     /// Drops an alarm that is no longer needed; it will not complete.
     pub fn cancel_alarm(&mut self, id: RequestId) {
-        self.alarms.retain(|&(_, a)| a != id);
+        if let Some(at) = self.alarm_at.remove(&id) {
+            self.alarms.remove(&(at, id));
+        }
     }
 
     /// The driver's connection (from the last `Command::Connect`) is open.
@@ -537,6 +552,7 @@ impl Session {
                 break;
             }
             self.alarms.remove(&(at, id));
+            self.alarm_at.remove(&id);
             self.complete(Some(id), Ok(Response::Empty));
         }
         while let Some(timer) = self.timers.take_expired(now) {
@@ -1483,6 +1499,7 @@ impl Session {
         self.timers.clear();
         self.fail_in_flight(&err);
         self.fail_queued(&err);
+        self.alarm_at.clear();
         for (_, id) in std::mem::take(&mut self.alarms) {
             self.complete(Some(id), Err(err.clone()));
         }

@@ -42,6 +42,9 @@ impl Session {
             return self.timers.set(Timer::Probe, after(now, self.probe_every));
         }
         let n = self.hosts.len();
+        if n < 2 {
+            return; // nobody else to ask (the list changed since)
+        }
         let k = 1 + self.probes % (n - 1);
         self.probes += 1;
         let host = self.hosts[(self.current_host + k) % n].clone();

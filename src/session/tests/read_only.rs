@@ -192,3 +192,50 @@ fn answers_about_the_current_server_or_while_closing_are_ignored() {
         "still waiting for the closeSession reply"
     );
 }
+
+#[test]
+fn a_host_list_changed_while_read_only_keeps_probing_right() {
+    let mut sim = Sim::new_with(three_hosts(), |s| s.handshake = Handshake::AcceptReadOnly);
+    let current = sim.session.current_host().unwrap().clone();
+    // Down to the current server alone: nobody to probe, and no panic.
+    sim.session
+        .set_hosts(vec![current.clone()], sim.now)
+        .unwrap();
+    let before = sim.probes.len();
+    sim.advance(Duration::from_secs(5));
+    assert_eq!(sim.probes.len(), before, "no other server to ask");
+    assert!(matches!(
+        sim.session.state(),
+        Some(SessionState::ReadOnly { .. })
+    ));
+    // Others again: probing starts over.
+    let other = HostPort {
+        host: "zk9".into(),
+        port: 2181,
+    };
+    sim.session
+        .set_hosts(vec![current.clone(), other.clone()], sim.now)
+        .unwrap();
+    sim.advance(Duration::from_secs(1));
+    assert_eq!(sim.probes.last(), Some(&other));
+}
+
+#[test]
+fn the_same_host_list_again_changes_nothing() {
+    let mut sim = Sim::new_with(three_hosts(), |s| s.handshake = Handshake::AcceptReadOnly);
+    sim.advance(Duration::from_secs(2));
+    let probes = sim.probes.len();
+    let mut same = crate::session::parse_connect_string("zk3,zk1,zk2")
+        .unwrap()
+        .0;
+    same.reverse();
+    sim.session.set_hosts(same, sim.now).unwrap();
+    sim.advance(Duration::from_millis(1700));
+    // The probe pause kept growing (it was not restarted at 100 ms).
+    assert!(
+        sim.probes.len() <= probes + 1,
+        "{} then {}",
+        probes,
+        sim.probes.len()
+    );
+}
