@@ -418,31 +418,11 @@ impl Core {
         if self.deadline.is_some_and(|d| d <= now) {
             self.session.handle_timeout(now);
         }
-        let connect_timeout = self.session.connect_timeout();
-        let mut shim = Shim {
-            io: &mut *self.io,
-            conn: &mut self.conn,
-            last_conn: &mut self.last_conn,
-            connect_timeout,
-            probes: &mut self.probes,
-        };
-        let mut deadline = drive::pump(&mut self.session, now, &mut shim);
-        while let Some(event) = self.session.poll_event() {
-            self.on_event(event);
-        }
+        let mut deadline = self.pump(now);
         if !self.timed_out.is_empty() {
+            // Letting go of them may queue a removeWatches: pump again.
             self.let_go_of_timed_out(now);
-            let mut shim = Shim {
-                io: &mut *self.io,
-                conn: &mut self.conn,
-                last_conn: &mut self.last_conn,
-                connect_timeout,
-                probes: &mut self.probes,
-            };
-            deadline = drive::pump(&mut self.session, now, &mut shim);
-            while let Some(event) = self.session.poll_event() {
-                self.on_event(event);
-            }
+            deadline = self.pump(now);
         }
         if self.session.is_closed() && !self.finished {
             self.finish();
@@ -459,6 +439,23 @@ impl Core {
         if earlier {
             self.io.wake();
         }
+    }
+
+    /// Runs the session's commands through the adapter and handles the
+    /// events they produced; returns the session's next deadline.
+    fn pump(&mut self, now: Instant) -> Option<Instant> {
+        let mut shim = Shim {
+            io: &mut *self.io,
+            conn: &mut self.conn,
+            last_conn: &mut self.last_conn,
+            connect_timeout: self.session.connect_timeout(),
+            probes: &mut self.probes,
+        };
+        let deadline = drive::pump(&mut self.session, now, &mut shim);
+        while let Some(event) = self.session.poll_event() {
+            self.on_event(event);
+        }
+        deadline
     }
 
     fn on_event(&mut self, event: Event) {
