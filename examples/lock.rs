@@ -40,7 +40,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     // exists. A worker paused past its session's expiry
                     // cannot overwrite the next holder's work.
                     let (data, stat) = client.get("/examples/counter").send().wait()?;
-                    let n: u64 = String::from_utf8_lossy(&data).parse().unwrap_or(0);
+                    let n: u64 = String::from_utf8_lossy(&data.unwrap_or_default())
+                        .parse()
+                        .unwrap_or(0);
                     guard
                         .fence(client.transaction())
                         .set("/examples/counter", (n + 1).to_string())

@@ -42,10 +42,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .wait()?;
     println!("create      {job}");
 
+    // `None` would mean null data, which kazoo tells apart from empty.
     let (data, stat) = client.get(&job).send().wait()?;
     println!(
         "get         {job} = {:?} (version {})",
-        String::from_utf8_lossy(&data),
+        String::from_utf8_lossy(&data.unwrap_or_default()),
         stat.version
     );
 

@@ -10,8 +10,10 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh --fuzz
 targets=(frame_decoder response_decoder request_roundtrip session session_tls server_input recipe_parsers client_api)
 limit=()
+suffix=
 if [ "${1:-}" = "--runs" ]; then
   limit=(-runs="${2:?--runs needs a count}")
+  suffix=-long
   if [ $# -gt 2 ]; then targets=("${@:3}"); fi
 else
   if [ $# -ge 1 ]; then targets=("$1"); fi
@@ -20,7 +22,8 @@ fi
 mkdir -p target
 for t in "${targets[@]}"; do
   echo "fuzz: $t (${limit[*]})"
-  log=target/fuzz-$t.log
+  # A long run keeps its own log, so a CI smoke beside it cannot garble it.
+  log=target/fuzz-$t$suffix.log
   rc=0
   cargo fuzz run --sanitizer none "$t" -- "${limit[@]}" >"$log" 2>&1 || rc=$?
   grep -E '^#[0-9]+\s+DONE' "$log" || true

@@ -150,6 +150,9 @@ mod secret;
 pub mod session;
 pub mod tls;
 
+/// Node data comes back as [`Bytes`]: re-exported so callers need not
+/// depend on the `bytes` crate to name it.
+pub use bytes::Bytes;
 pub use client::Client;
 pub use error::{ArgumentError, ConfigError, Error, Misuse};
 pub use secret::Secret;

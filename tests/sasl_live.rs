@@ -69,7 +69,10 @@ fn every_adapter_authenticates_and_sasl_acls_hold() {
             .send()
             .wait()
             .unwrap();
-        assert_eq!(&c.get(&path).send().wait().unwrap().0[..], b"bob's");
+        assert_eq!(
+            &c.get(&path).send().wait().unwrap().0.unwrap()[..],
+            b"bob's"
+        );
         assert_eq!(
             anonymous.get(&path).send().wait().map(|_| ()),
             Err(Error::NoAuth),

@@ -446,13 +446,15 @@ fn run(client: &Client, command: &Command, timeout: Duration) -> Result<u8, Erro
         }
         Command::Get { path, watch: false } => {
             let (data, _) = client.get(path).send().wait_timeout(timeout)?;
-            let _ = out.write_all(&data);
+            // Null data prints as nothing, like empty data.
+            let _ = out.write_all(data.as_deref().unwrap_or_default());
             let _ = writeln!(out);
         }
         Command::Get { path, watch: true } => {
             let (read, watch) = client.get(path).send_watched();
             let (data, _) = read.wait_timeout(timeout)?;
-            let _ = out.write_all(&data);
+            // Null data prints as nothing, like empty data.
+            let _ = out.write_all(data.as_deref().unwrap_or_default());
             let _ = writeln!(out);
             let _ = out.flush();
             if let Some(event) = watch.wait() {

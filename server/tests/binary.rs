@@ -29,7 +29,10 @@ fn the_binary_serves_a_client() {
         .wait_timeout(Duration::from_secs(10))
         .unwrap();
     client.create("/hello").data("world").send().wait().unwrap();
-    assert_eq!(&client.get("/hello").send().wait().unwrap().0[..], b"world");
+    assert_eq!(
+        &client.get("/hello").send().wait().unwrap().0.unwrap()[..],
+        b"world"
+    );
     let version = client
         .server_version()
         .wait_timeout(Duration::from_secs(5))

@@ -172,6 +172,13 @@ impl TxSet<'_> {
         self.op.version = version;
         self
     }
+
+    /// Store null data instead of the bytes given (see
+    /// [`SetBuilder::null_data`](super::SetBuilder::null_data)).
+    pub fn null_data(mut self) -> Self {
+        self.op.data = None;
+        self
+    }
 }
 
 impl<'a> From<TxSet<'a>> for Transaction<'a> {
@@ -279,8 +286,8 @@ pub struct MultiRead<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ReadResult {
-    /// A node's data and Stat.
-    Data(Bytes, Stat),
+    /// A node's data (`None` for null data) and Stat.
+    Data(Option<Bytes>, Stat),
     /// A node's children.
     Children(Vec<String>),
 }
@@ -320,7 +327,7 @@ fn read(outcome: Outcome) -> Result<Vec<Result<ReadResult, Error>>, Error> {
             .results
             .into_iter()
             .map(|r| match r {
-                MultiResult::GetData(d) => Ok(ReadResult::Data(d.data.unwrap_or_default(), d.stat)),
+                MultiResult::GetData(d) => Ok(ReadResult::Data(d.data, d.stat)),
                 MultiResult::GetChildren(c) => Ok(ReadResult::Children(c.children)),
                 MultiResult::Error(e) => Err(Error::from_code(e.err)),
                 _ => Err(unexpected("getData or getChildren")),

@@ -37,7 +37,8 @@ pub(crate) fn check_acl(acl: &[Acl]) -> Result<(), Error> {
 #[derive(Debug, Clone)]
 pub(crate) struct NewNode {
     pub(crate) path: String,
-    pub(crate) data: Bytes,
+    /// `None` stores null data (kazoo's `value=None`).
+    pub(crate) data: Option<Bytes>,
     pub(crate) acl: Vec<Acl>,
     pub(crate) ephemeral: bool,
     pub(crate) sequential: bool,
@@ -56,7 +57,7 @@ impl NewNode {
     pub(crate) fn new(path: String, acl: Vec<Acl>) -> NewNode {
         NewNode {
             path,
-            data: Bytes::new(),
+            data: Some(Bytes::new()),
             acl,
             ephemeral: false,
             sequential: false,
@@ -84,7 +85,7 @@ impl NewNode {
             (false, false, true) => CreateMode::PersistentWithTtl,
             (false, true, true) => CreateMode::PersistentSequentialWithTtl,
         };
-        let data = Some(self.data);
+        let data = self.data;
         if let Some(ttl) = self.ttl {
             let ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
             if !(1..=MAX_TTL_MS).contains(&ms) {
@@ -124,7 +125,14 @@ macro_rules! node_options {
     () => {
         /// The node's data (empty by default).
         pub fn data(mut self, data: impl Into<bytes::Bytes>) -> Self {
-            self.node.data = data.into();
+            self.node.data = Some(data.into());
+            self
+        }
+
+        /// Null data instead: the node reads back as `None`, not as empty
+        /// bytes (kazoo's `value=None`).
+        pub fn null_data(mut self) -> Self {
+            self.node.data = None;
             self
         }
 
@@ -245,9 +253,9 @@ fn maybe_stat(outcome: Outcome) -> Result<Option<Stat>, Error> {
     }
 }
 
-fn data(outcome: Outcome) -> Result<(Bytes, Stat), Error> {
+fn data(outcome: Outcome) -> Result<(Option<Bytes>, Stat), Error> {
     match outcome? {
-        Response::GetData(r) => Ok((r.data.unwrap_or_default(), r.stat)),
+        Response::GetData(r) => Ok((r.data, r.stat)),
         _ => Err(unexpected("getData")),
     }
 }
@@ -386,8 +394,9 @@ read_builder!(
     ExistsBuilder, Exists, Option<Stat>, maybe_stat, true
 );
 read_builder!(
-    /// Options of [`Client::get`]: yields the data and Stat.
-    GetBuilder, GetData, (Bytes, Stat), data, false
+    /// Options of [`Client::get`]: yields the data (`None` when the node
+    /// holds null data, as kazoo's `get` does) and Stat.
+    GetBuilder, GetData, (Option<Bytes>, Stat), data, false
 );
 
 /// Options of [`Client::get_children`]: yields the names (not paths) of
@@ -459,11 +468,18 @@ impl GetChildrenBuilder<'_> {
 pub struct SetBuilder<'a> {
     client: &'a Client,
     path: String,
-    data: Bytes,
+    data: Option<Bytes>,
     version: i32,
 }
 
 impl SetBuilder<'_> {
+    /// Store null data instead of the bytes given: the node reads back as
+    /// `None` (kazoo's `set(path, None)`).
+    pub fn null_data(mut self) -> Self {
+        self.data = None;
+        self
+    }
+
     /// Only if the node's data version is `version` (else `BadVersion`).
     pub fn version(mut self, version: i32) -> Self {
         self.version = version;
@@ -474,7 +490,7 @@ impl SetBuilder<'_> {
     pub fn send(self) -> Pending<Stat> {
         let request = Ok(Request::SetData(SetDataRequest {
             path: self.path,
-            data: Some(self.data),
+            data: self.data,
             version: self.version,
         }));
         Pending::new(self.client.submit_checked(request), stat)
@@ -679,7 +695,9 @@ impl ReconfigBuilder<'_> {
             .client
             .inner()
             .submit(Request::Reconfig(self.request), None);
-        Pending::new(slot, data)
+        Pending::new(slot, |outcome| {
+            data(outcome).map(|(config, stat)| (config.unwrap_or_default(), stat))
+        })
     }
 }
 
@@ -736,7 +754,7 @@ impl Client {
         SetBuilder {
             client: self,
             path: path.into(),
-            data: data.into(),
+            data: Some(data.into()),
             version: -1,
         }
     }

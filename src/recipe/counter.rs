@@ -234,6 +234,8 @@ impl<T: CounterValue> Counter<T> {
         loop {
             match self.client.get(&self.path).send().await {
                 Ok((data, stat)) => {
+                    // Null data counts as unset, like empty data.
+                    let data = data.unwrap_or_default();
                     let value = if data.is_empty() {
                         self.default
                     } else {
@@ -295,13 +297,18 @@ impl<T: CounterValue> Counter<T> {
         let next = version.wrapping_add(1);
         loop {
             let (data, stat) = retrying(&mut waiter, || self.client.get(&self.path).send()).await?;
-            if stat.version == next && data != bytes {
+            if stat.version == next && data.as_deref() != Some(bytes) {
                 return Ok(Landed::No); // another write took the version
             }
             if stat.version != version {
                 return Ok(Landed::Unknown);
             }
-            let fence = self.client.set(&self.path, data).version(version).send();
+            // Rewrite exactly what is there, null data included.
+            let set = self
+                .client
+                .set(&self.path, data.clone().unwrap_or_default());
+            let set = if data.is_none() { set.null_data() } else { set };
+            let fence = set.version(version).send();
             match waiter.bounded(fence).await {
                 Ok(_) => return Ok(Landed::No),
                 Err(e) if transient(&e) => wait_retry(&mut waiter).await?,

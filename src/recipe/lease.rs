@@ -140,7 +140,7 @@ impl NonBlockingLease {
         let now = unix_seconds((self.clock)());
         match self.client.get(holder_path).send().await {
             Ok((data, stat)) => {
-                let record = Record::decode(&data)?;
+                let record = Record::decode(&data.unwrap_or_default())?;
                 if record.version != VERSION {
                     return Ok(false); // a newer format: let its writers have it
                 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 
 use super::error::check_identifier;
 use super::held::{Holding, LossPolicy, LostFuture, Status};
-use super::node::{child, transient, wait_retry, Cleanup, NodeStyle, OwnNode, Protected};
+use super::node::{child, lossy, transient, wait_retry, Cleanup, NodeStyle, OwnNode, Protected};
 use super::sequence::{self, Contender};
 use super::wait::{Cancel, Waiter, Woken};
 use super::RecipeError;
@@ -231,7 +231,7 @@ impl Lock {
                     continue; // a plain Lock does not see readers
                 }
                 match lock.client.get(child(&lock.path, &c.name)).send().await {
-                    Ok((data, _)) => ids.push(String::from_utf8_lossy(&data).into_owned()),
+                    Ok((data, _)) => ids.push(lossy(data)),
                     Err(Error::NoNode) => {}
                     Err(e) => return Err(e),
                 }

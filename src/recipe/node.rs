@@ -202,6 +202,12 @@ pub(crate) async fn wait_retry(waiter: &mut Waiter) -> Result<(), Error> {
 /// no state change comes first.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
+/// A contender's identifier as text: what kazoo's `contenders()` shows
+/// (null data reads as empty).
+pub(crate) fn lossy(data: Option<Bytes>) -> String {
+    String::from_utf8_lossy(data.as_deref().unwrap_or_default()).into_owned()
+}
+
 /// `parent/name`, also for the root.
 pub(crate) fn child(parent: &str, name: &str) -> String {
     if parent == "/" {

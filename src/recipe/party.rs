@@ -283,7 +283,7 @@ impl Party {
                 let mut ids = Vec::with_capacity(reads.len());
                 for read in reads {
                     match read.await {
-                        Ok((data, _)) => ids.push(String::from_utf8_lossy(&data).into_owned()),
+                        Ok((data, _)) => ids.push(super::node::lossy(data)),
                         Err(Error::NoNode) => {} // left meanwhile
                         Err(e) => return Err(e),
                     }

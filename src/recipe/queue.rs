@@ -224,7 +224,7 @@ impl Queue {
     async fn take_one(&self, name: &str, waiter: &mut Waiter) -> Result<Option<Bytes>, Error> {
         let path = child(&self.path, name);
         let data = match retrying(waiter, || self.client.get(&path).send()).await {
-            Ok((data, _)) => data,
+            Ok((data, _)) => data.unwrap_or_default(),
             Err(Error::NoNode) => return Ok(None),
             Err(Error::Timeout) => return Ok(None),
             Err(e) => return Err(e),
@@ -489,7 +489,7 @@ impl LockingQueue {
             Err(e) => return Err(e),
         };
         match self.client.get(child(&self.entries, name)).send().await {
-            Ok((data, _)) => Ok(Some((data, session))),
+            Ok((data, _)) => Ok(Some((data.unwrap_or_default(), session))),
             Err(Error::NoNode) => {
                 // Consumed meanwhile by someone who held it before us.
                 match self.client.delete(&lock).send().await {
@@ -506,7 +506,8 @@ impl LockingQueue {
     async fn owns(&self, lock: &str) -> Result<Option<i32>, Error> {
         match self.client.get(lock).send().await {
             Ok((data, stat))
-                if data == self.id && stat.ephemeral_owner == self.client.session_id() =>
+                if data.as_ref() == Some(&self.id)
+                    && stat.ephemeral_owner == self.client.session_id() =>
             {
                 Ok(Some(stat.version))
             }
@@ -591,14 +592,18 @@ impl LockingQueue {
                     Err(e) => Err(e),
                 }
             });
-            let (data, stat) = match read.await? {
-                Some(r) if r.0 == self.id => r,
+            let stat = match read.await? {
+                Some((data, stat)) if data.as_ref() == Some(&self.id) => stat,
                 _ => return Ok(Fence::Gone),
             };
             if stat.version != version {
                 return Ok(Fence::Bumped(stat.version)); // an earlier fence landed
             }
-            let bump = self.client.set(lock, data).version(version).send();
+            let bump = self
+                .client
+                .set(lock, self.id.clone())
+                .version(version)
+                .send();
             match waiter.bounded(bump).await {
                 Ok(stat) => return Ok(Fence::Bumped(stat.version)),
                 Err(Error::NoNode) => return Ok(Fence::Gone),

@@ -127,7 +127,7 @@ impl Semaphore {
             let mut ids = Vec::new();
             for name in children {
                 match s.client.get(child(&s.path, &name)).send().await {
-                    Ok((data, _)) => ids.push(String::from_utf8_lossy(&data).into_owned()),
+                    Ok((data, _)) => ids.push(super::node::lossy(data)),
                     Err(Error::NoNode) => {}
                     Err(e) => return Err(e),
                 }
@@ -176,7 +176,7 @@ impl Semaphore {
                         return Err(RecipeError::EphemeralParent(self.path.clone()).into());
                     }
                     // kazoo ignores data that is not a number.
-                    let stored = std::str::from_utf8(&data)
+                    let stored = std::str::from_utf8(data.as_deref().unwrap_or_default())
                         .ok()
                         .and_then(|s| s.trim().parse::<i64>().ok());
                     return match stored {

@@ -33,8 +33,8 @@ use crate::{path, Error};
 pub struct NodeData {
     /// The node's full path.
     pub path: String,
-    /// Its data.
-    pub data: Bytes,
+    /// Its data (`None` for null data).
+    pub data: Option<Bytes>,
     /// Its Stat.
     pub stat: Stat,
 }
@@ -442,7 +442,7 @@ impl Worker {
     }
 
     /// Reads `path` (watching it in one-shot mode): `None` if missing.
-    fn read(&self, path: &str) -> Pending<(Bytes, Stat)> {
+    fn read(&self, path: &str) -> Pending<(Option<Bytes>, Stat)> {
         match self.mode {
             Mode::Persistent => self.client.get(path).send(),
             Mode::OneShot => {
@@ -679,7 +679,7 @@ mod tests {
             path.to_owned(),
             NodeData {
                 path: path.to_owned(),
-                data: Bytes::new(),
+                data: Some(Bytes::new()),
                 stat: Stat::default(),
             },
         )

@@ -25,7 +25,8 @@ pub struct DataChange {
     /// `NodeCreated`, `NodeDataChanged` or `NodeDeleted`, also when the
     /// change was found by a re-read after a reconnect.
     pub kind: EventType,
-    /// The node's data (`None` while it does not exist).
+    /// The node's data (`None` while it does not exist, or when it holds
+    /// null data).
     pub data: Option<Bytes>,
     /// The node's Stat (`None` while it does not exist).
     pub stat: Option<Stat>,
@@ -299,7 +300,7 @@ where
                 break;
             }
             let (data, stat) = match now {
-                Some((d, s)) => (Some(d), Some(s)),
+                Some((d, s)) => (d, Some(s)),
                 None => (None, None),
             };
             let change = DataChange {

@@ -223,7 +223,13 @@ pub fn patient_children_watch_waits_for_quiet<A: Adapter>() {
 
 /// The path and data of an event, for comparing.
 fn ev(e: &TreeEvent) -> String {
-    let text = |n: &NodeData| format!("{} {}", n.path, String::from_utf8_lossy(&n.data));
+    let text = |n: &NodeData| {
+        format!(
+            "{} {}",
+            n.path,
+            String::from_utf8_lossy(n.data.as_deref().unwrap_or_default())
+        )
+    };
     match e {
         TreeEvent::Added(n) => format!("added {}", text(n)),
         TreeEvent::Updated { old, new } => format!("updated {} -> {}", text(old), text(new)),
@@ -404,7 +410,7 @@ impl Shadow {
             self.recent.pop_front();
         }
         let recent = format!("{:#?}", self.recent);
-        let entry = |n: &NodeData| (n.data.to_vec(), n.stat.mzxid);
+        let entry = |n: &NodeData| (n.data.clone().unwrap_or_default().to_vec(), n.stat.mzxid);
         match e {
             TreeEvent::Added(n) => {
                 let was = self.nodes.insert(n.path.clone(), entry(n));
@@ -453,7 +459,7 @@ pub(super) fn real_tree(client: &Client, root: &str) -> Tree {
         let Ok((data, stat)) = client.get(&p).send().wait() else {
             continue;
         };
-        tree.insert(p.clone(), (data.to_vec(), stat.mzxid));
+        tree.insert(p.clone(), (data.unwrap_or_default().to_vec(), stat.mzxid));
         if let Ok(children) = client.get_children(&p).send().wait() {
             todo.extend(children.iter().map(|c| format!("{p}/{c}")));
         }
@@ -543,7 +549,8 @@ pub(super) fn churn_and_check(
     });
     for (path, (data, mzxid)) in &want {
         let node = cache.get_data(path).expect("cached");
-        assert_eq!((&node.data.to_vec(), node.stat.mzxid), (data, *mzxid));
+        let cached = node.data.clone().unwrap_or_default().to_vec();
+        assert_eq!((&cached, node.stat.mzxid), (data, *mzxid));
     }
     assert_eq!(cache.len(), want.len());
     assert!(shadow.lock().unwrap().events > 10);

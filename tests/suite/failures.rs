@@ -296,7 +296,7 @@ pub fn dropped_connection_resumes_the_session_and_catches_up<A: Adapter>() {
         );
     }
     assert_eq!(
-        &c.get("/pdata").send().wait().unwrap().0[..],
+        &c.get("/pdata").send().wait().unwrap().0.unwrap()[..],
         b"changed while away",
         "re-read"
     );
@@ -314,12 +314,12 @@ pub fn dropped_connection_resumes_the_session_and_catches_up<A: Adapter>() {
     );
 
     assert_eq!(
-        &queued.wait().unwrap().0[..],
+        &queued.wait().unwrap().0.unwrap()[..],
         b"1",
         "the request made while away ran after the reconnect"
     );
     assert_eq!(
-        &c.get("/secret").send().wait().unwrap().0[..],
+        &c.get("/secret").send().wait().unwrap().0.unwrap()[..],
         b"s",
         "digest auth replayed"
     );

@@ -24,7 +24,14 @@ pub(super) fn expire(ctx: &Ctx, client: &Client) {
 }
 
 fn data(client: &Client, path: &str) -> Vec<u8> {
-    client.get(path).send().wait().unwrap().0.to_vec()
+    client
+        .get(path)
+        .send()
+        .wait()
+        .unwrap()
+        .0
+        .unwrap_or_default()
+        .to_vec()
 }
 
 pub fn counters_add_in_kazoos_encodings<A: Adapter>() {

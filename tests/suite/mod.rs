@@ -185,6 +185,7 @@ macro_rules! integration_tests {
             ops::sequential_numbers_increase_per_parent,
             ops::ensure_path_and_make_parents,
             ops::exists_get_set_with_versions,
+            ops::null_data_is_not_empty_data,
             ops::children_with_and_without_stat,
             ops::delete_with_version_and_recursive,
             ops::acls_and_digest_auth,

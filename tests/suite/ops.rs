@@ -6,7 +6,7 @@ use kazoo::acl::{Acl, Id, Perms, CREATOR_ALL_ACL, OPEN_ACL_UNSAFE, READ_ACL_UNSA
 use kazoo::client::ReadResult;
 use kazoo::path::sequence_number;
 use kazoo::proto::MultiResult;
-use kazoo::{ArgumentError, Error};
+use kazoo::{ArgumentError, Bytes, Error};
 
 use kazoo::session::Config;
 
@@ -98,7 +98,7 @@ pub fn plain_creates_work_where_create2_is_unknown<A: Adapter>() {
     let c = A::start(Config::new(&server.connect_string()).unwrap());
     c.wait_connected().wait_timeout(WAIT).unwrap();
     assert_eq!(c.create("/a").data("x").send().wait(), Ok("/a".into()));
-    assert_eq!(&c.get("/a").send().wait().unwrap().0[..], b"x");
+    assert_eq!(&c.get("/a").send().wait().unwrap().0.unwrap()[..], b"x");
     let sent = |c: &kazoo::Client| {
         let s = c.stats();
         s.frames_sent - s.pings_sent
@@ -200,11 +200,14 @@ pub fn ensure_path_and_make_parents<A: Adapter>() {
         .unwrap();
     assert_eq!(path, "/m/n/o");
     assert_eq!(
-        c.get("/m/n").send().wait().unwrap().0.len(),
-        0,
+        c.get("/m/n").send().wait().unwrap().0.map(|d| d.len()),
+        Some(0),
         "parents are empty"
     );
-    assert_eq!(&c.get("/m/n/o").send().wait().unwrap().0[..], b"leaf");
+    assert_eq!(
+        &c.get("/m/n/o").send().wait().unwrap().0.unwrap()[..],
+        b"leaf"
+    );
     let seq = c
         .create("/q/r/job-")
         .sequential()
@@ -256,10 +259,60 @@ pub fn exists_get_set_with_versions<A: Adapter>() {
         Err(Error::BadVersion)
     );
     let (data, stat) = c.get("/n").send().wait().unwrap();
-    assert_eq!((&data[..], stat.version), (&b"two"[..], 1));
+    assert_eq!((data.as_deref(), stat.version), (Some(&b"two"[..]), 1));
     c.set("/n", "").send().wait().unwrap();
     let (data, stat) = c.get("/n").send().wait().unwrap();
-    assert_eq!((data.len(), stat.version, stat.data_length), (0, 2, 0));
+    assert_eq!(
+        (data.as_deref(), stat.version, stat.data_length),
+        (Some(&b""[..]), 2, 0)
+    );
+}
+
+/// kazoo tells null data (`None`) from empty data (`b""`); so do we, on
+/// every path that writes or reads data.
+pub fn null_data_is_not_empty_data<A: Adapter>() {
+    let ctx = Ctx::new::<A>("null");
+    let c = &ctx.client;
+    c.create("/null").null_data().send().wait().unwrap();
+    c.create("/empty").send().wait().unwrap();
+    let (data, stat) = c.get("/null").send().wait().unwrap();
+    assert_eq!((data, stat.data_length), (None, 0));
+    let (data, _) = c.get("/empty").send().wait().unwrap();
+    assert_eq!(data, Some(Bytes::new()));
+    // A set can store null and then data again.
+    c.set("/empty", "x").null_data().send().wait().unwrap();
+    assert_eq!(c.get("/empty").send().wait().unwrap().0, None);
+    c.set("/null", "y").send().wait().unwrap();
+    assert_eq!(
+        c.get("/null").send().wait().unwrap().0,
+        Some(Bytes::from("y"))
+    );
+    // The same in a transaction, and read back in one multiRead.
+    c.transaction()
+        .create("/tx-null")
+        .null_data()
+        .set("/null", "")
+        .null_data()
+        .create("/tx-empty")
+        .commit()
+        .wait()
+        .unwrap();
+    let reads = c
+        .multi_read()
+        .get("/tx-null")
+        .get("/null")
+        .get("/tx-empty")
+        .send()
+        .wait()
+        .unwrap();
+    let data: Vec<_> = reads
+        .into_iter()
+        .map(|r| match r {
+            Ok(ReadResult::Data(d, _)) => d,
+            other => panic!("not data: {other:?}"),
+        })
+        .collect();
+    assert_eq!(data, [None, None, Some(Bytes::new())]);
 }
 
 pub fn children_with_and_without_stat<A: Adapter>() {
@@ -339,7 +392,10 @@ pub fn acls_and_digest_auth<A: Adapter>() {
         "a wrong password is just another identity"
     );
     bob.add_auth("digest", "alice:secret").wait().unwrap();
-    assert_eq!(&bob.get("/secret").send().wait().unwrap().0[..], b"s3");
+    assert_eq!(
+        &bob.get("/secret").send().wait().unwrap().0.unwrap()[..],
+        b"s3"
+    );
 
     alice.create("/open").send().wait().unwrap();
     assert_eq!(alice.get_acls("/open").wait().unwrap().0, OPEN_ACL_UNSAFE);
@@ -431,7 +487,7 @@ pub fn transaction_commits_or_changes_nothing<A: Adapter>() {
         "kazoo's per-operation list"
     );
     assert_eq!(c.exists("/new").send().wait(), Ok(None), "nothing applied");
-    assert_eq!(&c.get("/cfg").send().wait().unwrap().0[..], b"v2");
+    assert_eq!(&c.get("/cfg").send().wait().unwrap().0.unwrap()[..], b"v2");
     assert_eq!(
         c.transaction().commit().wait(),
         Ok(vec![]),
@@ -453,7 +509,7 @@ pub fn multi_read_reports_each_read<A: Adapter>() {
         .wait()
         .unwrap();
     assert!(
-        matches!(&results[0], Ok(ReadResult::Data(d, s)) if &d[..] == b"A" && s.num_children == 1)
+        matches!(&results[0], Ok(ReadResult::Data(d, s)) if d.as_deref() == Some(&b"A"[..]) && s.num_children == 1)
     );
     assert_eq!(results[1], Ok(ReadResult::Children(vec!["kid".into()])));
     assert_eq!(results[2], Err(Error::NoNode));
@@ -508,7 +564,10 @@ pub fn default_acl_and_auth_at_connect<A: Adapter>() {
 
     // Another session: may read, may not write, sees the hash masked.
     let other = base.another::<A>();
-    assert_eq!(&other.get("/plain").send().wait().unwrap().0[..], b"p");
+    assert_eq!(
+        &other.get("/plain").send().wait().unwrap().0.unwrap()[..],
+        b"p"
+    );
     assert_eq!(other.set("/plain", "x").send().wait(), Err(Error::NoAuth));
     let (seen, _) = other.get_acls("/plain").wait().unwrap();
     assert_eq!(seen[0].id.scheme, "digest");
@@ -618,6 +677,7 @@ pub fn data_near_the_size_limit<A: Adapter>() {
     let big: Vec<u8> = (0..1_000_000u32).map(|i| (i % 251) as u8).collect();
     c.create("/big").data(big.clone()).send().wait().unwrap();
     let (data, stat) = c.get("/big").send().wait().unwrap();
+    let data = data.expect("not null");
     assert_eq!((data.len(), stat.data_length), (big.len(), 1_000_000));
     assert!(data[..] == big[..]);
     let too_big = vec![0u8; 1 << 20];

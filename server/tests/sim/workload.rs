@@ -35,7 +35,7 @@ pub fn poll<F: Future + Unpin>(f: &mut F) -> Option<F::Output> {
 
 enum Cas {
     Idle,
-    Reading(Pending<(Bytes, Stat)>),
+    Reading(Pending<(Option<Bytes>, Stat)>),
     Writing(Pending<Stat>),
 }
 
@@ -49,7 +49,7 @@ pub struct WatchRecord {
 }
 
 /// A read that leaves a one-shot watch, and the watch's call count.
-type WatchRead = (String, Pending<(Bytes, Stat)>, Arc<AtomicU32>);
+type WatchRead = (String, Pending<(Option<Bytes>, Stat)>, Arc<AtomicU32>);
 
 struct ClientLoad {
     next_op: Instant,
@@ -184,7 +184,7 @@ impl Workload {
             Cas::Reading(mut read) => match poll(&mut read) {
                 None => Cas::Reading(read),
                 Some(Ok((data, stat))) => {
-                    let value: u64 = std::str::from_utf8(&data)
+                    let value: u64 = std::str::from_utf8(data.as_deref().unwrap_or_default())
                         .ok()
                         .and_then(|s| s.parse().ok())
                         .unwrap_or(u64::MAX);
