@@ -10,7 +10,7 @@
 //! use kazoo::retry::RetryPolicy;
 //! let policy = RetryPolicy::default().max_tries(5);
 //! let data = client
-//!     .retry(&policy, |c| c.get("/config").send())
+//!     .retry_with(&policy, |c| c.get("/config").send())
 //!     .wait()?;
 //! # Ok(()) }
 //! ```
@@ -47,10 +47,10 @@ use crate::Error;
 #[derive(Clone)]
 pub struct RetryPolicy {
     max_tries: Option<u32>,
-    delay: Duration,
+    pub(crate) delay: Duration,
     backoff: f64,
     max_jitter: f64,
-    max_delay: Duration,
+    pub(crate) max_delay: Duration,
     deadline: Option<Duration>,
     retry_session_expired: bool,
     interrupt: Option<Arc<dyn Fn() -> bool + Send + Sync>>,
@@ -327,12 +327,31 @@ impl<'a> Tries<'a> {
 }
 
 impl Client {
+    /// Runs `op` under the client's
+    /// [`command_retry`](crate::session::ConfigBuilder::command_retry)
+    /// policy, as kazoo's `client.retry(func)`: see
+    /// [`retry_with`](Self::retry_with).
+    ///
+    /// ```no_run
+    /// # fn f(client: &kazoo::Client) -> Result<(), kazoo::Error> {
+    /// let (data, _) = client.retry(|c| c.get("/config").send()).wait()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn retry<T, F>(&self, op: impl FnMut(&Client) -> F + Send + 'static) -> Task<T>
+    where
+        T: Send + 'static,
+        F: Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        let policy = self.inner().command_retry.clone();
+        self.retry_with(&policy, op)
+    }
+
     /// Runs `op` until it succeeds, fails with an error the policy does not
     /// retry, or runs out of tries (`RetryFailed` with the last error).
     /// Waits between tries on the session's timers. The first try starts
     /// at once; `op` gets the client and must be `'static` (for a closure
     /// that borrows, see [`RetryPolicy::run`]).
-    pub fn retry<T, F>(
+    pub fn retry_with<T, F>(
         &self,
         policy: &RetryPolicy,
         mut op: impl FnMut(&Client) -> F + Send + 'static,

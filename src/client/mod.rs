@@ -183,6 +183,8 @@ pub(crate) struct Inner {
     uniques: std::sync::atomic::AtomicU64,
     /// The ACL of creates that name none (`Config::default_acl`).
     pub(crate) default_acl: Vec<crate::acl::Acl>,
+    /// What [`Client::retry`] runs under (`Config::command_retry`).
+    pub(crate) command_retry: crate::retry::RetryPolicy,
 }
 
 /// Callbacks on their way to the adapter's [`Dispatch`].
@@ -595,6 +597,7 @@ impl Client {
     pub fn new(config: Config, io: impl Io, dispatch: impl Dispatch) -> (Client, Driver) {
         let now = io.now();
         let default_acl = config.default_acl().to_vec();
+        let command_retry = config.command_retry().clone();
         let session = Session::new(config, now);
         let seed = session.rng_seed();
         let inner = Arc::new_cyclic(|me| Inner {
@@ -625,6 +628,7 @@ impl Client {
             seed,
             uniques: std::sync::atomic::AtomicU64::new(0),
             default_acl,
+            command_retry,
         });
         inner.step(|_, _| ());
         let client = Client {

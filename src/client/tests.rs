@@ -500,7 +500,7 @@ fn checks_fail_before_anything_is_sent() {
 fn multi_step_operations_start_when_called() {
     let (client, driver, fake) = connected();
     let ensure = client.ensure_path("/a/b");
-    let retried = client.retry(&crate::retry::RetryPolicy::default(), |c| {
+    let retried = client.retry_with(&crate::retry::RetryPolicy::default(), |c| {
         c.create("/r").send()
     });
     let deleted = client.delete("/missing").recursive().send();
@@ -523,6 +523,45 @@ fn multi_step_operations_start_when_called() {
     assert!(fake.world().server.exists("/a/b"));
     assert_eq!(retried.wait(), Ok("/r".into()));
     assert_eq!(deleted.wait(), Ok(()));
+}
+
+/// `Client::retry` runs under the configured `command_retry`, as kazoo's
+/// `client.retry` runs under its client's policy.
+#[test]
+fn retry_runs_under_the_configured_command_policy() {
+    let (client, driver, fake) = start_with(
+        |_| Box::new(Inline),
+        |c| {
+            c.command_retry = crate::retry::RetryPolicy::default()
+                .max_tries(2)
+                .delay(Duration::from_millis(1));
+        },
+    );
+    settle(&driver, &fake);
+    let tries = Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = tries.clone();
+    let retried = client.retry(move |_| {
+        counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        std::future::ready(Err::<(), _>(Error::ConnectionLoss))
+    });
+    let waited = std::thread::spawn(move || retried.wait());
+    for step in 0.. {
+        if waited.is_finished() {
+            break;
+        }
+        // The default policy would retry for ever.
+        assert!(step < 100_000, "still retrying after 100 s");
+        fake.world().now += Duration::from_millis(1);
+        driver.timeout();
+        settle(&driver, &fake);
+        std::thread::yield_now();
+    }
+    let gave_up = Error::RetryFailed {
+        attempts: 2,
+        last: Box::new(Error::ConnectionLoss),
+    };
+    assert_eq!(waited.join().unwrap(), Err(gave_up));
+    assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::acl::{Acl, OPEN_ACL_UNSAFE};
 use crate::path::Chroot;
 use crate::proto::{DEFAULT_MAX_FRAME_LEN, DEFAULT_MAX_REQUEST_LEN, PASSWD_LEN};
+use crate::retry::RetryPolicy;
 use crate::sasl::SaslCredentials;
 use crate::{ConfigError, Secret};
 
@@ -61,8 +62,12 @@ pub struct Config {
     pub(crate) queue_timeout: Option<Duration>,
     pub(crate) request_timeout: Option<Duration>,
     pub(crate) close_linger: Duration,
-    pub(crate) backoff_initial: Duration,
-    pub(crate) backoff_max: Duration,
+    /// Pauses between rounds of failed connection attempts, and when to
+    /// give up (kazoo's `connection_retry`).
+    pub(crate) connection_retry: RetryPolicy,
+    /// What [`Client::retry`](crate::Client::retry) runs under (kazoo's
+    /// `command_retry`).
+    pub(crate) command_retry: RetryPolicy,
     pub(crate) reconnect_delay: Duration,
     pub(crate) write_buffer_limit: usize,
     pub(crate) resume: Option<(i64, Secret)>,
@@ -103,8 +108,8 @@ impl Config {
                 queue_timeout: Some(Duration::from_secs(10)),
                 request_timeout: None,
                 close_linger: Duration::from_secs(2),
-                backoff_initial: Duration::from_millis(100),
-                backoff_max: Duration::from_secs(5),
+                connection_retry: RetryPolicy::default().max_delay(Duration::from_secs(5)),
+                command_retry: RetryPolicy::default(),
                 reconnect_delay: Duration::from_secs(1),
                 write_buffer_limit: 4 << 20,
                 resume: None,
@@ -167,6 +172,16 @@ impl Config {
     /// session holds frames back (see [`crate::client::OutBuf`]).
     pub fn write_buffer_limit(&self) -> usize {
         self.write_buffer_limit
+    }
+
+    /// How connection attempts are paced ([`ConfigBuilder::connection_retry`]).
+    pub fn connection_retry(&self) -> &RetryPolicy {
+        &self.connection_retry
+    }
+
+    /// What [`Client::retry`](crate::Client::retry) runs under.
+    pub fn command_retry(&self) -> &RetryPolicy {
+        &self.command_retry
     }
 
     /// The ACL of every node created without one (kazoo's `default_acl`).
@@ -307,14 +322,34 @@ impl ConfigBuilder {
         self.with(|c| c.close_linger = linger)
     }
 
-    /// The pause after the first failed round over all hosts (at least
-    /// 1 ms), doubling per round up to `max` (at least `initial`).
-    /// Default 100 ms and 5 s.
-    pub fn backoff(self, initial: Duration, max: Duration) -> Self {
-        self.with(|c| {
-            c.backoff_initial = initial;
-            c.backoff_max = max;
-        })
+    /// How the session paces its connection attempts (kazoo's
+    /// `connection_retry`). One try is a round over every host; after a
+    /// failed round the session waits the policy's next delay (`delay` at
+    /// least 1 ms, `max_delay` at least `delay`), and after `max_tries`
+    /// failed rounds it gives up: the client closes and every request
+    /// fails with [`Error::RetryFailed`](crate::Error::RetryFailed). The
+    /// policy's deadline, interrupt and `SessionExpired` rule do not apply.
+    /// Default: [`RetryPolicy::default`] with a 5 s cap (100 ms doubling,
+    /// jitter ±40 %, never giving up); kazoo's 3600 s cap would leave a
+    /// client an hour between attempts.
+    ///
+    /// ```
+    /// use kazoo::retry::RetryPolicy;
+    /// use kazoo::session::Config;
+    /// let config = Config::builder("zk1")
+    ///     .connection_retry(RetryPolicy::default().max_tries(3))
+    ///     .build()
+    ///     .unwrap();
+    /// # let _ = config;
+    /// ```
+    pub fn connection_retry(self, policy: RetryPolicy) -> Self {
+        self.with(|c| c.connection_retry = policy)
+    }
+
+    /// The policy [`Client::retry`](crate::Client::retry) runs under
+    /// (kazoo's `command_retry`). Default: [`RetryPolicy::default`].
+    pub fn command_retry(self, policy: RetryPolicy) -> Self {
+        self.with(|c| c.command_retry = policy)
     }
 
     /// The longest random pause before reconnecting after a connection
@@ -363,11 +398,15 @@ impl ConfigBuilder {
         if c.write_buffer_limit < 64 * 1024 {
             return bad("write_buffer_limit", "must be at least 64 KiB");
         }
-        if c.backoff_initial < Duration::from_millis(1) {
-            return bad("backoff", "the initial pause must be at least 1 ms");
+        let pacing = &c.connection_retry;
+        if pacing.delay < Duration::from_millis(1) {
+            return bad("connection_retry", "the first pause must be at least 1 ms");
         }
-        if c.backoff_max < c.backoff_initial {
-            return bad("backoff", "the cap must be at least the initial pause");
+        if pacing.max_delay < pacing.delay {
+            return bad(
+                "connection_retry",
+                "the cap must be at least the first pause",
+            );
         }
         if c.default_acl.is_empty() {
             return bad("default_acl", "needs at least one entry");

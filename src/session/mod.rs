@@ -807,16 +807,22 @@ impl Session {
         }
         self.failed_attempts = 0;
         self.failed_rounds = self.failed_rounds.saturating_add(1);
-        self.phase = Phase::Waiting;
-        let exp = self.failed_rounds.saturating_sub(1).min(16);
-        let base = self
+        let random = self.rng.next_u64();
+        let Some(pause) = self
             .config
-            .backoff_initial
-            .saturating_mul(1 << exp)
-            .min(self.config.backoff_max);
-        // Jitter: uniformly in [base/2, base].
-        let half = base / 2;
-        let pause = half + self.random_below(half);
+            .connection_retry
+            .delay_after(self.failed_rounds, random)
+        else {
+            // kazoo's connection_retry ran out: the client stops.
+            let session_id = self.session_id;
+            let gave_up = Error::RetryFailed {
+                attempts: self.failed_rounds,
+                last: Box::new(Error::ConnectionLoss),
+            };
+            let state = SessionState::Closed { session_id };
+            return self.terminate(gave_up, state, KeeperState::Closed);
+        };
+        self.phase = Phase::Waiting;
         self.timers.set(Timer::Backoff, after(now, pause));
     }
 

@@ -40,6 +40,57 @@ pub fn connect_waits_for_the_session_and_gives_up_in_time<A: Adapter>() {
     );
 }
 
+/// kazoo's `connection_retry` with `max_tries`: a client cut off from
+/// every server gives up after that many rounds, closes, and says why.
+pub fn a_connection_policy_that_runs_out_closes_the_client<A: Adapter>() {
+    let ctx = Ctx::new::<A>("connection_retry");
+    let proxy = kazoo_testing::Proxy::start(ctx.server.addr()).unwrap();
+    let config = Config::builder(&format!("{}{}", proxy.addr(), ctx.chroot))
+        .session_timeout(Duration::from_secs(3))
+        .reconnect_delay(Duration::ZERO)
+        .connection_retry(
+            RetryPolicy::default()
+                .max_tries(3)
+                .delay(Duration::from_millis(50)),
+        )
+        .build()
+        .unwrap();
+    let c = A::connect(config).unwrap();
+    c.create("/before").send().wait().unwrap();
+    // Past a ping interval (1 s), so this connection counts as a good
+    // one: the rounds are counted from its end.
+    thread::sleep(Duration::from_millis(1500));
+    proxy.refuse(true);
+    proxy.sever();
+    let started = Instant::now();
+    while c.is_connected() && started.elapsed() < WAIT {
+        thread::yield_now();
+    }
+    let gave_up = Error::RetryFailed {
+        attempts: 3,
+        last: Box::new(Error::ConnectionLoss),
+    };
+    assert_eq!(
+        c.get("/before").send().wait_timeout(WAIT).map(drop),
+        Err(gave_up)
+    );
+    assert!(
+        matches!(c.state(), Some(SessionState::Closed { .. })),
+        "{:?}",
+        c.state()
+    );
+    assert_eq!(c.client_state(), kazoo::proto::KeeperState::Closed);
+    // Later requests are told the same.
+    let again = c.get("/before").send().wait().map(drop);
+    assert!(matches!(again, Err(Error::RetryFailed { .. })), "{again:?}");
+    // One attempt per round (one host), each refused by the proxy.
+    assert_eq!(
+        proxy.attempts(),
+        1 + 3,
+        "the first connection, then three rounds"
+    );
+}
+
 pub fn a_request_past_its_own_timeout_fails_while_the_session_lives<A: Adapter>() {
     let ctx = Ctx::new::<A>("request_timeout");
     let proxy = kazoo_testing::Proxy::start(ctx.server.addr()).unwrap();
@@ -202,7 +253,7 @@ pub fn wait_timeout_leaves_the_client_usable<A: Adapter>() {
         watch.wait_timeout(Duration::from_millis(50)),
         Err(Error::Timeout)
     );
-    let slow = c.retry(
+    let slow = c.retry_with(
         &RetryPolicy::default()
             .forever()
             .delay(Duration::from_secs(10)),
@@ -284,7 +335,7 @@ pub fn sleep_and_retry_use_the_session_clock<A: Adapter>() {
     let n = calls.clone();
     let started = Instant::now();
     let (data, _) = c
-        .retry(&policy, move |c| {
+        .retry_with(&policy, move |c| {
             let attempt = n.fetch_add(1, Ordering::SeqCst);
             let get = c.get("/x").send();
             async move {
@@ -315,22 +366,22 @@ pub fn sleep_and_retry_use_the_session_clock<A: Adapter>() {
     };
     let policy3 = policy.clone().max_tries(3);
     assert_eq!(
-        c.retry(&policy3, failing).wait(),
+        c.retry_with(&policy3, failing).wait(),
         Err(Error::RetryFailed {
             attempts: 3,
             last: Box::new(Error::ConnectionLoss)
         })
     );
-    let missing = c.retry(&policy3, |c| c.get("/missing").send()).wait();
+    let missing = c.retry_with(&policy3, |c| c.get("/missing").send()).wait();
     assert_eq!(missing.map(drop), Err(Error::NoNode), "not retried");
     let stop = policy.clone().interrupt(|| true);
-    assert_eq!(c.retry(&stop, failing).wait(), Err(Error::Cancelled));
+    assert_eq!(c.retry_with(&stop, failing).wait(), Err(Error::Cancelled));
     let short = policy
         .clone()
         .forever()
         .deadline(Duration::from_millis(100));
     assert!(matches!(
-        c.retry(&short, failing).wait(),
+        c.retry_with(&short, failing).wait(),
         Err(Error::RetryFailed { .. })
     ));
 
@@ -367,7 +418,10 @@ pub fn sleep_and_retry_use_the_session_clock<A: Adapter>() {
         stop.store(true, Ordering::SeqCst);
     });
     let started = Instant::now();
-    assert_eq!(c.retry(&patient, failing).wait(), Err(Error::Cancelled));
+    assert_eq!(
+        c.retry_with(&patient, failing).wait(),
+        Err(Error::Cancelled)
+    );
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "interrupted within 100 ms of the flag, not after the 30 s wait: {:?}",

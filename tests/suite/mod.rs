@@ -208,6 +208,7 @@ macro_rules! integration_tests {
             watches::a_client_leaves_no_watch_behind,
             behaviour::listeners_and_state_streams_see_every_state,
             behaviour::connect_waits_for_the_session_and_gives_up_in_time,
+            behaviour::a_connection_policy_that_runs_out_closes_the_client,
             behaviour::set_hosts_moves_a_live_session,
             behaviour::a_request_past_its_own_timeout_fails_while_the_session_lives,
             behaviour::ten_thousand_requests_from_eight_threads,

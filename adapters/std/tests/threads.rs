@@ -19,7 +19,11 @@ fn closing_from_a_waiting_state_ends_every_thread() {
     let before = thread_count();
     // Port 1 refuses at once; the next attempt waits 15-30 s.
     let config = Config::builder("127.0.0.1:1")
-        .backoff(Duration::from_secs(30), Duration::from_secs(60))
+        .connection_retry(
+            kazoo::retry::RetryPolicy::default()
+                .delay(Duration::from_secs(30))
+                .max_delay(Duration::from_secs(60)),
+        )
         .build()
         .unwrap();
     let clients: Vec<_> = (0..100).map(|_| kazoo_std::start(config.clone())).collect();

@@ -14,7 +14,11 @@ fn closing_from_a_waiting_state_ends_every_task() {
         .unwrap();
     let metrics = runtime.metrics();
     let config = Config::builder("127.0.0.1:1")
-        .backoff(Duration::from_secs(30), Duration::from_secs(60))
+        .connection_retry(
+            kazoo::retry::RetryPolicy::default()
+                .delay(Duration::from_secs(30))
+                .max_delay(Duration::from_secs(60)),
+        )
         .build()
         .unwrap();
     let clients: Vec<_> = (0..100)

@@ -31,7 +31,9 @@ fn lost(session_id: i64, reason: LostReason) -> SessionState {
 #[test]
 fn lost_while_a_resume_handshake_is_in_flight() {
     let mut config = Sim::config(); // timeout 3000 ms, one host
-    config.backoff_max = Duration::from_millis(200);
+    config.connection_retry = config
+        .connection_retry
+        .max_delay(Duration::from_millis(200));
     let mut sim = Sim::new(config);
     assert_eq!(sim.session.state(), Some(connected(FIRST, true)));
     sim.refuse = true;

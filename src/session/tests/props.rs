@@ -145,7 +145,11 @@ proptest! {
             .session_timeout(d[0])
             .queue_timeout(if queue_forever { None } else { Some(d[1]) })
             .close_linger(d[2])
-            .backoff(d[3], d[4])
+            .connection_retry(
+                crate::retry::RetryPolicy::default()
+                    .delay(d[3])
+                    .max_delay(d[4]),
+            )
             .reconnect_delay(d[5])
             .rng_seed(7)
             .build();

@@ -72,7 +72,7 @@ fn reconnect_pauses_randomly_after_a_working_connection() {
 #[test]
 fn a_server_that_answers_one_frame_and_closes_is_backed_off() {
     let mut config = Sim::config();
-    config.backoff_max = Duration::from_secs(2);
+    config.connection_retry = config.connection_retry.max_delay(Duration::from_secs(2));
     let mut sim = Sim::new(config);
     sim.server.handshake = Handshake::AcceptOneFrameThenClose;
     sim.drop_connection();
@@ -86,7 +86,7 @@ fn a_server_that_answers_one_frame_and_closes_is_backed_off() {
 #[test]
 fn a_connection_that_proved_itself_resets_the_backoff() {
     let mut config = Sim::config();
-    config.backoff_max = Duration::from_secs(2);
+    config.connection_retry = config.connection_retry.max_delay(Duration::from_secs(2));
     let mut sim = Sim::new(config);
     sim.refuse = true;
     sim.drop_connection();
@@ -187,4 +187,37 @@ fn a_replay_frame_too_large_is_a_typed_disconnect() {
         .received
         .iter()
         .any(|(_, r)| matches!(r, Request::Auth(_))));
+}
+
+/// kazoo's `connection_retry` with `max_tries`: after that many failed
+/// rounds the session gives up, closes, and fails what waits with
+/// `RetryFailed`; until then it keeps trying.
+#[test]
+fn a_connection_policy_that_runs_out_closes_the_session() {
+    let mut config = Sim::config();
+    config.connection_retry = config.connection_retry.max_tries(3);
+    let mut sim = Sim::new(config);
+    // A connection that never proved itself would count as a failed round.
+    sim.prove_connection();
+    let before = connects(&sim);
+    sim.refuse = true;
+    sim.drop_connection();
+    let queued = sim.submit(req::get("/a", false));
+    sim.advance(Duration::from_secs(60));
+    assert_eq!(
+        connects(&sim) - before,
+        3,
+        "one attempt per round, three rounds:\n{}",
+        sim.transcript
+    );
+    let gave_up = Error::RetryFailed {
+        attempts: 3,
+        last: Box::new(Error::ConnectionLoss),
+    };
+    assert_eq!(sim.result(queued), Some(&Err(gave_up)));
+    let closed = crate::session::SessionState::Closed {
+        session_id: sim.states()[0].session_id(),
+    };
+    assert_eq!(sim.states().last(), Some(&closed));
+    assert!(sim.session.is_closed());
 }

@@ -306,7 +306,7 @@ fn backoff_between_rounds_is_capped_and_never_busy() {
         .lines()
         .filter(|l| l.contains(" connect "))
         .count();
-    // 3 hosts per round; pauses 50–100 ms, 100–200 ms, … capped at 2.5–5 s.
+    // 3 hosts per round; pauses 60–140 ms, 120–280 ms, … capped at 3–5 s.
     assert!(
         attempts > 20 && attempts < 80,
         "{attempts} attempts in 60 s"
@@ -323,7 +323,7 @@ fn expired_connect_response() {
     let session = sim.session.session().0;
     sim.server.expire(session);
     sim.step(); // the server closed the socket
-    sim.advance(Duration::from_millis(100)); // a connection that did not prove itself: a short pause
+    sim.advance(Duration::from_millis(150)); // a connection that did not prove itself: a short pause (60–140 ms)
     let states = sim.states();
     assert_eq!(
         states[states.len() - 2],
