@@ -44,7 +44,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::drive::{self, Transport};
-use crate::proto::{DecodeError, KeeperState, Request};
+use crate::proto::{DecodeError, KeeperState, OpCode, Request};
 use crate::session::{Config, DisconnectReason, Event, HostPort, RequestId, Session, SessionState};
 use crate::Error;
 
@@ -185,6 +185,16 @@ pub(crate) struct Inner {
     pub(crate) default_acl: Vec<crate::acl::Acl>,
     /// What [`Client::retry`] runs under (`Config::command_retry`).
     pub(crate) command_retry: crate::retry::RetryPolicy,
+    /// Every call into the core runs inside it.
+    span: trace::SessionSpan,
+}
+
+/// A request or alarm waiting for its outcome.
+struct Waiting {
+    slot: Arc<Slot<Outcome>>,
+    /// For a request: when it was asked for, and what it is (an alarm is
+    /// slow by design).
+    request: Option<(Instant, OpCode)>,
 }
 
 /// Callbacks on their way to the adapter's [`Dispatch`].
@@ -201,7 +211,9 @@ struct Core {
     /// The connection the session is using now (0: none).
     conn: u64,
     last_conn: u64,
-    slots: HashMap<RequestId, Arc<Slot<Outcome>>>,
+    slots: HashMap<RequestId, Waiting>,
+    /// A clone of [`Inner::span`], to fill in as the session changes.
+    span: trace::SessionSpan,
     watchers: HashMap<RequestId, Watcher>,
     listeners: Vec<(ListenerId, Listener)>,
     next_listener: u64,
@@ -235,12 +247,14 @@ struct Shim<'a> {
     last_conn: &'a mut u64,
     connect_timeout: Duration,
     probes: &'a mut Vec<(HostPort, ReplyFuture<String>)>,
+    span: &'a trace::SessionSpan,
 }
 
 impl Transport for Shim<'_> {
     fn connect(&mut self, host: &HostPort) {
         *self.last_conn += 1;
         *self.conn = *self.last_conn;
+        self.span.record_host(host);
         trace::debug!(host = %host, conn = *self.conn, "connecting");
         self.io
             .connect(host, ConnId(*self.conn), self.connect_timeout);
@@ -275,6 +289,7 @@ impl Inner {
     /// under a lock: a `Dispatch` that runs them inline may trigger more
     /// callbacks (they queue behind) or block on other requests.
     fn step<R>(&self, f: impl FnOnce(&mut Core, Instant) -> R) -> R {
+        let _span = self.span.enter();
         let deferred = wake::Deferred::start();
         let mut core = lock(&self.core);
         let now = core.io.now();
@@ -369,6 +384,7 @@ impl Inner {
         let slot = Slot::new();
         let s = slot.clone();
         let id = self.step(move |core, now| {
+            let op = request.op_code();
             let id = core.session.submit(request, now);
             if let Some(timeout) = core.session.config().request_timeout() {
                 let alarm = core
@@ -377,7 +393,11 @@ impl Inner {
                 core.deadlines.insert(alarm, id);
                 core.deadline_of.insert(id, alarm);
             }
-            core.slots.insert(id, s);
+            let waiting = Waiting {
+                slot: s,
+                request: Some((now, op)),
+            };
+            core.slots.insert(id, waiting);
             if let Some(w) = watcher {
                 core.watchers.insert(id, w);
             }
@@ -452,15 +472,16 @@ impl Core {
             last_conn: &mut self.last_conn,
             connect_timeout: self.session.connect_timeout(),
             probes: &mut self.probes,
+            span: &self.span,
         };
         let deadline = drive::pump(&mut self.session, now, &mut shim);
         while let Some(event) = self.session.poll_event() {
-            self.on_event(event);
+            self.on_event(event, now);
         }
         deadline
     }
 
-    fn on_event(&mut self, event: Event) {
+    fn on_event(&mut self, event: Event, now: Instant) {
         match event {
             Event::Response { id, result } => {
                 if let Some(request) = self.deadlines.remove(&id) {
@@ -468,8 +489,8 @@ impl Core {
                     // ended (`Err`: the request fails with that by itself).
                     self.deadline_of.remove(&request);
                     if result.is_ok() {
-                        if let Some(slot) = self.slots.remove(&request) {
-                            slot.fill(Err(Error::RequestTimeout));
+                        if let Some(waiting) = self.slots.remove(&request) {
+                            waiting.slot.fill(Err(Error::RequestTimeout));
                             self.timed_out.push(request);
                         }
                     }
@@ -489,8 +510,11 @@ impl Core {
                         self.release_watcher(id);
                     }
                 }
-                if let Some(slot) = self.slots.remove(&id) {
-                    slot.fill(result);
+                if let Some(waiting) = self.slots.remove(&id) {
+                    if let Some((asked, op)) = waiting.request {
+                        self.tell_if_slow(op, now.saturating_duration_since(asked));
+                    }
+                    waiting.slot.fill(result);
                 }
             }
             Event::Watch { watcher, event } => {
@@ -518,6 +542,19 @@ impl Core {
                     state = ?state,
                     "session state changed"
                 );
+                match state {
+                    SessionState::Connected {
+                        session_id,
+                        new_session,
+                    } => {
+                        self.span.record_session(session_id);
+                        if !new_session {
+                            self.tell_replayed();
+                        }
+                    }
+                    SessionState::ReadOnly { session_id } => self.span.record_session(session_id),
+                    _ => {}
+                }
                 for (_, listener) in &self.listeners {
                     let listener = listener.clone();
                     self.jobs.push(Box::new(move || listener(state)));
@@ -539,6 +576,34 @@ impl Core {
 }
 
 impl Core {
+    /// A request answered later than a ping interval (a third of the
+    /// session timeout) after it was asked for: worth a warning, since a
+    /// healthy server answers a ping well within it.
+    /// What a resumed session sent again before anything else.
+    fn tell_replayed(&self) {
+        #[cfg(feature = "tracing")]
+        {
+            let replay = self.session.stats().last_replay;
+            trace::info!(
+                credentials = replay.credentials,
+                watches = replay.watches,
+                batches = replay.batches,
+                "session resumed, its credentials and watches replayed"
+            );
+        }
+    }
+
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    fn tell_if_slow(&self, op: OpCode, took: Duration) {
+        if took >= self.session.config().session_timeout() / 3 {
+            trace::warning!(
+                op = ?op,
+                took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+                "slow request"
+            );
+        }
+    }
+
     /// Requests whose own timeout ran out: one not sent yet is taken back
     /// (so a retry cannot make it run twice), and the watch one asked for
     /// is let go, here and on the server, as after `ConnectionLoss`.
@@ -596,6 +661,7 @@ impl Client {
     /// before this returns).
     pub fn new(config: Config, io: impl Io, dispatch: impl Dispatch) -> (Client, Driver) {
         let now = io.now();
+        let span = trace::SessionSpan::new();
         let default_acl = config.default_acl().to_vec();
         let command_retry = config.command_retry().clone();
         let session = Session::new(config, now);
@@ -608,6 +674,7 @@ impl Client {
                 conn: 0,
                 last_conn: 0,
                 slots: HashMap::new(),
+                span: span.clone(),
                 watchers: HashMap::new(),
                 listeners: Vec::new(),
                 next_listener: 0,
@@ -629,6 +696,7 @@ impl Client {
             uniques: std::sync::atomic::AtomicU64::new(0),
             default_acl,
             command_retry,
+            span,
         });
         inner.step(|_, _| ());
         let client = Client {
@@ -901,7 +969,11 @@ impl Client {
         let s = slot.clone();
         let id = self.inner.step(move |core, _| {
             let id = core.session.alarm(at);
-            core.slots.insert(id, s);
+            let waiting = Waiting {
+                slot: s,
+                request: None,
+            };
+            core.slots.insert(id, waiting);
             id
         });
         let inner = Arc::downgrade(&self.inner);

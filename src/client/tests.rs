@@ -1068,9 +1068,14 @@ fn read_only_probes_run_through_the_adapter() {
 #[cfg(feature = "tracing")]
 #[test]
 fn states_and_connection_ends_are_traced_without_secrets() {
-    /// Every event's fields, as text.
+    thread_local! {
+        /// Spans entered on this thread and not yet left.
+        static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    }
+    /// Every event's fields as text (marked `in-span` when recorded inside
+    /// a span), and every span's fields.
     #[derive(Default)]
-    struct Collect(Mutex<Vec<String>>);
+    struct Collect(Mutex<Vec<String>>, Mutex<Vec<String>>);
     struct Fields(String);
     impl tracing::field::Visit for Fields {
         fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
@@ -1081,18 +1086,32 @@ fn states_and_connection_ends_are_traced_without_secrets() {
         fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
             true
         }
-        fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        fn new_span(&self, span: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+            let mut fields = Fields(format!("{} ", span.metadata().name()));
+            span.record(&mut fields);
+            lock(&self.1).push(fields.0);
             tracing::span::Id::from_u64(1)
         }
-        fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+        fn record(&self, _: &tracing::span::Id, values: &tracing::span::Record<'_>) {
+            let mut fields = Fields(String::new());
+            values.record(&mut fields);
+            lock(&self.1).push(fields.0);
+        }
         fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
         fn event(&self, event: &tracing::Event<'_>) {
             let mut fields = Fields(format!("{} ", event.metadata().target()));
+            if DEPTH.with(|d| d.get()) > 0 {
+                fields.0.push_str("in-span ");
+            }
             event.record(&mut fields);
             lock(&self.0).push(fields.0);
         }
-        fn enter(&self, _: &tracing::span::Id) {}
-        fn exit(&self, _: &tracing::span::Id) {}
+        fn enter(&self, _: &tracing::span::Id) {
+            DEPTH.with(|d| d.set(d.get() + 1));
+        }
+        fn exit(&self, _: &tracing::span::Id) {
+            DEPTH.with(|d| d.set(d.get() - 1));
+        }
     }
     // The global default, not a scoped one: callsites first hit by tests
     // running beside this one would otherwise cache "nobody listens".
@@ -1112,12 +1131,38 @@ fn states_and_connection_ends_are_traced_without_secrets() {
         fake.world().server.disconnect();
         driver.disconnected(conn);
         settle(&driver, &fake);
+        // Answered 1.5 s after it was asked: past a ping interval (1 s).
+        let slow = client.exists("/").send();
+        fake.world().now += Duration::from_millis(1500);
+        settle(&driver, &fake);
+        assert!(slow.wait().is_ok());
         drop(client.close());
         settle(&driver, &fake);
     }
     let lines = lock(&collect.0).clone();
+    let spans = lock(&collect.1).clone();
+    assert!(
+        spans.iter().any(|s| s.starts_with("session ")),
+        "{spans:#?}"
+    );
+    assert!(spans.iter().any(|s| s.contains("host=zk")), "{spans:#?}");
+    assert!(
+        spans.iter().any(|s| s.contains("session_id=0x")),
+        "{spans:#?}"
+    );
     let has = |words: &[&str]| lines.iter().any(|l| words.iter().all(|w| l.contains(w)));
-    assert!(has(&["kazoo", "connecting", "host=zk"]), "{lines:#?}");
+    assert!(
+        has(&["kazoo", "in-span", "connecting", "host=zk"]),
+        "{lines:#?}"
+    );
+    assert!(
+        has(&["credentials=1", "watches=0", "session resumed"]),
+        "{lines:#?}"
+    );
+    assert!(
+        has(&["op=Exists", "took_ms=15", "slow request"]),
+        "{lines:#?}"
+    );
     assert!(has(&["session state changed", "Connected"]), "{lines:#?}");
     assert!(has(&["session state changed", "Suspended"]), "{lines:#?}");
     assert!(has(&["connection ended", "Closed"]), "{lines:#?}");

@@ -27,4 +27,72 @@ macro_rules! debug {
     ($($args:tt)*) => {};
 }
 
-pub(crate) use {debug, info};
+/// An event at warn level under the `kazoo` target.
+#[cfg(feature = "tracing")]
+macro_rules! warning {
+    ($($args:tt)*) => { tracing::warn!(target: "kazoo", $($args)*) };
+}
+
+#[cfg(not(feature = "tracing"))]
+macro_rules! warning {
+    ($($args:tt)*) => {};
+}
+
+pub(crate) use {debug, info, warning};
+
+/// The span a client's events are recorded in: `session`, with the
+/// session id and the server filled in once known. Every driver call and
+/// request runs inside it, on every adapter's threads or tasks alike.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionSpan {
+    #[cfg(feature = "tracing")]
+    span: tracing::Span,
+}
+
+/// Leaves the span when dropped.
+pub(crate) struct Entered<'a> {
+    #[cfg(feature = "tracing")]
+    _entered: tracing::span::Entered<'a>,
+    #[cfg(not(feature = "tracing"))]
+    _span: std::marker::PhantomData<&'a ()>,
+}
+
+impl SessionSpan {
+    pub(crate) fn new() -> SessionSpan {
+        SessionSpan {
+            #[cfg(feature = "tracing")]
+            span: tracing::info_span!(
+                target: "kazoo",
+                "session",
+                session_id = tracing::field::Empty,
+                host = tracing::field::Empty,
+            ),
+        }
+    }
+
+    pub(crate) fn enter(&self) -> Entered<'_> {
+        Entered {
+            #[cfg(feature = "tracing")]
+            _entered: self.span.enter(),
+            #[cfg(not(feature = "tracing"))]
+            _span: std::marker::PhantomData,
+        }
+    }
+
+    /// The session the client is on now (it changes after an expiry).
+    pub(crate) fn record_session(&self, session_id: i64) {
+        #[cfg(feature = "tracing")]
+        self.span
+            .record("session_id", format_args!("{session_id:#x}"));
+        #[cfg(not(feature = "tracing"))]
+        let _ = session_id;
+    }
+
+    /// The server being connected to.
+    pub(crate) fn record_host(&self, host: &crate::session::HostPort) {
+        #[cfg(feature = "tracing")]
+        self.span.record("host", format_args!("{host}"));
+        #[cfg(not(feature = "tracing"))]
+        let _ = host;
+    }
+}

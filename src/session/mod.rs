@@ -42,7 +42,7 @@ pub use config::{parse_connect_string, Config, ConfigBuilder, HostPort, IntoConf
 pub use event::{
     Command, DisconnectReason, Event, LostReason, RequestId, SessionState, WatchedEvent,
 };
-pub use stats::SessionStats;
+pub use stats::{Replay, SessionStats};
 pub(crate) use timer::after as deadline_after;
 
 use crate::proto::jute::{Reader, Record};
@@ -1120,7 +1120,13 @@ impl Session {
             self.auth_pending.push_back((None, None));
             self.stats.frames_sent += 1;
         }
-        for batch in self.set_watches_batches() {
+        let (batches, watches) = self.set_watches_batches();
+        self.stats.last_replay = Replay {
+            credentials: self.auth.len(),
+            watches,
+            batches: batches.len(),
+        };
+        for batch in batches {
             encode_request(out, xid::SET_WATCHES, &batch, max)?;
             self.stats.frames_sent += 1;
             self.set_watches_pending
@@ -1131,13 +1137,16 @@ impl Session {
 
     /// Batches close at 128 KiB of paths (ZOOKEEPER-706), or at half the
     /// request limit when that is smaller, so each batch can be sent.
-    fn set_watches_batches(&self) -> Vec<Request> {
+    /// Also returns how many paths they hold.
+    fn set_watches_batches(&self) -> (Vec<Request>, usize) {
         let limit = SET_WATCHES_BATCH.min(self.config.max_request_len / 2);
         let lists = self.watches.armed();
         let mut batches = Vec::new();
         let mut batch: [Vec<String>; 5] = Default::default();
         let mut size = 0;
+        let mut paths = 0;
         for (kind, list) in lists.iter().enumerate() {
+            paths += list.len();
             for path in list {
                 let server_path = self.config.chroot.prepend(path).into_owned();
                 size += server_path.len();
@@ -1151,7 +1160,7 @@ impl Session {
         if batch.iter().any(|l| !l.is_empty()) {
             batches.push(set_watches(self.last_zxid, batch));
         }
-        batches
+        (batches, paths)
     }
 
     fn handle_frame(&mut self, frame: Bytes, now: Instant) {

@@ -2,6 +2,19 @@
 
 use std::time::Duration;
 
+/// What a reconnect sent again before anything else: credentials, then
+/// the armed watches in SetWatches batches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Replay {
+    /// Credentials (addAuth packets).
+    pub credentials: usize,
+    /// Watched paths, over all watch kinds.
+    pub watches: usize,
+    /// SetWatches frames they took.
+    pub batches: usize,
+}
+
 /// Counters of one session since it was created.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -26,6 +39,8 @@ pub struct SessionStats {
     pub alarms: usize,
     /// Round-trip time of the last answered ping.
     pub last_rtt: Option<Duration>,
+    /// What the last reconnect to the same session replayed.
+    pub last_replay: Replay,
     /// Bytes the adapter holds for the socket (filled in by `Client::stats`).
     pub write_buffered: usize,
 }

@@ -221,3 +221,19 @@ fn a_connection_policy_that_runs_out_closes_the_session() {
     assert_eq!(sim.states().last(), Some(&closed));
     assert!(sim.session.is_closed());
 }
+
+/// The stats say what the last resume replayed, for logs and tracing.
+#[test]
+fn stats_count_what_a_resume_replayed() {
+    let mut sim = Sim::new(Sim::config());
+    sim.submit(req::get("/", true));
+    sim.submit(req::children("/", true));
+    sim.prove_connection();
+    sim.drop_connection();
+    sim.advance(Duration::from_secs(2));
+    let replay = sim.session.stats().last_replay;
+    assert_eq!(
+        (replay.credentials, replay.watches, replay.batches),
+        (0, 2, 1)
+    );
+}
