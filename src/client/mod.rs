@@ -17,7 +17,7 @@
 //! # fn demo(client: kazoo::client::Client) -> Result<(), kazoo::Error> {
 //! let path = client.create("/app/job-").data("payload").sequential().make_parents().send().wait()?;
 //! let (data, stat) = client.get(&path).send().wait()?;
-//! assert_eq!(&data[..], b"payload");
+//! assert_eq!(data.as_deref(), Some(&b"payload"[..])); // None: null data
 //! client.set(&path, "done").version(stat.version).send().wait()?;
 //! client.delete("/app").recursive().send().wait()?;
 //! # Ok(()) }

@@ -17,16 +17,33 @@ use crate::Error;
 /// `.ephemeral()`, `.version(v)`…), and any of them goes on with the next
 /// operation or `commit()`.
 ///
-/// ```no_run
-/// # fn demo(client: kazoo::client::Client) -> Result<(), kazoo::Error> {
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// use kazoo::Error;
+/// client.create("/config").data("v3").send().wait()?;
 /// let results = client
 ///     .transaction()
-///     .check("/config").version(3)
-///     .set("/config", "v4").version(3)
+///     .check("/config").version(0)
+///     .set("/config", "v4").version(0)
 ///     .create("/config/v4").data("x").ephemeral()
+///     .create("/config/old").null_data()
+///     .delete("/config/old")
 ///     .commit()
 ///     .wait()?; // one result per operation
-/// # Ok(()) }
+/// assert_eq!(results.len(), 5);
+///
+/// // Nothing of a failed one is applied; each operation says how it went.
+/// let failed = client
+///     .transaction()
+///     .delete("/config/v4")
+///     .check("/config").version(0)
+///     .commit()
+///     .wait()
+///     .unwrap_err();
+/// assert_eq!(failed.transaction_errors(), Some(vec![Error::RolledBack, Error::BadVersion]));
+/// assert!(client.exists("/config/v4").send().wait()?.is_some());
+/// # Ok::<(), kazoo::Error>(())
 /// ```
 ///
 /// In a loop, take it back after each step:
@@ -136,6 +153,7 @@ impl<'a> Transaction<'a> {
 
 /// A create in a [`Transaction`], with the options of
 /// [`Client::create`].
+/// Shown with the others in [`Transaction`]'s example.
 #[must_use = "nothing is sent until commit()"]
 #[derive(Debug)]
 pub struct TxCreate<'a> {
@@ -159,6 +177,7 @@ impl<'a> From<TxCreate<'a>> for Transaction<'a> {
 }
 
 /// A setData in a [`Transaction`].
+/// Shown with the others in [`Transaction`]'s example.
 #[must_use = "nothing is sent until commit()"]
 #[derive(Debug)]
 pub struct TxSet<'a> {
@@ -188,6 +207,7 @@ impl<'a> From<TxSet<'a>> for Transaction<'a> {
 }
 
 /// A delete in a [`Transaction`].
+/// Shown with the others in [`Transaction`]'s example.
 #[must_use = "nothing is sent until commit()"]
 #[derive(Debug)]
 pub struct TxDelete<'a> {
@@ -210,6 +230,7 @@ impl<'a> From<TxDelete<'a>> for Transaction<'a> {
 }
 
 /// A check in a [`Transaction`].
+/// Shown with the others in [`Transaction`]'s example.
 #[must_use = "nothing is sent until commit()"]
 #[derive(Debug)]
 pub struct TxCheck<'a> {
@@ -275,6 +296,19 @@ fn committed(outcome: Outcome) -> Result<Vec<MultiResult>, Error> {
 
 /// Several reads in one round trip (multiRead, 3.6+): each succeeds or
 /// fails on its own.
+///
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// use kazoo::client::ReadResult;
+/// use kazoo::Error;
+/// client.create("/app/a").data("1").make_parents().send().wait()?;
+/// let results = client.multi_read().get("/app/a").get_children("/app").get("/nope").send().wait()?;
+/// assert!(matches!(&results[0], Ok(ReadResult::Data(Some(d), _)) if d == "1"));
+/// assert_eq!(results[1], Ok(ReadResult::Children(vec!["a".into()])));
+/// assert_eq!(results[2], Err(Error::NoNode));
+/// # Ok::<(), kazoo::Error>(())
+/// ```
 #[must_use = "nothing is sent until send()"]
 #[derive(Debug)]
 pub struct MultiRead<'a> {

@@ -174,6 +174,23 @@ macro_rules! node_options {
 pub(crate) use node_options;
 
 /// Options of [`Client::create`].
+///
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// let path = client
+///     .create("/jobs/job-")
+///     .data("payload")
+///     .acl(kazoo::acl::OPEN_ACL_UNSAFE.to_vec())
+///     .sequential()
+///     .make_parents()
+///     .send()
+///     .wait()?;
+/// assert!(path.starts_with("/jobs/job-"));
+/// let (path, stat) = client.create("/jobs/marker").null_data().send_with_stat().wait()?;
+/// assert_eq!((path.as_str(), stat.data_length), ("/jobs/marker", 0));
+/// # Ok::<(), kazoo::Error>(())
+/// ```
 #[must_use = "nothing is sent until send()"]
 #[derive(Debug)]
 pub struct CreateBuilder<'a> {
@@ -391,16 +408,51 @@ macro_rules! read_builder {
 read_builder!(
     /// Options of [`Client::exists`]: yields the Stat, or `None` when the
     /// node is missing (a watch is left either way).
+    ///
+    /// ```
+    /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+    /// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+    /// use kazoo::proto::EventType;
+    /// let (stat, created) = client.exists("/flag").send_watched();
+    /// assert_eq!(stat.wait()?, None);
+    /// client.create("/flag").send().wait()?;
+    /// assert_eq!(created.wait().map(|e| e.event_type), Some(EventType::NodeCreated));
+    /// # Ok::<(), kazoo::Error>(())
+    /// ```
     ExistsBuilder, Exists, Option<Stat>, maybe_stat, true
 );
 read_builder!(
     /// Options of [`Client::get`]: yields the data (`None` when the node
     /// holds null data, as kazoo's `get` does) and Stat.
+    ///
+    /// ```
+    /// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+    /// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+    /// client.create("/cfg").data("v1").send().wait()?;
+    /// let (data, stat) = client
+    ///     .get("/cfg")
+    ///     .watch(|event| println!("{event:?}"))
+    ///     .send()
+    ///     .wait()?;
+    /// assert_eq!((data.as_deref(), stat.version), (Some(&b"v1"[..]), 0));
+    /// # Ok::<(), kazoo::Error>(())
+    /// ```
     GetBuilder, GetData, (Option<Bytes>, Stat), data, false
 );
 
 /// Options of [`Client::get_children`]: yields the names (not paths) of
 /// the children, unordered.
+///
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// client.create("/app/a").make_parents().send().wait()?;
+/// let (names, fired) = client.get_children("/app").send_watched();
+/// assert_eq!(names.wait()?, ["a"]);
+/// client.create("/app/b").send().wait()?;
+/// assert!(fired.wait().is_some());
+/// # Ok::<(), kazoo::Error>(())
+/// ```
 #[must_use = "nothing is sent until send()"]
 pub struct GetChildrenBuilder<'a> {
     client: &'a Client,
@@ -463,6 +515,18 @@ impl GetChildrenBuilder<'_> {
 }
 
 /// Options of [`Client::set`].
+///
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// use kazoo::Error;
+/// client.create("/n").data("v1").send().wait()?;
+/// assert_eq!(client.set("/n", "v2").version(0).send().wait()?.version, 1);
+/// assert_eq!(client.set("/n", "v3").version(0).send().wait(), Err(Error::BadVersion));
+/// client.set("/n", "").null_data().send().wait()?;
+/// assert_eq!(client.get("/n").send().wait()?.0, None);
+/// # Ok::<(), kazoo::Error>(())
+/// ```
 #[must_use = "nothing is sent until send()"]
 #[derive(Debug)]
 pub struct SetBuilder<'a> {
@@ -498,6 +562,17 @@ impl SetBuilder<'_> {
 }
 
 /// Options of [`Client::delete`].
+///
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// use kazoo::Error;
+/// client.create("/tree/a/b").make_parents().send().wait()?;
+/// assert_eq!(client.delete("/tree").send().wait(), Err(Error::NotEmpty));
+/// client.delete("/tree").recursive().send().wait()?;
+/// assert_eq!(client.exists("/tree").send().wait()?, None);
+/// # Ok::<(), kazoo::Error>(())
+/// ```
 #[must_use = "nothing is sent until send()"]
 #[derive(Debug)]
 pub struct DeleteBuilder<'a> {
@@ -538,6 +613,16 @@ impl DeleteBuilder<'_> {
 }
 
 /// Options of [`Client::set_acls`].
+///
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// use kazoo::acl::READ_ACL_UNSAFE;
+/// client.create("/ro").send().wait()?;
+/// client.set_acls("/ro", READ_ACL_UNSAFE.to_vec()).version(0).send().wait()?;
+/// assert_eq!(client.set("/ro", "x").send().wait(), Err(kazoo::Error::NoAuth));
+/// # Ok::<(), kazoo::Error>(())
+/// ```
 #[must_use = "nothing is sent until send()"]
 #[derive(Debug)]
 pub struct SetAclsBuilder<'a> {
@@ -569,6 +654,24 @@ impl SetAclsBuilder<'_> {
 }
 
 /// Options of [`Client::add_watch`]: where its events go.
+///
+/// ```
+/// # let server = kazoo_server::EmbeddedServer::start(Default::default()).unwrap();
+/// # let client = kazoo_std::connect(server.connect_string()).unwrap();
+/// use kazoo::proto::{AddWatchMode, EventType};
+/// client.create("/app").send().wait()?;
+/// let events = client.add_watch("/app", AddWatchMode::PersistentRecursive).stream().wait()?;
+/// client.create("/app/a").send().wait()?;
+/// let first = events.recv().expect("a watch event").expect("not overflowed");
+/// assert_eq!((first.event_type, first.path.as_str()), (EventType::NodeCreated, "/app/a"));
+/// // Or a callback for every event:
+/// client
+///     .add_watch("/app", AddWatchMode::Persistent)
+///     .watch(|event| println!("{event:?}"))
+///     .send()
+///     .wait()?;
+/// # Ok::<(), kazoo::Error>(())
+/// ```
 #[must_use = "nothing is sent until a send method"]
 #[derive(Debug)]
 pub struct AddWatchBuilder<'a> {
@@ -657,6 +760,18 @@ impl AddWatchBuilder<'_> {
 
 /// Options of [`Client::reconfig`] (dynamic reconfiguration, 3.5+; the
 /// server must allow it and the caller needs admin rights).
+///
+/// ```no_run
+/// # fn f(client: &kazoo::Client) -> Result<(), kazoo::Error> {
+/// let (config, stat) = client
+///     .reconfig()
+///     .joining("server.4=10.0.0.4:2888:3888;2181")
+///     .leaving("1")
+///     .send()
+///     .wait()?;
+/// println!("{} (zxid {:#x})", String::from_utf8_lossy(&config), stat.mzxid);
+/// # Ok(()) }
+/// ```
 #[must_use = "nothing is sent until send()"]
 #[derive(Debug)]
 pub struct ReconfigBuilder<'a> {

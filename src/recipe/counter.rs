@@ -132,7 +132,7 @@ fn python_repr(x: f64) -> String {
 /// let hits = client.counter("/app/hits");
 /// let change = hits.add(5).wait()?;
 /// assert_eq!((change.pre, change.post), (0, 5));
-/// assert_eq!(client.get("/app/hits").send().wait()?.0, "5");
+/// assert_eq!(client.get("/app/hits").send().wait()?.0, Some("5".into()));
 ///
 /// let ratio = client.counter("/app/ratio").float();
 /// assert_eq!(ratio.add(2.5).wait()?.post, 2.5);

@@ -107,7 +107,7 @@ impl Shared {
 /// assert!(matches!(cache.recv(), Some(TreeEvent::Added(n)) if n.path == "/app"));
 /// assert!(matches!(cache.recv(), Some(TreeEvent::Added(n)) if n.path == "/app/a"));
 /// assert_eq!(cache.recv(), Some(TreeEvent::Initialized));
-/// assert_eq!(cache.get_data("/app/a").unwrap().data, "1");
+/// assert_eq!(cache.get_data("/app/a").unwrap().data, Some("1".into()));
 /// client.delete("/app/a").send().wait()?;
 /// assert!(matches!(cache.recv(), Some(TreeEvent::Removed(n)) if n.path == "/app/a"));
 /// cache.close();
