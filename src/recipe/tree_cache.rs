@@ -62,6 +62,13 @@ pub enum TreeEvent {
     Reconnected,
     /// The session was lost; a new one re-reads the tree.
     Lost,
+    /// The reader fell more than
+    /// [`STREAM_CAPACITY`](crate::client::STREAM_CAPACITY) events behind:
+    /// the events before this are all there, some after it were dropped.
+    /// The cache itself missed nothing: read what you follow from it again
+    /// ([`get_data`](TreeCache::get_data),
+    /// [`get_children`](TreeCache::get_children)), then go on.
+    Overflowed,
 }
 
 /// How the cache learns about changes.
@@ -159,7 +166,7 @@ impl TreeCacheBuilder {
         let shared = Arc::new(Shared {
             root: self.root,
             nodes: Mutex::default(),
-            events: Channel::new(),
+            events: Channel::bounded(STREAM_CAPACITY, || TreeEvent::Overflowed),
             stop: Arc::default(),
         });
         let client = self.client.background();

@@ -316,6 +316,53 @@ pub fn tree_cache_loads_follows_and_closes<A: Adapter>() {
     ));
 }
 
+/// A reader that does not keep up gets the oldest events, then one
+/// `Overflowed`, and memory stays bounded; the cache itself is complete.
+pub fn tree_cache_events_are_bounded_for_a_slow_reader<A: Adapter>() {
+    let ctx = Ctx::new::<A>("tree_overflow");
+    let c = &ctx.client;
+    c.create("/t").send().wait().unwrap();
+    let cache = c.tree_cache("/t").start().unwrap();
+    assert_eq!(
+        cache.recv_timeout(WAIT).unwrap(),
+        Some(TreeEvent::Added(cache.get_data("/t").unwrap()))
+    );
+    assert_eq!(
+        cache.recv_timeout(WAIT).unwrap(),
+        Some(TreeEvent::Initialized)
+    );
+    let n = kazoo::client::STREAM_CAPACITY + 100;
+    let creates: Vec<_> = (0..n)
+        .map(|i| c.create(format!("/t/n{i}")).send())
+        .collect();
+    for create in creates {
+        create.wait().unwrap();
+    }
+    eventually("every child cached", || {
+        cache.get_children("/t").map(|k| k.len()) == Some(n)
+    });
+    let mut added = 0;
+    loop {
+        match cache.recv_timeout(WAIT).unwrap() {
+            Some(TreeEvent::Added(_)) => added += 1,
+            Some(TreeEvent::Overflowed) => break,
+            other => panic!("after {added} events: {other:?}"),
+        }
+    }
+    assert_eq!(added, kazoo::client::STREAM_CAPACITY, "the oldest are kept");
+    // After the marker, events flow again (the cache may still have been
+    // emitting the last of the burst when the reader got past it).
+    c.create("/t/after").send().wait().unwrap();
+    loop {
+        match cache.recv_timeout(WAIT).unwrap() {
+            Some(TreeEvent::Added(n)) if n.path == "/t/after" => break,
+            Some(TreeEvent::Added(n)) if n.path.starts_with("/t/n") => {}
+            other => panic!("{other:?}"),
+        }
+    }
+    cache.close();
+}
+
 pub fn tree_cache_waits_for_its_root<A: Adapter>() {
     let ctx = Ctx::new::<A>("tree-cache-root");
     let c = &ctx.client;

@@ -255,6 +255,7 @@ macro_rules! integration_tests {
             caches::patient_children_watch_waits_for_quiet,
             caches::tree_cache_loads_follows_and_closes,
             caches::tree_cache_waits_for_its_root,
+            caches::tree_cache_events_are_bounded_for_a_slow_reader,
             caches::tree_cache_resyncs_after_a_cut,
             caches::tree_cache_follows_random_churn_through_cuts,
         );
