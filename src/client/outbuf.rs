@@ -21,7 +21,15 @@ pub struct OutBuf {
     in_flight: usize,
     /// The limit was reached since the last [`take_blocked`](OutBuf::take_blocked).
     blocked: bool,
+    /// The buffer a writer handed back after [`take`](OutBuf::take),
+    /// emptied, for the next take: in a steady stream of writes no
+    /// allocation is made (and no thread frees another's buffers).
+    spare: Vec<u8>,
 }
+
+/// The largest handed-back buffer kept for reuse: a burst's big buffer is
+/// let go of rather than held for the connection's life.
+const SPARE_KEPT: usize = 256 * 1024;
 
 impl OutBuf {
     /// An empty buffer that reports no room once it holds `limit` bytes
@@ -33,6 +41,7 @@ impl OutBuf {
             limit,
             in_flight: 0,
             blocked: false,
+            spare: Vec::new(),
         }
     }
 
@@ -93,18 +102,24 @@ impl OutBuf {
 
     /// Takes every waiting byte at once, for a writer that writes outside
     /// the lock; they count against the limit until
-    /// [`written`](OutBuf::written).
+    /// [`written`](OutBuf::written), which takes the buffer back.
     pub fn take(&mut self) -> Vec<u8> {
-        let mut bytes = std::mem::take(&mut self.bytes);
+        let spare = std::mem::take(&mut self.spare);
+        let mut bytes = std::mem::replace(&mut self.bytes, spare);
         bytes.drain(..self.start);
         self.start = 0;
         self.in_flight += bytes.len();
         bytes
     }
 
-    /// The bytes of the last [`take`](OutBuf::take) were written.
-    pub fn written(&mut self) {
+    /// The bytes of the last [`take`](OutBuf::take) were written; `buf`
+    /// is that buffer, kept (emptied) for the next take.
+    pub fn written(&mut self, mut buf: Vec<u8>) {
         self.in_flight = 0;
+        if buf.capacity() <= SPARE_KEPT {
+            buf.clear();
+            self.spare = buf;
+        }
     }
 
     /// Forgets everything (the connection is gone).
@@ -143,10 +158,32 @@ mod tests {
         assert_eq!(b.room(), 7);
         assert!(b.take_blocked());
         assert!(!b.take_blocked(), "once");
-        assert_eq!(b.take(), b"abc");
+        let taken = b.take();
+        assert_eq!(taken, b"abc");
         assert!(b.is_empty());
         assert_eq!(b.room(), 7, "taken bytes count until written");
-        b.written();
+        b.written(taken);
         assert_eq!(b.room(), 10);
+    }
+
+    /// Two buffers take turns (one filling, one being written): after the
+    /// first two writes, no allocation per write in a steady stream.
+    #[test]
+    fn written_buffers_are_reused() {
+        let mut b = OutBuf::new(1 << 20);
+        let mut seen = Vec::new();
+        for round in 0..6u8 {
+            b.push(&[round; 1000]);
+            let taken = b.take();
+            assert_eq!(taken, [round; 1000]);
+            seen.push(taken.as_ptr());
+            b.written(taken);
+        }
+        assert_eq!(seen[2..], [seen[0], seen[1], seen[0], seen[1]]);
+        // A burst's big buffer is let go of.
+        b.push(&vec![7; SPARE_KEPT + 1]);
+        let big = b.take();
+        b.written(big);
+        assert!(b.spare.capacity() <= SPARE_KEPT);
     }
 }

@@ -7,7 +7,7 @@
 //! client.ensure_path("/jobs").wait()?;
 //! let path = client.create("/jobs/job-").data("payload").sequential().send().wait()?;
 //! let (data, _stat) = client.get(&path).send().wait()?;
-//! assert_eq!(&data[..], b"payload");
+//! assert_eq!(data.as_deref(), Some(&b"payload"[..]));
 //! client.close().wait()?;
 //! # Ok::<(), kazoo::Error>(())
 //! ```
@@ -90,7 +90,13 @@ struct WiringState {
     connect: Option<(HostPort, ConnId, Duration)>,
     /// The deadline moved or the connection closed: look again.
     woken: bool,
+    /// The reader's buffer, kept between connections: a reconnect does not
+    /// allocate (and later free, from another thread) 64 KiB again.
+    read_buf: Option<Vec<u8>>,
 }
+
+/// How much one read takes from the socket at most.
+const READ_BUF: usize = 64 * 1024;
 
 impl Wiring {
     fn new(write_limit: usize) -> Wiring {
@@ -101,6 +107,7 @@ impl Wiring {
                 out: OutBuf::new(write_limit),
                 connect: None,
                 woken: false,
+                read_buf: None,
             }),
             changed: Condvar::new(),
             outgoing: Condvar::new(),
@@ -252,7 +259,8 @@ fn run_connection(
     }
     driver.connected(conn);
     let mut reader = stream;
-    let mut buf = vec![0u8; 64 * 1024];
+    let kept = wiring.lock().read_buf.take();
+    let mut buf = kept.unwrap_or_else(|| vec![0u8; READ_BUF]);
     loop {
         match reader.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -269,6 +277,7 @@ fn run_connection(
             w.wanted = None;
             wiring.end_connection(&mut w);
         }
+        w.read_buf.get_or_insert(buf);
     }
     driver.disconnected(conn);
 }
@@ -301,7 +310,7 @@ fn run_writer(mut stream: TcpStream, conn: ConnId, driver: &Driver, wiring: &Wir
             let mut w = wiring.lock();
             // A newer connection's buffer is not this writer's to account.
             w.wanted == Some(conn) && {
-                w.out.written();
+                w.out.written(bytes);
                 w.out.take_blocked()
             }
         };

@@ -7,7 +7,7 @@
 //! client.ensure_path("/jobs").await?;
 //! let path = client.create("/jobs/job-").data("payload").sequential().send().await?;
 //! let (data, _stat) = client.get(&path).send().await?;
-//! assert_eq!(&data[..], b"payload");
+//! assert_eq!(data.as_deref(), Some(&b"payload"[..]));
 //! let changed = client.get_children("/jobs").send_watched().1;
 //! client.delete(&path).send().await?;
 //! println!("{:?}", changed.await);
