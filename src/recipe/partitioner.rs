@@ -15,7 +15,7 @@ use super::party::Party;
 use super::wait::{Waiter, Woken};
 use super::RecipeError;
 use crate::client::channel::{Channel, Recv};
-use crate::client::{Client, Task, WatchFuture};
+use crate::client::{Client, Task, WatchFuture, STREAM_CAPACITY};
 use crate::session::SessionState;
 use crate::{path, Error};
 
@@ -135,11 +135,7 @@ impl SetPartitionerBuilder {
                 return Err(RecipeError::InvalidIdentifier(item.clone()).into());
             }
         }
-        let shared = Arc::new(Shared {
-            state: Mutex::new((PartitionState::Allocating, Vec::new(), Vec::new())),
-            states: Channel::new(),
-            commands: Channel::new(),
-        });
+        let shared = Shared::new();
         let worker = Worker {
             client: self.client.background(),
             party: self
@@ -168,11 +164,33 @@ enum Command {
 struct Shared {
     /// The state, the owned items, and who waits for a change.
     state: Mutex<(PartitionState, Vec<String>, Vec<Waker>)>,
-    states: Arc<Channel<PartitionState>>,
+    /// Every change, for [`SetPartitioner::recv_state`]; `None` where
+    /// changes were dropped.
+    states: Arc<Channel<Option<PartitionState>>>,
     commands: Arc<Channel<Command>>,
 }
 
 impl Shared {
+    fn new() -> Arc<Shared> {
+        Arc::new(Shared {
+            state: Mutex::new((PartitionState::Allocating, Vec::new(), Vec::new())),
+            // A reader that fell behind gets the state of the moment at the
+            // gap (`None` marks it), so memory stays bounded.
+            states: Channel::bounded(STREAM_CAPACITY, || None),
+            commands: Channel::new(),
+        })
+    }
+
+    /// The next change for [`SetPartitioner::recv_state`].
+    fn next_state(&self, timeout: Duration) -> Result<Option<PartitionState>, Error> {
+        match self.states.recv_timeout(timeout) {
+            Ok(Some(Some(state))) => Ok(Some(state)),
+            Ok(Some(None)) => Ok(Some(self.lock().0)),
+            Ok(None) => Ok(None),
+            Err(()) => Err(Error::Timeout),
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, (PartitionState, Vec<String>, Vec<Waker>)> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -187,7 +205,7 @@ impl Shared {
             s.1 = items;
             std::mem::take(&mut s.2)
         };
-        self.states.push(state);
+        self.states.push(Some(state));
         for w in wakers {
             w.wake();
         }
@@ -249,12 +267,11 @@ impl SetPartitioner {
     }
 
     /// The next state it moves to, waiting at most `timeout`
-    /// (`Err(Timeout)` if none).
+    /// (`Err(Timeout)` if none). A reader more than
+    /// [`STREAM_CAPACITY`] changes behind skips the ones it missed: it gets
+    /// the state of the moment instead, then the changes after it.
     pub fn recv_state(&self, timeout: Duration) -> Result<Option<PartitionState>, Error> {
-        self.shared
-            .states
-            .recv_timeout(timeout)
-            .map_err(|()| Error::Timeout)
+        self.shared.next_state(timeout)
     }
 
     /// Waits until it is no longer `Allocating` (kazoo's
@@ -496,5 +513,26 @@ mod tests {
         assert_eq!(round_robin("a", &members, &items), ["1", "3", "5"]);
         assert_eq!(round_robin("b", &members, &items), ["2", "4"]);
         assert!(round_robin("z", &members, &items).is_empty());
+    }
+
+    /// A reader that never reads holds at most `STREAM_CAPACITY` changes;
+    /// past the gap it is told the state of the moment, then the rest.
+    #[test]
+    fn unread_states_are_bounded() {
+        use PartitionState::{Acquired, Allocating, Release};
+        let shared = Shared::new();
+        let cycle = [Acquired, Release, Allocating];
+        for i in 0..STREAM_CAPACITY * 2 {
+            shared.set(cycle[i % 3], Vec::new());
+        }
+        let now = shared.lock().0;
+        let next = || shared.next_state(Duration::ZERO).unwrap();
+        for i in 0..STREAM_CAPACITY {
+            assert_eq!(next(), Some(cycle[i % 3]), "the oldest are kept in order");
+        }
+        assert_eq!(next(), Some(now), "then the state of the moment");
+        assert_eq!(shared.next_state(Duration::ZERO), Err(Error::Timeout));
+        shared.set(if now == Acquired { Release } else { Acquired }, Vec::new());
+        assert!(next().is_some(), "changes flow again");
     }
 }
