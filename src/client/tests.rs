@@ -564,6 +564,40 @@ fn retry_runs_under_the_configured_command_policy() {
     assert_eq!(tries.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
 
+/// A retried closure that panics takes down only the thread waiting for
+/// it; the driver and the session carry on.
+#[test]
+fn a_panicking_retry_closure_stays_with_its_caller() {
+    let (client, driver, fake) = connected();
+    let mut tries = 0;
+    let policy = crate::retry::RetryPolicy::default()
+        .delay(Duration::from_millis(1))
+        .max_jitter(0.0);
+    let retried = client.retry_with(&policy, move |_| {
+        tries += 1;
+        assert!(tries < 2, "the closure panics on its second try");
+        std::future::ready(Err::<(), _>(Error::ConnectionLoss))
+    });
+    let waited = std::thread::spawn(move || retried.wait());
+    for _ in 0..10_000 {
+        if waited.is_finished() {
+            break;
+        }
+        fake.world().now += Duration::from_millis(1);
+        driver.timeout();
+        settle(&driver, &fake);
+        std::thread::yield_now();
+    }
+    assert!(
+        waited.join().is_err(),
+        "the panic reached the waiting thread"
+    );
+    let alive = client.exists("/").send();
+    settle(&driver, &fake);
+    assert!(alive.wait().is_ok(), "the session carries on");
+    assert!(!driver.is_closed());
+}
+
 #[test]
 fn auth_failure_ends_everything_waiting() {
     let (client, driver, fake) = connected();
