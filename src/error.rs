@@ -240,7 +240,9 @@ impl Error {
     }
 
     /// True if the same request may succeed when simply tried again: the
-    /// connection dropped or the server was busy (kazoo retries the same set).
+    /// connection dropped or the server was busy. kazoo retries
+    /// `ConnectionLoss` and `OperationTimeout`; `RequestTimeout` and
+    /// `Throttled` are retried here as well.
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,

@@ -784,11 +784,12 @@ impl Client {
         stats
     }
 
-    /// Connects to these servers from now on (kazoo's `set_hosts`, the
-    /// Java client's `updateServerList`): `"host:port,host:port"`, with
-    /// the client's own chroot or none. The session and everything it holds
-    /// stay; a connection to a server still on the list is kept, one to a
-    /// server taken off it moves to the new list.
+    /// Connects to these servers from now on (kazoo's `set_hosts`, with
+    /// the Java client's `updateServerList` behaviour):
+    /// `"host:port,host:port"`, with the client's own chroot or none. The
+    /// session and everything it holds stay; a connection to a server
+    /// still on the list is kept, one to a server taken off it moves to
+    /// the new list at once (kazoo waits for the next reconnect).
     ///
     /// ```no_run
     /// # fn f(client: &kazoo::Client) -> Result<(), kazoo::Error> {
@@ -812,8 +813,10 @@ impl Client {
         is_up(self.state())
     }
 
-    /// The state in ZooKeeper's low-level terms (kazoo's `client_state`):
-    /// `Disconnected` before the first connection and while suspended.
+    /// The state in ZooKeeper's low-level terms (kazoo's `client_state`,
+    /// in ZooKeeper's own names): `Disconnected` before the first
+    /// connection and while suspended, where kazoo says `CLOSED` and
+    /// `CONNECTING`.
     pub fn client_state(&self) -> KeeperState {
         self.state()
             .map_or(KeeperState::Disconnected, |s| s.keeper_state())

@@ -202,8 +202,8 @@ pub(crate) async fn wait_retry(waiter: &mut Waiter) -> Result<(), Error> {
 /// no state change comes first.
 const RETRY_PAUSE: Duration = Duration::from_millis(200);
 
-/// A contender's identifier as text: what kazoo's `contenders()` shows
-/// (null data reads as empty).
+/// A contender's identifier as text, null data reading as empty (kazoo's
+/// `Lock.contenders()` leaves such a contender out instead).
 pub(crate) fn lossy(data: Option<Bytes>) -> String {
     String::from_utf8_lossy(data.as_deref().unwrap_or_default()).into_owned()
 }

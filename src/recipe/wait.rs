@@ -65,7 +65,9 @@ impl Cancel {
         }
     }
 
-    /// Clears the flag (kazoo: a new acquire clears an earlier cancel).
+    /// Clears the flag: a new acquire clears an earlier cancel, as kazoo's
+    /// `Semaphore.acquire` does (kazoo's `Lock` fails the next acquire once
+    /// instead).
     pub(crate) fn reset(&self) {
         self.set.store(false, Ordering::SeqCst);
     }

@@ -47,9 +47,10 @@ pub struct ChildrenChange {
 }
 
 /// A running watch recipe: [`stop`](Running::stop) it, or see whether it
-/// still runs. Dropping the handle does not stop it (as in kazoo, it
+/// still runs. Dropping the handle does not stop it: as in kazoo, it
 /// runs until its callback returns `false`, the client closes, or the
-/// watched node of a ChildrenWatch is deleted).
+/// watched node of a ChildrenWatch is deleted (a closed client here is
+/// final; kazoo's resumes if the same client is started again).
 #[derive(Debug, Clone)]
 pub struct Running {
     stop: Arc<Cancel>,

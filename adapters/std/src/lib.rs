@@ -14,8 +14,9 @@
 //!
 //! Each client runs a driver thread (the session's timers and connection
 //! attempts), a reader and a writer thread per open connection, and a
-//! callback thread where watch callbacks and listeners run in order, as in
-//! kazoo. Requests are appended to a bounded buffer by the thread that
+//! callback thread where watch callbacks run in order, as in kazoo's
+//! threading handler; state listeners run there too (kazoo calls them on
+//! its connection thread). Requests are appended to a bounded buffer by the thread that
 //! makes them and written by the writer thread, never under the client's
 //! lock. Everything else (reconnects, timers, watches, replay,
 //! backpressure) is the core's.
@@ -352,7 +353,7 @@ pub fn four_letter_word(host: &HostPort, word: &str) -> std::io::Result<String> 
 }
 
 /// Runs watch callbacks and listeners in order on one thread of their own,
-/// like kazoo's threading handler: a [`Dispatch`] for any adapter whose
+/// as kazoo's threading handler runs watch callbacks: a [`Dispatch`] for any adapter whose
 /// callbacks must not run on its I/O thread (kazoo-mio uses it too).
 /// Clones share the thread.
 #[derive(Debug, Clone)]

@@ -189,9 +189,9 @@ fn a_replay_frame_too_large_is_a_typed_disconnect() {
         .any(|(_, r)| matches!(r, Request::Auth(_))));
 }
 
-/// kazoo's `connection_retry` with `max_tries`: after that many failed
-/// rounds the session gives up, closes, and fails what waits with
-/// `RetryFailed`; until then it keeps trying.
+/// A `connection_retry` with `max_tries` (kazoo's parameter): after that
+/// many failed rounds the session gives up, closes, and fails what waits
+/// with `RetryFailed`; until then it keeps trying.
 #[test]
 fn a_connection_policy_that_runs_out_closes_the_session() {
     let mut config = Sim::config();
