@@ -33,6 +33,10 @@ if cargo tree -p kazoo -e normal --prefix none | grep -Ei '^(tokio|mio|async-std
   echo "the core crate depends on an I/O crate" >&2; exit 1
 fi
 
+step "benchmark smoke (tiny counts, one round: checks the programs run, not their numbers)"
+scripts/bench.sh --smoke >target/bench-smoke.log 2>&1 || { tail -n 40 target/bench-smoke.log; exit 1; }
+grep -c '^RESULT' target/bench-smoke.log
+
 step "fuzz smoke"
 scripts/fuzz.sh
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Baseline: Python kazoo on workloads W1-W5. Usage: kazoo_bench.py HOST:PORT W1|W2|W3|W4|W5 [count] [window]
 Each RESULT line ends with the client's and (given ZK_PID) the server's CPU seconds over the workload's window only."""
-import os, sys, threading, time
+import os, resource, sys, threading, time
 from collections import deque
 from kazoo.client import KazooClient
 
@@ -21,7 +21,8 @@ def window_start():
     return (cpu_s("self"), cpu_s(os.environ["ZK_PID"]) if "ZK_PID" in os.environ else 0.0)
 def measured(start):
     server = cpu_s(os.environ["ZK_PID"]) if "ZK_PID" in os.environ else 0.0
-    return "client_cpu_s=%.3f server_cpu_s=%.3f" % (cpu_s("self") - start[0], server - start[1])
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    return "client_cpu_s=%.3f server_cpu_s=%.3f rss_kb=%d" % (cpu_s("self") - start[0], server - start[1], rss)
 start = window_start()
 t0 = time.perf_counter()
 if w == "W4":

@@ -17,23 +17,67 @@ pub fn server_and_args() -> (Option<ZkServer>, String, Vec<String>) {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    if args.is_empty() {
+    // The first argument that is not a `--flag` names the server.
+    let Some(first) = args.iter().position(|a| !a.starts_with("--")) else {
         let s = ZkServer::start().expect("a ZooKeeper server");
         let h = s.connect_string();
         return (Some(s), h, args);
-    }
-    let hosts = args.remove(0);
+    };
+    let hosts = args.remove(first);
     (None, hosts, args)
+}
+
+/// Removes `--name=value` from `args`, returning the value.
+pub fn take_flag(args: &mut Vec<String>, prefix: &str) -> Option<String> {
+    let i = args.iter().position(|a| a.starts_with(prefix))?;
+    Some(args.remove(i)[prefix.len()..].to_owned())
 }
 
 /// This process's CPU time (user + system), in seconds.
 pub fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    process_cpu_seconds("self")
+}
+
+/// CPU time (user + system) of process `pid` ("self" for this one), in
+/// seconds; 0 if it cannot be read.
+pub fn process_cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // Fields after the command name (which may hold spaces): utime is 14th, stime 15th overall.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let f: Vec<&str> = rest.split_whitespace().collect();
     let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The CPU counters at the start of a measured window: this process's,
+/// and the server's when `ZK_PID` names it.
+pub fn window_start() -> (f64, f64) {
+    (cpu_seconds(), server_cpu_seconds())
+}
+
+fn server_cpu_seconds() -> f64 {
+    std::env::var("ZK_PID").map_or(0.0, |p| process_cpu_seconds(&p))
+}
+
+/// `client_cpu_s=… server_cpu_s=…` since `start`, as every program of
+/// `scripts/bench.sh` prints them.
+pub fn measured(start: (f64, f64)) -> String {
+    format!(
+        "client_cpu_s={:.3} server_cpu_s={:.3} rss_kb={}",
+        cpu_seconds() - start.0,
+        server_cpu_seconds() - start.1,
+        peak_rss_kb()
+    )
+}
+
+/// Peak resident memory of this process so far, in KiB (VmHWM).
+pub fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 /// W2 (`W2`: getData) or W3 (setData) of BASELINES.md: `count` requests on

@@ -35,7 +35,12 @@ fn cpu_s(pid: &str) -> f64 {
 /// The CPU of this process and of the server (ZK_PID) since `start`.
 fn measured(start: (f64, f64)) -> String {
     let server = std::env::var("ZK_PID").map(|p| cpu_s(&p)).unwrap_or(0.0);
-    format!("client_cpu_s={:.3} server_cpu_s={:.3}", cpu_s("self") - start.0, server - start.1)
+    format!("client_cpu_s={:.3} server_cpu_s={:.3} rss_kb={}", cpu_s("self") - start.0, server - start.1, peak_rss_kb())
+}
+/// Peak resident memory of this process, in KiB (VmHWM).
+fn peak_rss_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()).unwrap_or(0)
 }
 fn window_start() -> (f64, f64) {
     (cpu_s("self"), std::env::var("ZK_PID").map(|p| cpu_s(&p)).unwrap_or(0.0))

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# Benchmarks side by side (docs/performance.md): starts one real server,
+# then runs workloads W1-W5 of ../shared/BASELINES.md with kazoo-rs on each
+# adapter (std, tokio, mio) and the peer programs of bench/peers (raw
+# socket, zookeeper-client, Python kazoo), interleaved over ROUNDS rounds
+# (A B C D E F A B ...), against that one server. Every program measures
+# over the workload's window only. Prints one table per workload with
+# ratios, and writes target/bench/results.json and target/bench/chart.svg.
+#   scripts/bench.sh [ROUNDS]     the full run (3 rounds by default)
+#   scripts/bench.sh --smoke      tiny counts, one round (CI)
+set -uo pipefail
+cd "$(dirname "$0")/.."
+rounds=3 smoke=0
+if [ "${1:-}" = "--smoke" ]; then smoke=1 rounds=1; elif [ -n "${1:-}" ]; then rounds=$1; fi
+out=target/bench; mkdir -p "$out"
+results="$out/results.txt"; : > "$results"
+scripts/deps.sh >/dev/null || echo "bench: scripts/deps.sh failed; going on with what is there"
+
+# Build every program; a peer that does not build is left out, not faked.
+clients=()
+if e2e=$(cargo bench --bench e2e --no-run 2>&1 | grep -o 'target/release/deps/e2e-[0-9a-f]*' | tail -1) && [ -n "$e2e" ]; then
+  clients+=("kazoo-rs-std:$e2e --adapter=std" "kazoo-rs-tokio:$e2e --adapter=tokio" "kazoo-rs-mio:$e2e --adapter=mio")
+else
+  echo "bench: kazoo-rs's e2e benchmark did not build" >&2
+fi
+for peer in raw-bench zkc-bench; do
+  if (cd "bench/peers/$peer" && cargo build -q --release); then
+    name=raw-socket; [ "$peer" = zkc-bench ] && name=zookeeper-client
+    clients=("$name:bench/peers/$peer/target/release/$peer" "${clients[@]}")
+  else
+    echo "bench: $peer did not build; left out" >&2
+  fi
+done
+if python3 -c 'import kazoo' 2>/dev/null; then
+  clients+=("kazoo:python3 bench/peers/kazoo_bench.py")
+else
+  echo "bench: Python kazoo is not installed; left out" >&2
+fi
+
+dir=$(mktemp -d); port=$((20000 + RANDOM % 10000))
+if ! bench/zk.sh start "$dir" "$port"; then
+  echo "bench: the server did not start; nothing measured" >&2; exit 1
+fi
+trap 'bench/zk.sh stop "$dir"; rm -rf "$dir"' EXIT
+zkpid=$(cat "$dir/pid")
+hosts="127.0.0.1:$port"
+count() { # workload -> count for this mode
+  if [ $smoke = 1 ]; then case $1 in W2) echo 2000 ;; W3) echo 1000 ;; *) echo 200 ;; esac
+  else case $1 in W2) echo 200000 ;; W3) echo 50000 ;; *) echo 10000 ;; esac; fi
+}
+# Warm the server's JIT once, outside every measurement.
+for c in "${clients[@]}"; do
+  case $c in raw-socket:*) ${c#*:} "$hosts" W2 "$(count W2)" >/dev/null 2>&1 ;; esac
+done
+
+ours_failed=0
+for w in W1 W2 W3 W4 W5; do
+  for r in $(seq 1 "$rounds"); do
+    for c in "${clients[@]}"; do
+      name=${c%%:*} cmd=${c#*:}
+      [ "$w" = W5 ] && [ "$name" = raw-socket ] && continue # no watch registry
+      if line=$(ZK_PID=$zkpid timeout 600 $cmd "$hosts" "$w" "$(count "$w")" 2>"$out/last-error.txt" | grep '^RESULT'); then
+        echo "$line round=$r" | tee -a "$results"
+      else
+        echo "bench: $name $w round $r failed: $(tail -n 2 "$out/last-error.txt")" >&2
+        case $name in kazoo-rs-*) ours_failed=$((ours_failed + 1)) ;; esac
+      fi
+    done
+  done
+done
+python3 bench/summarize.py "$results" "$out/results.json"
+if (cd bench/chart && cargo build -q --release); then
+  bench/chart/target/release/bench-chart "$out/results.json" "$out/chart.svg" && echo "bench: chart in $out/chart.svg"
+else
+  echo "bench: the chart program did not build; no chart" >&2
+fi
+if [ "$ours_failed" -gt 0 ]; then
+  echo "bench: $ours_failed kazoo-rs runs failed" >&2
+  exit 1
+fi
