@@ -7,6 +7,14 @@
 //! cargo bench --bench e2e -- 127.0.0.1:2181 W2 [count] [window] [--adapter=std|tokio|mio]
 //! ```
 //!
+//! W6–W8 are issue 18's new workloads, for kazoo-rs only: W6 open-loop
+//! getData latency at 1k, 5k and 10k offered per second, measured from
+//! each request's scheduled send time (no coordinated omission); W7
+//! `count` sessions on one kazoo-mio thread, resident memory per session
+//! and idle CPU per session-second; W8 `count` watches re-armed after a
+//! dropped connection, time from the new session's `Connected` to the
+//! answer of a request queued behind the replay.
+//!
 //! Prints `RESULT client=kazoo-rs-<adapter> workload=… ops_per_s=…`, then
 //! the client's CPU seconds (user + system, from /proc/self/stat) and,
 //! when `ZK_PID` names the server's process, the server's, both over the
@@ -51,7 +59,8 @@ fn main() {
             .get(1)
             .and_then(|c| c.parse().ok())
             .unwrap_or(match w.as_str() {
-                "W1" | "W4" | "W5" => 10_000,
+                "W1" | "W4" | "W5" | "W7" | "W8" => 10_000,
+                "W6" => 5,
                 "W2" => 200_000,
                 _ => 50_000,
             });
@@ -65,6 +74,9 @@ fn main() {
             }
             "W4" => run_churn(&client, &root, count, window),
             "W5" => run_watches(&client, &root, count),
+            "W6" => run_open_loop(&client, &node, count as u64),
+            "W7" => run_many_sessions(&hosts, count, args.get(2).and_then(|s| s.parse().ok())),
+            "W8" => run_replay(&hosts, &adapter, &runtime, &root, count),
             other => panic!("unknown workload {other}"),
         };
         println!("RESULT client=kazoo-rs-{adapter} workload={w} {line}");
@@ -167,5 +179,193 @@ fn run_watches(client: &Client, root: &str, count: usize) -> String {
     format!(
         "watches={n} secs_trigger_to_all_events={el:.3} {}",
         common::measured(start)
+    )
+}
+
+/// W6: getData offered at a fixed rate for `secs` seconds per rate, each
+/// latency taken from the request's scheduled send time, so a stall
+/// counts against every request it delays (no coordinated omission).
+fn run_open_loop(client: &Client, node: &str, secs: u64) -> String {
+    let mut fields = Vec::new();
+    let start = common::window_start();
+    for rate in [1_000u64, 5_000, 10_000] {
+        let count = (rate * secs) as usize;
+        let (tx, rx) = std::sync::mpsc::channel::<(Instant, kazoo::client::Pending<_>)>();
+        // Answers come in order: waiting for each in turn, on a thread of
+        // its own, sees each one as soon as it is there.
+        let collector = std::thread::spawn(move || {
+            let mut lat: Vec<u64> = rx
+                .iter()
+                .map(|(scheduled, reply): (Instant, kazoo::client::Pending<_>)| {
+                    reply.wait().expect("get");
+                    scheduled.elapsed().as_nanos() as u64
+                })
+                .collect();
+            lat.sort_unstable();
+            lat
+        });
+        let t0 = Instant::now() + Duration::from_millis(10);
+        for i in 0..count {
+            let scheduled = t0 + Duration::from_nanos(i as u64 * 1_000_000_000 / rate);
+            loop {
+                let now = Instant::now();
+                if now >= scheduled {
+                    break;
+                }
+                let left = scheduled - now;
+                if left > Duration::from_micros(200) {
+                    std::thread::sleep(left - Duration::from_micros(100));
+                } else {
+                    std::hint::spin_loop();
+                }
+            }
+            tx.send((scheduled, client.get(node).send()))
+                .expect("collector");
+        }
+        drop(tx);
+        let lat = collector.join().expect("collector");
+        let at = |q: f64| lat[((lat.len() as f64 * q) as usize).min(lat.len() - 1)] as f64 / 1e3;
+        let k = rate / 1000;
+        fields.push(format!(
+            "rate_{k}k_p50_us={:.1} rate_{k}k_p99_us={:.1} rate_{k}k_p999_us={:.1}",
+            at(0.5),
+            at(0.99),
+            at(0.999)
+        ));
+    }
+    let ops = 16_000 * secs;
+    format!("ops={ops} {} {}", fields.join(" "), common::measured(start))
+}
+
+/// W7: `count` sessions on one kazoo-mio thread (session timeout 10 s):
+/// resident memory each, and CPU per session-second while idle `idle`
+/// seconds (30 by default), then one getData each.
+fn run_many_sessions(hosts: &str, count: usize, idle: Option<u64>) -> String {
+    use kazoo_mio::mio::{Events, Poll, Token};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::{mpsc, Arc};
+    let idle = Duration::from_secs(idle.unwrap_or(30));
+    let before = common::rss_kb();
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = mpsc::channel();
+    let (h, s) = (hosts.to_owned(), stop.clone());
+    let looper = std::thread::spawn(move || {
+        let mut poll = Poll::new().expect("a poll");
+        let mut zk = kazoo_mio::Sessions::new(poll.registry(), Token(0)).expect("sessions");
+        let clients: Vec<Client> = (1..=count)
+            .map(|i| {
+                let config = kazoo::session::Config::builder(&h)
+                    .session_timeout(Duration::from_secs(10))
+                    .build()
+                    .expect("a config");
+                zk.add(config, Token(i)).expect("a session")
+            })
+            .collect();
+        tx.send(clients.clone()).expect("main waits");
+        let mut events = Events::with_capacity(1024);
+        let mut closing = false;
+        while !closing || !zk.is_empty() {
+            let wait = zk.poll_timeout().unwrap_or(Duration::from_millis(100));
+            poll.poll(&mut events, Some(wait.min(Duration::from_millis(100))))
+                .expect("poll");
+            for event in &events {
+                zk.handle_event(event);
+            }
+            zk.handle_timeouts();
+            if !closing && s.load(Ordering::SeqCst) {
+                closing = true;
+                clients.iter().for_each(|c| drop(c.close()));
+            }
+        }
+    });
+    let clients = rx.recv().expect("the sessions");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while clients.iter().any(|c| !c.is_connected()) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let connected = clients.iter().filter(|c| c.is_connected()).count();
+    let after = common::rss_kb();
+    let cpu0 = common::cpu_seconds();
+    std::thread::sleep(idle);
+    let idle_cpu = common::cpu_seconds() - cpu0;
+    let reads: Vec<_> = clients.iter().map(|c| c.exists("/").send()).collect();
+    let failed = reads
+        .into_iter()
+        .map(|r| r.wait_timeout(Duration::from_secs(30)))
+        .filter(Result::is_err)
+        .count();
+    stop.store(true, Ordering::SeqCst);
+    drop(clients);
+    looper.join().expect("the mio thread");
+    format!(
+        "sessions={count} connected={connected} failed_reads={failed} rss_per_session_kb={:.2} idle_cpu_us_per_session_s={:.2} idle_secs={} rss_kb={}",
+        after.saturating_sub(before) as f64 / count as f64,
+        idle_cpu / (count as f64 * idle.as_secs_f64()) * 1e6,
+        idle.as_secs(),
+        common::peak_rss_kb()
+    )
+}
+
+/// W8: `count` data watches on a client behind a proxy; the proxy cuts
+/// the connection; time from `Connected` (same session) to the answer of
+/// a request queued at that moment, which the server answers after every
+/// SetWatches batch of the replay.
+fn run_replay(
+    hosts: &str,
+    adapter: &str,
+    runtime: &tokio::runtime::Runtime,
+    root: &str,
+    count: usize,
+) -> String {
+    let server: std::net::SocketAddr = hosts
+        .split(',')
+        .next()
+        .and_then(|h| std::net::ToSocketAddrs::to_socket_addrs(h).ok()?.next())
+        .expect("a server address");
+    let proxy = kazoo_testing::Proxy::start(server).expect("a proxy");
+    let config = kazoo::session::Config::builder(&proxy.addr().to_string())
+        .session_timeout(Duration::from_secs(10))
+        .reconnect_delay(Duration::ZERO)
+        .build()
+        .expect("a config");
+    let client = match adapter {
+        "std" => kazoo_std::connect(config),
+        "mio" => kazoo_mio::connect(config),
+        _ => runtime.block_on(kazoo_tokio::connect(config)),
+    }
+    .expect("connected through the proxy");
+    let dir = format!("{root}/r");
+    client.create(&dir).send().wait().expect("dir");
+    let creates: Vec<_> = (0..count)
+        .map(|i| client.create(format!("{dir}/{i}")).send())
+        .collect();
+    creates
+        .into_iter()
+        .for_each(|c| drop(c.wait().expect("create")));
+    let (reads, watches): (Vec<_>, Vec<_>) = (0..count)
+        .map(|i| client.get(format!("{dir}/{i}")).send_watched())
+        .unzip();
+    reads.into_iter().for_each(|r| drop(r.wait().expect("get")));
+    let start = common::window_start();
+    proxy.sever();
+    while client.is_connected() {
+        std::hint::spin_loop();
+    }
+    while !client.is_connected() {
+        std::hint::spin_loop();
+    }
+    let t = Instant::now();
+    client.exists("/").send().wait().expect("after the replay");
+    let el = t.elapsed().as_secs_f64();
+    let replay = client.stats().last_replay;
+    let measured = common::measured(start);
+    drop(watches);
+    client
+        .close()
+        .wait_timeout(Duration::from_secs(10))
+        .expect("close");
+    format!(
+        "watches={} batches={} secs_connected_to_replayed={el:.4} {measured}",
+        replay.watches, replay.batches
     )
 }

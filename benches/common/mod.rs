@@ -70,12 +70,21 @@ pub fn measured(start: (f64, f64)) -> String {
     )
 }
 
+/// Resident memory of this process now, in KiB (VmRSS).
+pub fn rss_kb() -> u64 {
+    status_kb("VmRSS:")
+}
+
 /// Peak resident memory of this process so far, in KiB (VmHWM).
 pub fn peak_rss_kb() -> u64 {
+    status_kb("VmHWM:")
+}
+
+fn status_kb(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
