@@ -23,6 +23,8 @@
 #![allow(clippy::disallowed_methods)]
 
 mod common;
+#[path = "../tests/support/counting.rs"]
+mod counting;
 
 use std::time::{Duration, Instant};
 
@@ -65,12 +67,19 @@ fn main() {
                 _ => 50_000,
             });
         let window = args.get(2).and_then(|c| c.parse().ok()).unwrap_or(1000);
+        // Heap allocations in the whole process (caller, adapter threads,
+        // core) per request, for W1–W3.
+        let allocs = counting::allocations();
+        let per_op = || {
+            let n = counting::allocations() - allocs;
+            format!("allocs_per_op={:.2}", n as f64 / count as f64)
+        };
         let line = match w.as_str() {
-            "W1" => run_sequential(&client, &node, count),
+            "W1" => format!("{} {}", run_sequential(&client, &node, count), per_op()),
             "W2" | "W3" => {
                 let start = common::window_start();
                 let line = common::run_pipelined(&client, &node, w, count, window);
-                format!("{line} {}", common::measured(start))
+                format!("{line} {} {}", common::measured(start), per_op())
             }
             "W4" => run_churn(&client, &root, count, window),
             "W5" => run_watches(&client, &root, count),
