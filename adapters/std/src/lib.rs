@@ -91,6 +91,10 @@ struct WiringState {
     connect: Option<(HostPort, ConnId, Duration)>,
     /// The deadline moved or the connection closed: look again.
     woken: bool,
+    /// Writer threads asleep on `outgoing` (an old connection's may still
+    /// be on its way out): only then does a write need to wake one (a wake
+    /// is a system call, and most writes find the writer busy).
+    writers_waiting: usize,
     /// The reader's buffer, kept between connections: a reconnect does not
     /// allocate (and later free, from another thread) 64 KiB again.
     read_buf: Option<Vec<u8>>,
@@ -108,6 +112,7 @@ impl Wiring {
                 out: OutBuf::new(write_limit),
                 connect: None,
                 woken: false,
+                writers_waiting: 0,
                 read_buf: None,
             }),
             changed: Condvar::new(),
@@ -159,7 +164,9 @@ impl Io for StdIo {
         let mut w = self.wiring.lock();
         if w.stream.is_some() {
             w.out.push(bytes);
-            self.wiring.outgoing.notify_all();
+            if w.writers_waiting > 0 {
+                self.wiring.outgoing.notify_all();
+            }
         }
     }
 
@@ -297,10 +304,12 @@ fn run_writer(mut stream: TcpStream, conn: ConnId, driver: &Driver, wiring: &Wir
                 if !w.out.is_empty() {
                     break w.out.take();
                 }
+                w.writers_waiting += 1;
                 w = wiring
                     .outgoing
                     .wait(w)
                     .unwrap_or_else(PoisonError::into_inner);
+                w.writers_waiting -= 1;
             }
         };
         if stream.write_all(&bytes).is_err() {
