@@ -40,13 +40,7 @@ fn main() {
     };
     // Kept alive for the whole run: kazoo-tokio's tasks run on it.
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    let client = match adapter.as_str() {
-        "std" => kazoo_std::connect(hosts.as_str()),
-        "mio" => kazoo_mio::connect(hosts.as_str()),
-        "tokio" => runtime.block_on(kazoo_tokio::connect(hosts.as_str())),
-        other => panic!("unknown adapter {other} (std, tokio, mio)"),
-    }
-    .expect("connected");
+    let client = connect(&adapter, hosts.as_str(), &runtime).expect("connected");
     let root = format!("/bench-kazoo-rs-{}", std::process::id());
     client.create(&root).send().wait().expect("root");
     let node = format!("{root}/n");
@@ -162,9 +156,9 @@ fn run_churn(client: &Client, root: &str, count: usize, window: usize) -> String
     )
 }
 
-fn run_watches(client: &Client, root: &str, count: usize) -> String {
-    let dir = format!("{root}/w");
-    client.create(&dir).send().wait().expect("dir");
+/// `count` nodes under `dir`, each with a data watch; the watches.
+fn watched_nodes(client: &Client, dir: &str, count: usize) -> Vec<kazoo::client::WatchFuture> {
+    client.create(dir).send().wait().expect("dir");
     let creates: Vec<_> = (0..count)
         .map(|i| client.create(format!("{dir}/{i}")).send())
         .collect();
@@ -175,6 +169,26 @@ fn run_watches(client: &Client, root: &str, count: usize) -> String {
         .map(|i| client.get(format!("{dir}/{i}")).send_watched())
         .unzip();
     reads.into_iter().for_each(|r| drop(r.wait().expect("get")));
+    watches
+}
+
+/// A client on `adapter`.
+fn connect(
+    adapter: &str,
+    config: impl kazoo::session::IntoConfig,
+    runtime: &tokio::runtime::Runtime,
+) -> Result<Client, kazoo::Error> {
+    match adapter {
+        "std" => kazoo_std::connect(config),
+        "mio" => kazoo_mio::connect(config),
+        "tokio" => runtime.block_on(kazoo_tokio::connect(config)),
+        other => panic!("unknown adapter {other} (std, tokio, mio)"),
+    }
+}
+
+fn run_watches(client: &Client, root: &str, count: usize) -> String {
+    let dir = format!("{root}/w");
+    let watches = watched_nodes(client, &dir, count);
     let start = common::window_start();
     let t = Instant::now();
     let sets: Vec<_> = (0..count)
@@ -337,24 +351,8 @@ fn run_replay(
         .reconnect_delay(Duration::ZERO)
         .build()
         .expect("a config");
-    let client = match adapter {
-        "std" => kazoo_std::connect(config),
-        "mio" => kazoo_mio::connect(config),
-        _ => runtime.block_on(kazoo_tokio::connect(config)),
-    }
-    .expect("connected through the proxy");
-    let dir = format!("{root}/r");
-    client.create(&dir).send().wait().expect("dir");
-    let creates: Vec<_> = (0..count)
-        .map(|i| client.create(format!("{dir}/{i}")).send())
-        .collect();
-    creates
-        .into_iter()
-        .for_each(|c| drop(c.wait().expect("create")));
-    let (reads, watches): (Vec<_>, Vec<_>) = (0..count)
-        .map(|i| client.get(format!("{dir}/{i}")).send_watched())
-        .unzip();
-    reads.into_iter().for_each(|r| drop(r.wait().expect("get")));
+    let client = connect(adapter, config, runtime).expect("connected through the proxy");
+    let watches = watched_nodes(&client, &format!("{root}/r"), count);
     let start = common::window_start();
     proxy.sever();
     while client.is_connected() {
