@@ -161,7 +161,8 @@ error_enum! {
         /// A retried operation ran out of tries or time.
         #[error("gave up after {attempts} attempts: {last}")]
         RetryFailed {
-            /// How many times the operation ran.
+            /// How many times the operation ran (for a client's
+            /// `connection_retry`: rounds of attempts over every host).
             attempts: u32,
             /// The error of the last attempt.
             last: Box<Error>,

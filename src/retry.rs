@@ -91,6 +91,15 @@ impl Default for RetryPolicy {
 const INTERRUPT_CHECK: Duration = Duration::from_millis(100);
 
 impl RetryPolicy {
+    /// The session's default pacing of connection attempts
+    /// ([`ConfigBuilder::connection_retry`](crate::session::ConfigBuilder::connection_retry)):
+    /// [`default`](Self::default) with a 5 s cap instead of kazoo's 3600 s,
+    /// which would leave a client up to an hour between rounds. Start from
+    /// this one to change a connection policy.
+    pub fn connection_default() -> RetryPolicy {
+        RetryPolicy::default().max_delay(Duration::from_secs(5))
+    }
+
     /// Runs at most `n` times in all (at least once).
     pub fn max_tries(mut self, n: u32) -> Self {
         self.max_tries = Some(n.max(1));
@@ -133,7 +142,7 @@ impl RetryPolicy {
         self
     }
 
-    /// No wait is longer than this.
+    /// No wait is longer than this (jitter folds back below it).
     pub fn max_delay(mut self, max: Duration) -> Self {
         self.max_delay = max;
         self
@@ -169,7 +178,8 @@ impl RetryPolicy {
     }
 
     /// The wait after the `attempt`-th failure (1-based), given a random
-    /// number for the jitter; `None` when out of tries.
+    /// number for the jitter; `None` when out of tries. Never more than
+    /// `max_delay`: a jitter that would pass it folds back below it.
     pub fn delay_after(&self, attempt: u32, random: u64) -> Option<Duration> {
         if self.max_tries.is_some_and(|max| attempt >= max) {
             return None;
@@ -183,6 +193,14 @@ impl RetryPolicy {
         let unit = (random % 1_000_001) as f64 / 1_000_000.0;
         let factor = 1.0 - self.max_jitter + 2.0 * self.max_jitter * unit;
         let wait = base.min(cap) * factor;
+        // Past the cap the jitter folds back below it, so waits at the cap
+        // stay spread (from (1 - j) × cap to cap) instead of many clients
+        // all waiting exactly max_delay and retrying in step.
+        let wait = if wait > cap {
+            (2.0 * cap - wait).max(0.0)
+        } else {
+            wait
+        };
         // Overflowing or NaN arithmetic must not panic: it saturates.
         Some(
             Duration::try_from_secs_f64(wait.min(cap))
@@ -393,8 +411,28 @@ mod tests {
             .backoff(f64::MAX)
             .max_jitter(1.0);
         for attempt in [1, 2, 64, u32::MAX] {
-            assert_eq!(p.delay_after(attempt, 1_000_000), Some(Duration::MAX));
+            assert_eq!(p.delay_after(attempt, 500_000), Some(Duration::MAX));
+            for random in [0, 1_000_000, u64::MAX] {
+                assert!(p.delay_after(attempt, random).is_some());
+            }
         }
+    }
+
+    /// At the cap, jitter still spreads the waits (below the cap), so
+    /// clients that failed together do not retry together.
+    #[test]
+    fn waits_at_the_cap_stay_spread() {
+        let p = RetryPolicy::default()
+            .delay(Duration::from_secs(10))
+            .max_delay(Duration::from_secs(5))
+            .max_jitter(0.4);
+        let waits: Vec<Duration> = (0..=10)
+            .map(|i| p.delay_after(3, i * 100_000).unwrap())
+            .collect();
+        assert!(waits.iter().all(|w| *w <= Duration::from_secs(5)));
+        assert!(waits.iter().all(|w| *w >= Duration::from_secs(3)));
+        let distinct: std::collections::BTreeSet<_> = waits.iter().collect();
+        assert!(distinct.len() >= 6, "{waits:?}");
     }
 
     #[test]

@@ -185,8 +185,6 @@ pub(crate) struct Inner {
     pub(crate) default_acl: Vec<crate::acl::Acl>,
     /// What [`Client::retry`] runs under (`Config::command_retry`).
     pub(crate) command_retry: crate::retry::RetryPolicy,
-    /// Every call into the core runs inside it.
-    span: trace::SessionSpan,
 }
 
 /// A request or alarm waiting for its outcome.
@@ -212,7 +210,8 @@ struct Core {
     conn: u64,
     last_conn: u64,
     slots: HashMap<RequestId, Waiting>,
-    /// A clone of [`Inner::span`], to fill in as the session changes.
+    /// The span every call into the core runs in (a new one per
+    /// connection that succeeds).
     span: trace::SessionSpan,
     watchers: HashMap<RequestId, Watcher>,
     listeners: Vec<(ListenerId, Listener)>,
@@ -247,14 +246,12 @@ struct Shim<'a> {
     last_conn: &'a mut u64,
     connect_timeout: Duration,
     probes: &'a mut Vec<(HostPort, ReplyFuture<String>)>,
-    span: &'a trace::SessionSpan,
 }
 
 impl Transport for Shim<'_> {
     fn connect(&mut self, host: &HostPort) {
         *self.last_conn += 1;
         *self.conn = *self.last_conn;
-        self.span.record_host(host);
         trace::debug!(host = %host, conn = *self.conn, "connecting");
         self.io
             .connect(host, ConnId(*self.conn), self.connect_timeout);
@@ -289,9 +286,10 @@ impl Inner {
     /// under a lock: a `Dispatch` that runs them inline may trigger more
     /// callbacks (they queue behind) or block on other requests.
     fn step<R>(&self, f: impl FnOnce(&mut Core, Instant) -> R) -> R {
-        let _span = self.span.enter();
         let deferred = wake::Deferred::start();
         let mut core = lock(&self.core);
+        let span = core.span.clone();
+        let _entered = span.enter();
         let now = core.io.now();
         let r = f(&mut core, now);
         core.run(now);
@@ -472,7 +470,6 @@ impl Core {
             last_conn: &mut self.last_conn,
             connect_timeout: self.session.connect_timeout(),
             probes: &mut self.probes,
-            span: &self.span,
         };
         let deadline = drive::pump(&mut self.session, now, &mut shim);
         while let Some(event) = self.session.poll_event() {
@@ -512,7 +509,7 @@ impl Core {
                 }
                 if let Some(waiting) = self.slots.remove(&id) {
                     if let Some((asked, op)) = waiting.request {
-                        self.tell_if_slow(op, now.saturating_duration_since(asked));
+                        self.tell_if_slow(op, now.saturating_duration_since(asked), &result);
                     }
                     waiting.slot.fill(result);
                 }
@@ -547,12 +544,16 @@ impl Core {
                         session_id,
                         new_session,
                     } => {
-                        self.span.record_session(session_id);
+                        self.span =
+                            trace::SessionSpan::connected(session_id, self.session.current_host());
                         if !new_session {
                             self.tell_replayed();
                         }
                     }
-                    SessionState::ReadOnly { session_id } => self.span.record_session(session_id),
+                    SessionState::ReadOnly { session_id } => {
+                        self.span =
+                            trace::SessionSpan::connected(session_id, self.session.current_host());
+                    }
                     _ => {}
                 }
                 for (_, listener) in &self.listeners {
@@ -576,9 +577,6 @@ impl Core {
 }
 
 impl Core {
-    /// A request answered later than a ping interval (a third of the
-    /// session timeout) after it was asked for: worth a warning, since a
-    /// healthy server answers a ping well within it.
     /// What a resumed session sent again before anything else.
     fn tell_replayed(&self) {
         #[cfg(feature = "tracing")]
@@ -593,9 +591,25 @@ impl Core {
         }
     }
 
+    /// A request the server answered later than a ping interval (a third
+    /// of the session timeout) after it was asked for: worth a warning,
+    /// since a healthy server answers a ping well within it. Outcomes the
+    /// client made itself (a lost connection, an expired session, a
+    /// timeout, a closed client) say nothing about the server's speed and
+    /// are not reported: an outage would otherwise warn once per request.
     #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
-    fn tell_if_slow(&self, op: OpCode, took: Duration) {
-        if took >= self.session.config().session_timeout() / 3 {
+    fn tell_if_slow(&self, op: OpCode, took: Duration, result: &Outcome) {
+        let answered = match result {
+            Ok(_) => true,
+            Err(
+                Error::ConnectionLoss
+                | Error::SessionExpired
+                | Error::RequestTimeout
+                | Error::OperationTimeout,
+            ) => false,
+            Err(e) => e.code().is_some(),
+        };
+        if answered && took >= self.session.config().session_timeout() / 3 {
             trace::warning!(
                 op = ?op,
                 took_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
@@ -661,7 +675,6 @@ impl Client {
     /// before this returns).
     pub fn new(config: Config, io: impl Io, dispatch: impl Dispatch) -> (Client, Driver) {
         let now = io.now();
-        let span = trace::SessionSpan::new();
         let default_acl = config.default_acl().to_vec();
         let command_retry = config.command_retry().clone();
         let session = Session::new(config, now);
@@ -674,7 +687,7 @@ impl Client {
                 conn: 0,
                 last_conn: 0,
                 slots: HashMap::new(),
-                span: span.clone(),
+                span: trace::SessionSpan::new(),
                 watchers: HashMap::new(),
                 listeners: Vec::new(),
                 next_listener: 0,
@@ -696,7 +709,6 @@ impl Client {
             uniques: std::sync::atomic::AtomicU64::new(0),
             default_acl,
             command_retry,
-            span,
         });
         inner.step(|_, _| ());
         let client = Client {

@@ -41,8 +41,11 @@ macro_rules! warning {
 pub(crate) use {debug, info, warning};
 
 /// The span a client's events are recorded in: `session`, with the
-/// session id and the server filled in once known. Every driver call and
-/// request runs inside it, on every adapter's threads or tasks alike.
+/// session id and the server. A new one starts at every connection that
+/// succeeds (fields are set once: a subscriber that appends re-recorded
+/// fields would otherwise grow one span without end over a long outage);
+/// before the first, it has neither. Every driver call and request runs
+/// inside the current one, on every adapter's threads or tasks alike.
 #[derive(Debug, Clone)]
 pub(crate) struct SessionSpan {
     #[cfg(feature = "tracing")]
@@ -58,6 +61,7 @@ pub(crate) struct Entered<'a> {
 }
 
 impl SessionSpan {
+    /// Before the first connection.
     pub(crate) fn new() -> SessionSpan {
         SessionSpan {
             #[cfg(feature = "tracing")]
@@ -70,6 +74,30 @@ impl SessionSpan {
         }
     }
 
+    /// Connected to `host` in session `session_id`.
+    #[cfg_attr(not(feature = "tracing"), allow(unused_variables))]
+    pub(crate) fn connected(
+        session_id: i64,
+        host: Option<&crate::session::HostPort>,
+    ) -> SessionSpan {
+        SessionSpan {
+            #[cfg(feature = "tracing")]
+            span: match host {
+                Some(host) => tracing::info_span!(
+                    target: "kazoo",
+                    "session",
+                    session_id = format_args!("{session_id:#x}"),
+                    host = %host,
+                ),
+                None => tracing::info_span!(
+                    target: "kazoo",
+                    "session",
+                    session_id = format_args!("{session_id:#x}"),
+                ),
+            },
+        }
+    }
+
     pub(crate) fn enter(&self) -> Entered<'_> {
         Entered {
             #[cfg(feature = "tracing")]
@@ -77,22 +105,5 @@ impl SessionSpan {
             #[cfg(not(feature = "tracing"))]
             _span: std::marker::PhantomData,
         }
-    }
-
-    /// The session the client is on now (it changes after an expiry).
-    pub(crate) fn record_session(&self, session_id: i64) {
-        #[cfg(feature = "tracing")]
-        self.span
-            .record("session_id", format_args!("{session_id:#x}"));
-        #[cfg(not(feature = "tracing"))]
-        let _ = session_id;
-    }
-
-    /// The server being connected to.
-    pub(crate) fn record_host(&self, host: &crate::session::HostPort) {
-        #[cfg(feature = "tracing")]
-        self.span.record("host", format_args!("{host}"));
-        #[cfg(not(feature = "tracing"))]
-        let _ = host;
     }
 }

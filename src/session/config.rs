@@ -108,7 +108,7 @@ impl Config {
                 queue_timeout: Some(Duration::from_secs(10)),
                 request_timeout: None,
                 close_linger: Duration::from_secs(2),
-                connection_retry: RetryPolicy::default().max_delay(Duration::from_secs(5)),
+                connection_retry: RetryPolicy::connection_default(),
                 command_retry: RetryPolicy::default(),
                 reconnect_delay: Duration::from_secs(1),
                 write_buffer_limit: 4 << 20,
@@ -329,15 +329,16 @@ impl ConfigBuilder {
     /// failed rounds it gives up: the client closes and every request
     /// fails with [`Error::RetryFailed`](crate::Error::RetryFailed). The
     /// policy's deadline, interrupt and `SessionExpired` rule do not apply.
-    /// Default: [`RetryPolicy::default`] with a 5 s cap (100 ms doubling,
-    /// jitter ±40 %, never giving up); kazoo's 3600 s cap would leave a
-    /// client an hour between attempts.
+    /// Default: [`RetryPolicy::connection_default`] (100 ms doubling,
+    /// jitter ±40 %, a 5 s cap, never giving up). Start from it: a policy
+    /// built from [`RetryPolicy::default`] keeps kazoo's 3600 s cap, up to
+    /// an hour between rounds.
     ///
     /// ```
     /// use kazoo::retry::RetryPolicy;
     /// use kazoo::session::Config;
     /// let config = Config::builder("zk1")
-    ///     .connection_retry(RetryPolicy::default().max_tries(3))
+    ///     .connection_retry(RetryPolicy::connection_default().max_tries(3))
     ///     .build()
     ///     .unwrap();
     /// # let _ = config;

@@ -49,7 +49,7 @@ pub fn a_connection_policy_that_runs_out_closes_the_client<A: Adapter>() {
         .session_timeout(Duration::from_secs(3))
         .reconnect_delay(Duration::ZERO)
         .connection_retry(
-            RetryPolicy::default()
+            RetryPolicy::connection_default()
                 .max_tries(3)
                 .delay(Duration::from_millis(50)),
         )
