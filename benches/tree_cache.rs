@@ -53,17 +53,19 @@ fn main() {
         let before = counting::live_bytes();
         let t0 = Instant::now();
         let cache = client.tree_cache(&root).start().unwrap();
-        let mut added = 0;
+        let (mut added, mut overflowed) = (0, false);
         loop {
             match cache.recv_timeout(Duration::from_secs(60)).unwrap() {
                 Some(TreeEvent::Added(_)) => added += 1,
+                // This reader fell behind: some Added events were dropped.
+                Some(TreeEvent::Overflowed) => overflowed = true,
                 Some(TreeEvent::Initialized) => break,
                 other => panic!("unexpected {other:?}"),
             }
         }
         let load = t0.elapsed();
         let held = counting::live_bytes() - before;
-        assert_eq!(added, nodes);
+        assert!(added == nodes || overflowed, "{added} of {nodes} added");
         assert_eq!(cache.len(), nodes);
         println!(
             "round {round}: {nodes} nodes loaded in {:.0} ms ({:.1} µs/node); {:.0} bytes held per cached node ({:.2} MB)",

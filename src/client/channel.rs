@@ -106,6 +106,18 @@ impl<T> Channel<T> {
         self.notify(s);
     }
 
+    /// Queues `item` even past the capacity or the marker: for the few
+    /// events a reader must never miss (a cache's `Initialized`, a state
+    /// change), which are rare enough to keep the queue small.
+    pub(crate) fn push_always(&self, item: T) {
+        let mut s = self.lock();
+        if s.closed {
+            return;
+        }
+        s.items.push_back(item);
+        self.notify(s);
+    }
+
     /// No more items will come; readers drain what is there, then see `None`.
     pub(crate) fn close(&self) {
         let mut s = self.lock();

@@ -64,9 +64,10 @@ pub enum TreeEvent {
     Lost,
     /// The reader fell more than
     /// [`STREAM_CAPACITY`](crate::client::STREAM_CAPACITY) events behind:
-    /// the events before this are all there, some after it were dropped.
-    /// The cache itself missed nothing: read what you follow from it again
-    /// ([`get_data`](TreeCache::get_data),
+    /// the events before this are all there, some node events after it
+    /// were dropped (never `Initialized`, `Suspended`, `Reconnected` or
+    /// `Lost`). The cache itself missed nothing: read what you follow from
+    /// it again ([`get_data`](TreeCache::get_data),
     /// [`get_children`](TreeCache::get_children)), then go on.
     Overflowed,
 }
@@ -307,7 +308,14 @@ struct Worker {
 
 impl Worker {
     fn emit(&self, event: TreeEvent) {
-        self.shared.events.push(event);
+        match event {
+            TreeEvent::Added(_) | TreeEvent::Updated { .. } | TreeEvent::Removed(_) => {
+                self.shared.events.push(event);
+            }
+            // Lifecycle events are never dropped, also past `Overflowed`: a
+            // reader waiting for `Initialized` must get it.
+            _ => self.shared.events.push_always(event),
+        }
     }
 
     async fn run(mut self) {

@@ -361,6 +361,27 @@ pub fn tree_cache_events_are_bounded_for_a_slow_reader<A: Adapter>() {
         }
     }
     cache.close();
+    // A first load larger than a stream holds, read only once it is over:
+    // node events are dropped past the marker, `Initialized` never is.
+    let cache = c.tree_cache("/t").start().unwrap();
+    eventually("the whole tree loaded", || cache.len() == n + 2);
+    // The cache handles changes in order: once it holds a node made now,
+    // every event of the first load has been queued.
+    c.create("/t/sentinel").send().wait().unwrap();
+    eventually("the sentinel cached", || {
+        cache.get_data("/t/sentinel").is_some()
+    });
+    let mut seen = Vec::new();
+    loop {
+        match cache.recv_timeout(WAIT).unwrap() {
+            Some(TreeEvent::Added(_)) => {}
+            Some(TreeEvent::Overflowed) => seen.push("Overflowed"),
+            Some(TreeEvent::Initialized) => break seen.push("Initialized"),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(seen, ["Overflowed", "Initialized"]);
+    cache.close();
 }
 
 pub fn tree_cache_waits_for_its_root<A: Adapter>() {
