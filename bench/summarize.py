@@ -36,9 +36,10 @@ for (w, c), rs in sorted(rows.items()):
         "create_ops_per_s": med(rs, "create_ops_per_s"),
         "delete_ops_per_s": med(rs, "delete_ops_per_s"),
         "secs_trigger_to_all_events": med(rs, "secs_trigger_to_all_events"),
-        "client_cpu_us_per_op": (med(rs, "client_cpu_s") or 0.0) / n * 1e6,
+        "client_cpu_us_per_op": None if med(rs, "client_cpu_s") is None else med(rs, "client_cpu_s") / n * 1e6,
         "server_cpu_s": med(rs, "server_cpu_s"),
-        "peak_rss_mb": (med(rs, "rss_kb") or 0.0) / 1024,
+        "peak_rss_mb": None if med(rs, "rss_kb") is None else med(rs, "rss_kb") / 1024,
+        "allocs_per_op": med(rs, "allocs_per_op"),
     }
     summary.setdefault(w, {})[c] = s
 
@@ -64,8 +65,8 @@ for w, clients in summary.items():
         print("| client | s to all events | client CPU µs/op | peak RSS MB | server CPU s | vs raw | vs zookeeper-client |")
         print("|---|---|---|---|---|---|---|")
     else:
-        print("| client | ops/s | min–max | p50 µs | p99 µs | client CPU µs/op | peak RSS MB | server CPU s | vs raw (ops/s, CPU/op) | vs zookeeper-client (ops/s, CPU/op) |")
-        print("|---|---|---|---|---|---|---|---|---|---|")
+        print("| client | ops/s | min–max | p50 µs | p99 µs | client CPU µs/op | allocs/op | peak RSS MB | server CPU s | vs raw (ops/s, CPU/op) | vs zookeeper-client (ops/s, CPU/op) |")
+        print("|---|---|---|---|---|---|---|---|---|---|---|")
     raw, zkc = clients.get("raw-socket"), clients.get("zookeeper-client")
     for c, s in clients.items():
         if w == "W5":
@@ -86,9 +87,9 @@ for w, clients in summary.items():
                 s["vs_%s_p50" % name] = ratio(s["p50_us"], p["p50_us"])
                 s["vs_%s_p99" % name] = ratio(s["p99_us"], p["p99_us"])
         minmax = "—" if s["ops_per_s_min"] is None else "%.0f–%.0f" % (s["ops_per_s_min"], s["ops_per_s_max"])
-        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (c, fmt(s["ops_per_s"]), minmax,
+        print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (c, fmt(s["ops_per_s"]), minmax,
             fmt(s["p50_us"], "%.1f"), fmt(s["p99_us"], "%.1f"), fmt(s["client_cpu_us_per_op"], "%.1f"),
-            fmt(s["peak_rss_mb"], "%.1f"), fmt(s["server_cpu_s"], "%.2f"), vs(raw), vs(zkc)))
+            fmt(s["allocs_per_op"], "%.2f"), fmt(s["peak_rss_mb"], "%.1f"), fmt(s["server_cpu_s"], "%.2f"), vs(raw), vs(zkc)))
 
 json.dump(summary, open(sys.argv[2], "w"), indent=2)
 print("\nbench: results in %s" % sys.argv[2])

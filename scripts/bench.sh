@@ -29,6 +29,7 @@ if e2e=$("${build[@]}" 2>&1 | grep -o "target/$profile/deps/e2e-[0-9a-f]*" | tai
   clients+=("kazoo-rs-std:$e2e --adapter=std" "kazoo-rs-tokio:$e2e --adapter=tokio" "kazoo-rs-mio:$e2e --adapter=mio")
 else
   echo "bench: kazoo-rs's e2e benchmark did not build" >&2
+  e2e_failed=1
 fi
 for peer in raw-bench zkc-bench; do
   if (cd "bench/peers/$peer" && cargo build -q --release); then
@@ -60,7 +61,7 @@ for c in "${clients[@]}"; do
   case $c in raw-socket:*) ${c#*:} "$hosts" W2 "$(count W2)" >/dev/null 2>&1 ;; esac
 done
 
-ours_failed=0
+ours_failed=${e2e_failed:-0}
 for w in W1 W2 W3 W4 W5 W6 W7 W8; do
   for r in $(seq 1 "$rounds"); do
     for c in "${clients[@]}"; do

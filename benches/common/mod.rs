@@ -70,6 +70,16 @@ pub fn measured(start: (f64, f64)) -> String {
     )
 }
 
+/// [`measured`] without the client's CPU, for a workload whose own
+/// pacing or waiting would be counted as the client's cost.
+pub fn measured_server_only(start: (f64, f64)) -> String {
+    format!(
+        "server_cpu_s={:.3} rss_kb={}",
+        server_cpu_seconds() - start.1,
+        peak_rss_kb()
+    )
+}
+
 /// Resident memory of this process now, in KiB (VmRSS).
 pub fn rss_kb() -> u64 {
     status_kb("VmRSS:")
