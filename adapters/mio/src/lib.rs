@@ -35,7 +35,8 @@ pub use kazoo::*;
 /// The mio this crate is built with, for your own loop.
 pub use mio;
 
-use std::collections::{HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::sync::mpsc::{self, Sender};
@@ -59,6 +60,13 @@ pub struct Sessions {
     waker_token: Token,
     callbacks: CallbackThread,
     entries: HashMap<Token, Entry>,
+    /// Sessions that asked the loop to look at them, from any thread
+    /// (with the waker): only these are settled on a wake, not all.
+    woken: Arc<Mutex<Vec<Token>>>,
+    /// Each session's next deadline, earliest first. An entry whose
+    /// deadline is no longer the session's `scheduled` is stale and
+    /// skipped: a turn costs O(log n) per due session, not O(n).
+    timers: BinaryHeap<Reverse<(Instant, Token)>>,
     buf: Vec<u8>,
 }
 
@@ -73,6 +81,8 @@ impl std::fmt::Debug for Sessions {
 struct Entry {
     driver: Driver,
     socket: Arc<Mutex<Socket>>,
+    /// The deadline this session has in `timers`.
+    scheduled: Option<Instant>,
 }
 
 /// One session's socket, shared by its [`Io`] (called under the client's
@@ -81,6 +91,7 @@ struct Socket {
     token: Token,
     registry: Arc<Registry>,
     waker: Arc<Waker>,
+    woken: Arc<Mutex<Vec<Token>>>,
     resolver: Sender<Resolve>,
     /// The attempt under way (resolving, connecting or open).
     attempt: Option<ConnId>,
@@ -100,6 +111,15 @@ fn lock(socket: &Mutex<Socket>) -> MutexGuard<'_, Socket> {
 }
 
 impl Socket {
+    /// Asks the loop to look at this session (from any thread).
+    fn wake_loop(&self) {
+        self.woken
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(self.token);
+        let _ = self.waker.wake();
+    }
+
     fn close(&mut self) {
         if let Some((_, mut s)) = self.stream.take() {
             let _ = self.registry.deregister(&mut s);
@@ -116,7 +136,7 @@ impl Socket {
             self.reports.push((conn, false));
         }
         self.close();
-        let _ = self.waker.wake();
+        self.wake_loop();
     }
 
     /// Starts a non-blocking connect to the next address of the attempt;
@@ -190,7 +210,7 @@ impl Io for MioIo {
         let mut s = lock(&self.0);
         s.close();
         // The loop may be waiting for nothing else: let it notice a close.
-        let _ = s.waker.wake();
+        s.wake_loop();
     }
 
     fn write(&mut self, bytes: &[u8]) {
@@ -212,7 +232,7 @@ impl Io for MioIo {
     }
 
     fn wake(&mut self) {
-        let _ = lock(&self.0).waker.wake();
+        lock(&self.0).wake_loop();
     }
 
     fn four_letter_word(&mut self, host: &HostPort, word: &'static str, reply: Reply<String>) {
@@ -239,6 +259,8 @@ impl Sessions {
             waker_token,
             callbacks: CallbackThread::spawn(),
             entries: HashMap::new(),
+            woken: Arc::default(),
+            timers: BinaryHeap::new(),
             buf: vec![0; 64 * 1024],
         })
     }
@@ -258,6 +280,7 @@ impl Sessions {
             token,
             registry: self.registry.clone(),
             waker: self.waker.clone(),
+            woken: self.woken.clone(),
             resolver: self.resolver.clone(),
             attempt: None,
             addrs: VecDeque::new(),
@@ -267,7 +290,12 @@ impl Sessions {
             reports: Vec::new(),
         }));
         let (client, driver) = Client::new(config, MioIo(socket.clone()), self.callbacks.clone());
-        self.entries.insert(token, Entry { driver, socket });
+        let entry = Entry {
+            driver,
+            socket,
+            scheduled: None,
+        };
+        self.entries.insert(token, entry);
         self.settle(token);
         Ok(client)
     }
@@ -276,7 +304,10 @@ impl Sessions {
     pub fn handle_event(&mut self, event: &mio::event::Event) -> bool {
         let token = event.token();
         if token == self.waker_token {
-            let tokens: Vec<Token> = self.entries.keys().copied().collect();
+            let mut tokens =
+                std::mem::take(&mut *self.woken.lock().unwrap_or_else(PoisonError::into_inner));
+            tokens.sort_unstable();
+            tokens.dedup();
             tokens.into_iter().for_each(|t| self.settle(t));
             return true;
         }
@@ -361,15 +392,16 @@ impl Sessions {
         }
     }
 
-    /// Passes queued connect outcomes of one session to its driver.
+    /// Passes queued connect outcomes of one session to its driver, then
+    /// forgets the session if it is closed, or files its next deadline.
     fn settle(&mut self, token: Token) {
-        let Some(entry) = self.entries.get(&token) else {
+        let Some(entry) = self.entries.get_mut(&token) else {
             return;
         };
         loop {
             let reports = std::mem::take(&mut lock(&entry.socket).reports);
             if reports.is_empty() {
-                return;
+                break;
             }
             for (conn, up) in reports {
                 if up {
@@ -379,27 +411,43 @@ impl Sessions {
                 }
             }
         }
-    }
-
-    /// Fires every session's due timers and forgets closed sessions; call
-    /// it after each poll.
-    pub fn handle_timeouts(&mut self) {
-        let now = Instant::now();
-        for entry in self.entries.values() {
-            if entry.driver.deadline().is_some_and(|d| d <= now) {
-                entry.driver.timeout();
+        if entry.driver.is_closed() {
+            self.entries.remove(&token);
+            return;
+        }
+        let deadline = entry.driver.deadline();
+        if deadline != entry.scheduled {
+            entry.scheduled = deadline;
+            if let Some(at) = deadline {
+                self.timers.push(Reverse((at, token)));
             }
         }
-        self.entries.retain(|_, e| !e.driver.is_closed());
+    }
+
+    /// Fires the timers that are due and forgets closed sessions; call it
+    /// after each poll.
+    pub fn handle_timeouts(&mut self) {
+        let now = Instant::now();
+        while let Some(&Reverse((at, token))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(entry) = self.entries.get_mut(&token) else {
+                continue; // closed and forgotten
+            };
+            if entry.scheduled != Some(at) {
+                continue; // stale: the session's deadline moved
+            }
+            entry.scheduled = None;
+            entry.driver.timeout();
+            self.settle(token);
+        }
     }
 
     /// When to poll again at the latest (the nearest session deadline).
     pub fn poll_timeout(&self) -> Option<Duration> {
-        let next = self
-            .entries
-            .values()
-            .filter_map(|e| e.driver.deadline())
-            .min()?;
+        let Reverse((next, _)) = self.timers.peek()?;
         Some(next.saturating_duration_since(Instant::now()))
     }
 
@@ -448,7 +496,7 @@ fn spawn_resolver() -> io::Result<Sender<Resolve>> {
                 if s.attempt == Some(ask.conn) && s.stream.is_none() {
                     s.addrs = addrs;
                     s.connect_next();
-                    let _ = s.waker.wake();
+                    s.wake_loop();
                 }
             }
         })?;
