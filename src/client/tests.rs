@@ -525,6 +525,28 @@ fn multi_step_operations_start_when_called() {
     assert_eq!(deleted.wait(), Ok(()));
 }
 
+/// Moves the fake clock on 1 ms at a time, firing what is due, until the
+/// thread `waiting` is done (true) or `limit` has passed (false).
+fn tick_until_finished<T>(
+    waiting: &std::thread::JoinHandle<T>,
+    driver: &Driver,
+    fake: &Fake,
+    limit: Duration,
+) -> bool {
+    let mut ticked = Duration::ZERO;
+    while !waiting.is_finished() {
+        if ticked >= limit {
+            return false;
+        }
+        fake.world().now += Duration::from_millis(1);
+        ticked += Duration::from_millis(1);
+        driver.timeout();
+        settle(driver, fake);
+        std::thread::yield_now();
+    }
+    true
+}
+
 /// `Client::retry` runs under the configured `command_retry`, as kazoo's
 /// `client.retry` runs under its client's policy.
 #[test]
@@ -545,17 +567,11 @@ fn retry_runs_under_the_configured_command_policy() {
         std::future::ready(Err::<(), _>(Error::ConnectionLoss))
     });
     let waited = std::thread::spawn(move || retried.wait());
-    for step in 0.. {
-        if waited.is_finished() {
-            break;
-        }
-        // The default policy would retry for ever.
-        assert!(step < 100_000, "still retrying after 100 s");
-        fake.world().now += Duration::from_millis(1);
-        driver.timeout();
-        settle(&driver, &fake);
-        std::thread::yield_now();
-    }
+    // The default policy would retry for ever.
+    assert!(
+        tick_until_finished(&waited, &driver, &fake, Duration::from_secs(100)),
+        "still retrying after 100 s"
+    );
     let gave_up = Error::RetryFailed {
         attempts: 2,
         last: Box::new(Error::ConnectionLoss),
@@ -579,15 +595,8 @@ fn a_panicking_retry_closure_stays_with_its_caller() {
         std::future::ready(Err::<(), _>(Error::ConnectionLoss))
     });
     let waited = std::thread::spawn(move || retried.wait());
-    for _ in 0..10_000 {
-        if waited.is_finished() {
-            break;
-        }
-        fake.world().now += Duration::from_millis(1);
-        driver.timeout();
-        settle(&driver, &fake);
-        std::thread::yield_now();
-    }
+    // Past its second try; then the panic takes the thread down.
+    tick_until_finished(&waited, &driver, &fake, Duration::from_secs(10));
     assert!(
         waited.join().is_err(),
         "the panic reached the waiting thread"
