@@ -2,6 +2,10 @@
 //! input: connects (with or without a valid handshake), raw bytes, framed
 //! bodies under real opcodes, time passing, closes. It must never panic,
 //! and a connection it closes must not take others with it.
+//!
+//! The server allows 32 connections per address (every connection here
+//! comes from one): the limit's refusals get fuzzed too, and the number of
+//! open connections, which every step scans, stays small.
 #![no_main]
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -24,7 +28,9 @@ fuzz_target!(|input: &[u8]| {
     let mut data = input;
     let start = Instant::now();
     let mut now = start;
-    let mut server = Server::new(ServerConfig::default(), now);
+    let mut config = ServerConfig::default();
+    config.max_client_cnxns = 32;
+    let mut server = Server::new(config, now);
     let mut conns: Vec<ConnId> = Vec::new();
     let mut out = BytesMut::new();
     while let [op, arg, ..] = *data {
