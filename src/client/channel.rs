@@ -29,6 +29,9 @@ struct State<T> {
     /// The marker is the last item queued; nothing is taken until the
     /// reader gets past it.
     dropping: bool,
+    /// Threads asleep on `ready`: only they need a notify (a system call
+    /// even when nobody waits; most readers await, or find items queued).
+    sleepers: usize,
 }
 
 /// Events were dropped because the reader fell behind by more than a
@@ -74,6 +77,7 @@ impl<T> Channel<T> {
                 capacity,
                 marker,
                 dropping: false,
+                sleepers: 0,
             }),
             ready: Condvar::new(),
         })
@@ -85,8 +89,11 @@ impl<T> Channel<T> {
 
     fn notify(&self, mut s: MutexGuard<'_, State<T>>) {
         let waker = s.waker.take();
+        let sleepers = s.sleepers;
         drop(s);
-        self.ready.notify_all();
+        if sleepers > 0 {
+            self.ready.notify_all();
+        }
         if let Some(w) = waker {
             super::wake::wake(w);
         }
@@ -134,17 +141,21 @@ impl<T> Channel<T> {
             if s.closed {
                 return None;
             }
+            s.sleepers += 1;
             s = self.ready.wait(s).unwrap_or_else(PoisonError::into_inner);
+            s.sleepers -= 1;
         }
     }
 
     /// `Err(())` if nothing came in time.
     pub(crate) fn recv_timeout(&self, d: Duration) -> Result<Option<T>, ()> {
-        let s = self.lock();
+        let mut s = self.lock();
+        s.sleepers += 1;
         let (mut s, _) = self
             .ready
             .wait_timeout_while(s, d, |s| s.items.is_empty() && !s.closed)
             .unwrap_or_else(PoisonError::into_inner);
+        s.sleepers -= 1;
         match s.pop() {
             Some(item) => Ok(Some(item)),
             None if s.closed => Ok(None),
@@ -205,6 +216,32 @@ mod tests {
         );
         c.close();
         assert_eq!(c.recv(), None);
+    }
+
+    /// `push` notifies only threads that sleep: one that does must wake.
+    #[test]
+    fn a_sleeping_reader_is_woken() {
+        for timed in [false, true] {
+            let c = Channel::new();
+            let (tx, rx) = std::sync::mpsc::channel();
+            let reader = {
+                let c = c.clone();
+                std::thread::spawn(move || {
+                    let got = if timed {
+                        c.recv_timeout(Duration::from_secs(30)).ok().flatten()
+                    } else {
+                        c.recv()
+                    };
+                    let _ = tx.send(got);
+                })
+            };
+            while c.lock().sleepers == 0 {
+                std::thread::yield_now();
+            }
+            c.push(5);
+            assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(Some(5)));
+            reader.join().unwrap();
+        }
     }
 
     #[test]

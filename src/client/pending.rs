@@ -32,6 +32,10 @@ struct SlotState<T> {
     /// Filled once, even after the outcome was taken.
     done: bool,
     waker: Option<Waker>,
+    /// A thread sleeps on `ready`: only then does `fill` notify it (a
+    /// condvar's notify is a system call even when nobody waits, and most
+    /// slots are awaited or find their outcome in place).
+    sleeping: bool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -45,6 +49,7 @@ impl<T> Slot<T> {
                 outcome: None,
                 done: false,
                 waker: None,
+                sleeping: false,
             }),
             ready: Condvar::new(),
         })
@@ -52,16 +57,18 @@ impl<T> Slot<T> {
 
     /// Completes the slot (the first completion wins) and wakes the waiter.
     pub(crate) fn fill(&self, outcome: T) {
-        let waker = {
+        let (waker, sleeping) = {
             let mut s = lock(&self.state);
             if s.done {
                 return;
             }
             s.done = true;
             s.outcome = Some(outcome);
-            s.waker.take()
+            (s.waker.take(), s.sleeping)
         };
-        self.ready.notify_all();
+        if sleeping {
+            self.ready.notify_all();
+        }
         if let Some(w) = waker {
             super::wake::wake(w);
         }
@@ -95,16 +102,20 @@ impl<T> Slot<T> {
             if let Some(o) = s.outcome.take() {
                 return o;
             }
+            s.sleeping = true;
             s = self.ready.wait(s).unwrap_or_else(PoisonError::into_inner);
+            s.sleeping = false;
         }
     }
 
     fn wait_take_timeout(&self, d: Duration) -> Option<T> {
-        let s = lock(&self.state);
+        let mut s = lock(&self.state);
+        s.sleeping = true;
         let (mut s, _) = self
             .ready
             .wait_timeout_while(s, d, |s| s.outcome.is_none())
             .unwrap_or_else(PoisonError::into_inner);
+        s.sleeping = false;
         s.outcome.take()
     }
 }
@@ -371,6 +382,31 @@ mod tests {
         filler.join().unwrap();
         let p = Pending::new(Slot::ready(Err(Error::NoNode)), stat);
         assert_eq!(block_on(p), Err(Error::NoNode));
+    }
+
+    /// `fill` notifies only a thread that sleeps: one that does must wake.
+    #[test]
+    fn a_sleeping_waiter_is_woken() {
+        for timed in [false, true] {
+            let slot = Slot::new();
+            let p = Pending::new(slot.clone(), stat);
+            let (tx, rx) = std::sync::mpsc::channel();
+            let waiter = thread::spawn(move || {
+                let got = if timed {
+                    p.wait_timeout(Duration::from_secs(30))
+                } else {
+                    p.wait()
+                };
+                let _ = tx.send(got);
+            });
+            while !lock(&slot.state).sleeping {
+                thread::yield_now();
+            }
+            slot.fill(Ok(Response::Empty));
+            let got = rx.recv_timeout(Duration::from_secs(10));
+            assert_eq!(got, Ok(Ok(7)), "woken (timed: {timed})");
+            waiter.join().unwrap();
+        }
     }
 
     #[test]
