@@ -100,6 +100,34 @@ impl OutBuf {
         }
     }
 
+    /// Hands `bytes` straight to `send` (a non-blocking write to the
+    /// socket) when nothing waits or is in flight before them, and queues
+    /// what it did not take: no thread or task hand-off while the socket
+    /// keeps up. `Ok(true)`: bytes were queued, the adapter's writer has
+    /// work. `Err`: the socket failed (nothing is queued; the adapter's
+    /// reader sees the failure and reports it).
+    pub fn send_or_push(
+        &mut self,
+        bytes: &[u8],
+        mut send: impl FnMut(&[u8]) -> std::io::Result<usize>,
+    ) -> std::io::Result<bool> {
+        let mut sent = 0;
+        while self.held() == 0 && sent < bytes.len() {
+            match send(&bytes[sent..]) {
+                Ok(0) => break,
+                Ok(n) => sent += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if sent == bytes.len() {
+            return Ok(false);
+        }
+        self.push(&bytes[sent..]);
+        Ok(true)
+    }
+
     /// Takes every waiting byte at once, for a writer that writes outside
     /// the lock; they count against the limit until
     /// [`written`](OutBuf::written), which takes the buffer back.
@@ -164,6 +192,34 @@ mod tests {
         assert_eq!(b.room(), 7, "taken bytes count until written");
         b.written(taken);
         assert_eq!(b.room(), 10);
+    }
+
+    #[test]
+    fn sent_directly_only_when_nothing_is_ahead() {
+        use std::io::{Error, ErrorKind};
+        let mut b = OutBuf::new(100);
+        let mut wire = Vec::new();
+        // The socket takes 3 bytes, then would block: the rest is queued.
+        let queued = b.send_or_push(b"abcdef", |x| {
+            if wire.len() >= 3 {
+                return Err(Error::from(ErrorKind::WouldBlock));
+            }
+            wire.extend_from_slice(&x[..3]);
+            Ok(3)
+        });
+        assert_eq!((queued.ok(), &wire[..]), (Some(true), &b"abc"[..]));
+        // Bytes wait: later ones queue behind them, the socket untouched.
+        let queued = b.send_or_push(b"gh", |_| panic!("sent ahead of queued bytes"));
+        assert_eq!((queued.ok(), b.chunk()), (Some(true), &b"defgh"[..]));
+        // Taken by a writer (in flight): still nothing goes ahead.
+        let taken = b.take();
+        assert!(b.send_or_push(b"ij", |_| panic!("ahead")).unwrap_or(false));
+        b.written(taken);
+        b.consume(2);
+        // All written: straight to the socket; a failure queues nothing.
+        assert_eq!(b.send_or_push(b"kl", |x| Ok(x.len())).ok(), Some(false));
+        let failed = b.send_or_push(b"mn", |_| Err(Error::from(ErrorKind::BrokenPipe)));
+        assert!(failed.is_err() && b.is_empty());
     }
 
     /// Two buffers take turns (one filling, one being written): after the

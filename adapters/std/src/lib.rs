@@ -16,9 +16,10 @@
 //! attempts), a reader and a writer thread per open connection, and a
 //! callback thread where watch callbacks run in order, as in kazoo's
 //! threading handler; state listeners run there too (kazoo calls them on
-//! its connection thread). Requests are appended to a bounded buffer by the thread that
-//! makes them and written by the writer thread, never under the client's
-//! lock. Everything else (reconnects, timers, watches, replay,
+//! its connection thread). The thread that makes a request writes it
+//! to the socket itself when the socket takes it without blocking (no
+//! hand-off, no wake); what it would not take goes to a bounded buffer
+//! that the writer thread writes, never under the client's lock. Everything else (reconnects, timers, watches, replay,
 //! backpressure) is the core's.
 
 #![forbid(unsafe_code)]
@@ -162,11 +163,26 @@ impl Io for StdIo {
 
     fn write(&mut self, bytes: &[u8]) {
         let mut w = self.wiring.lock();
-        if w.stream.is_some() {
-            w.out.push(bytes);
-            if w.writers_waiting > 0 {
-                self.wiring.outgoing.notify_all();
+        let WiringState {
+            stream: Some(stream),
+            out,
+            writers_waiting,
+            ..
+        } = &mut *w
+        else {
+            return;
+        };
+        // Straight to the socket while it keeps up; the writer thread
+        // writes what it would not take without blocking.
+        match out.send_or_push(bytes, |b| send_now(stream, b)) {
+            Ok(false) => {}
+            Ok(true) => {
+                if *writers_waiting > 0 {
+                    self.wiring.outgoing.notify_all();
+                }
             }
+            // The reader sees the socket fail and reports it.
+            Err(_) => drop(stream.shutdown(Shutdown::Both)),
         }
     }
 
@@ -328,6 +344,23 @@ fn run_writer(mut stream: TcpStream, conn: ConnId, driver: &Driver, wiring: &Wir
             driver.writable(conn);
         }
     }
+}
+
+/// Writes what the socket takes now, without blocking (the socket itself
+/// stays blocking for the reader and writer threads).
+#[cfg(unix)]
+fn send_now(stream: &TcpStream, bytes: &[u8]) -> std::io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    let flags = libc::MSG_DONTWAIT;
+    socket2::SockRef::from(stream).send_with_flags(bytes, flags)
+}
+
+/// Without a non-blocking send, every write goes to the writer thread.
+#[cfg(not(unix))]
+fn send_now(_: &TcpStream, _: &[u8]) -> std::io::Result<usize> {
+    Err(std::io::ErrorKind::WouldBlock.into())
 }
 
 /// Resolves `host` now (DNS may have changed) and tries each address

@@ -133,27 +133,16 @@ impl Io for TokioIo {
 
     fn write(&mut self, bytes: &[u8]) {
         let mut s = self.shared.lock();
-        let Some(stream) = s.stream.clone() else {
+        let State {
+            stream: Some(stream),
+            out,
+            ..
+        } = &mut *s
+        else {
             return;
         };
-        if !s.out.is_empty() {
-            s.out.push(bytes);
-            return;
-        }
-        let mut written = 0;
-        while written < bytes.len() {
-            match stream.try_write(&bytes[written..]) {
-                Ok(n) => written += n,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(_) => {
-                    // The connection task sees the socket fail and reports it.
-                    break;
-                }
-            }
-        }
-        if written < bytes.len() {
-            s.out.push(&bytes[written..]);
+        // A failed socket: the connection task sees it and reports it.
+        if let Ok(true) = out.send_or_push(bytes, |b| stream.try_write(b)) {
             self.shared.flush.notify_one();
         }
     }
