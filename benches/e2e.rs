@@ -26,6 +26,11 @@ mod common;
 #[path = "../tests/support/counting.rs"]
 mod counting;
 
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
 use kazoo::client::Task;
@@ -38,18 +43,6 @@ fn main() {
         Some(w) => vec![w.clone()],
         None => ["W1", "W2", "W3", "W4", "W5"].map(String::from).to_vec(),
     };
-    // Kept alive for the whole run: kazoo-tokio's tasks run on it.
-    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    let client = connect(&adapter, hosts.as_str(), &runtime).expect("connected");
-    let root = format!("/bench-kazoo-rs-{}", std::process::id());
-    client.create(&root).send().wait().expect("root");
-    let node = format!("{root}/n");
-    client
-        .create(&node)
-        .data(vec![b'x'; 100])
-        .send()
-        .wait()
-        .expect("node");
     for w in &workloads {
         let count = args
             .get(1)
@@ -61,48 +54,172 @@ fn main() {
                 _ => 50_000,
             });
         let window = args.get(2).and_then(|c| c.parse().ok()).unwrap_or(1000);
-        // Heap allocations in the whole process (caller, adapter threads,
-        // core) per request, for W1–W3.
-        let allocs = counting::allocations();
-        let per_op = || {
-            let n = counting::allocations() - allocs;
-            format!("allocs_per_op={:.2}", n as f64 / count as f64)
-        };
         let line = match w.as_str() {
-            "W1" => format!("{} {}", run_sequential(&client, &node, count), per_op()),
-            "W2" | "W3" => {
-                let start = common::window_start();
-                let line = common::run_pipelined(&client, &node, w, count, window);
-                format!("{line} {} {}", common::measured(start), per_op())
+            "W1" | "W2" | "W3" | "W4" | "W5" => {
+                let w = w.clone();
+                drive(&adapter, &hosts, move |client| async move {
+                    let (root, node) = set_up(&client).await;
+                    let line = run_workload(&client, &w, &root, &node, count, window).await;
+                    clean_up(client, &root).await;
+                    line
+                })
             }
-            "W4" => run_churn(&client, &root, count, window),
-            "W5" => run_watches(&client, &root, count),
-            "W6" => run_open_loop(&client, &node, count as u64),
+            "W6" | "W8" => {
+                // Threads wait here: kazoo-tokio's tasks run on a runtime
+                // of their own (and kazoo-mio on its thread).
+                let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+                let client = connect(&adapter, hosts.as_str(), &runtime).expect("connected");
+                let (root, node) = common::block_on(set_up(&client));
+                let line = if w == "W6" {
+                    run_open_loop(&client, &node, count as u64)
+                } else {
+                    run_replay(&hosts, &adapter, &runtime, &root, count)
+                };
+                common::block_on(clean_up(client, &root));
+                line
+            }
             "W7" => run_many_sessions(&hosts, count, args.get(2).and_then(|s| s.parse().ok())),
-            "W8" => run_replay(&hosts, &adapter, &runtime, &root, count),
             other => panic!("unknown workload {other}"),
         };
         println!("RESULT client=kazoo-rs-{adapter} workload={w} {line}");
     }
-    client
-        .delete(&root)
-        .recursive()
-        .send()
-        .wait()
-        .expect("cleanup");
-    client
-        .close()
-        .wait_timeout(Duration::from_secs(10))
-        .expect("close");
 }
 
-fn run_sequential(client: &Client, node: &str, count: usize) -> String {
+/// Runs `workload` with a client on `adapter`, driven the way a user of
+/// that adapter drives it:
+/// - std: the main thread waits (parks) for each answer, the adapter's
+///   threads do the I/O;
+/// - tokio: the workload is a task on a current-thread runtime, beside
+///   the adapter's tasks (as zookeeper-client's program runs);
+/// - mio: the workload is polled in the program's own mio loop, on the
+///   one thread that also runs the session ([`kazoo_mio::Sessions`]).
+fn drive<F>(adapter: &str, hosts: &str, workload: impl FnOnce(Client) -> F) -> String
+where
+    F: Future<Output = String>,
+{
+    match adapter {
+        "std" => common::block_on(workload(kazoo_std::connect(hosts).expect("connected"))),
+        "tokio" => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+            .block_on(async {
+                let client = kazoo_tokio::connect(hosts).await.expect("connected");
+                workload(client).await
+            }),
+        "mio" => in_mio_loop(hosts, workload),
+        other => panic!("unknown adapter {other} (std, tokio, mio)"),
+    }
+}
+
+/// [`drive`] on kazoo-mio: one thread, one loop, no hand-off.
+fn in_mio_loop<F>(hosts: &str, workload: impl FnOnce(Client) -> F) -> String
+where
+    F: Future<Output = String>,
+{
+    use kazoo_mio::mio::{Events, Poll as MioPoll, Token};
+    /// Marks the workload for a poll; answers arrive on this thread, so a
+    /// flag is enough (a wake from another thread waits for the next
+    /// turn, at most 10 ms).
+    struct Flag(AtomicBool);
+    impl Wake for Flag {
+        fn wake(self: Arc<Self>) {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+    let mut poll = MioPoll::new().expect("a poll");
+    let mut zk = kazoo_mio::Sessions::new(poll.registry(), Token(0)).expect("sessions");
+    let config = kazoo::session::Config::new(hosts).expect("a config");
+    let client = zk.add(config, Token(1)).expect("a session");
+    let mut future = pin!(async move {
+        client.wait_connected().await.expect("connected");
+        workload(client).await
+    });
+    let flag = Arc::new(Flag(AtomicBool::new(true)));
+    let waker = Waker::from(flag.clone());
+    let mut cx = Context::from_waker(&waker);
+    let mut events = Events::with_capacity(1024);
+    let mut done = None;
+    // After the workload, the loop runs on until the closed session is
+    // gone from `zk`.
+    while done.is_none() || !zk.is_empty() {
+        if done.is_none() && flag.0.swap(false, Ordering::Acquire) {
+            if let Poll::Ready(line) = future.as_mut().poll(&mut cx) {
+                done = Some(line);
+                continue;
+            }
+        }
+        let wait = zk.poll_timeout().map_or(Duration::from_millis(10), |t| {
+            t.min(Duration::from_millis(10))
+        });
+        poll.poll(&mut events, Some(wait)).expect("poll");
+        for event in &events {
+            zk.handle_event(event);
+        }
+        zk.handle_timeouts();
+    }
+    done.unwrap_or_default()
+}
+
+/// The run's root node and its 100-byte node.
+async fn set_up(client: &Client) -> (String, String) {
+    let root = format!("/bench-kazoo-rs-{}", std::process::id());
+    client.create(&root).send().await.expect("root");
+    let node = format!("{root}/n");
+    client
+        .create(&node)
+        .data(vec![b'x'; 100])
+        .send()
+        .await
+        .expect("node");
+    (root, node)
+}
+
+async fn clean_up(client: Client, root: &str) {
+    client
+        .delete(root)
+        .recursive()
+        .send()
+        .await
+        .expect("cleanup");
+    client.close().await.expect("close");
+}
+
+/// W1–W5, measured over the workload's window only.
+async fn run_workload(
+    client: &Client,
+    w: &str,
+    root: &str,
+    node: &str,
+    count: usize,
+    window: usize,
+) -> String {
+    // Heap allocations in the whole process (caller, adapter threads or
+    // tasks, core) per request, for W1–W3.
+    let allocs = counting::allocations();
+    let per_op = || {
+        let n = counting::allocations() - allocs;
+        format!("allocs_per_op={:.2}", n as f64 / count as f64)
+    };
+    match w {
+        "W1" => format!("{} {}", run_sequential(client, node, count).await, per_op()),
+        "W2" | "W3" => {
+            let start = common::window_start();
+            let line = common::run_pipelined(client, node, w, count, window).await;
+            format!("{line} {} {}", common::measured(start), per_op())
+        }
+        "W4" => run_churn(client, root, count, window).await,
+        _ => run_watches(client, root, count).await,
+    }
+}
+
+async fn run_sequential(client: &Client, node: &str, count: usize) -> String {
     let mut lat = Vec::with_capacity(count);
     let start = common::window_start();
     let t0 = Instant::now();
     for _ in 0..count {
         let t = Instant::now();
-        client.get(node).send().wait().expect("get");
+        client.get(node).send().await.expect("get");
         lat.push(t.elapsed().as_nanos() as u64);
     }
     let el = t0.elapsed().as_secs_f64();
@@ -117,62 +234,67 @@ fn run_sequential(client: &Client, node: &str, count: usize) -> String {
 }
 
 /// Runs `count` tasks, at most `window` at once; returns tasks per second.
-fn pipelined<T>(count: usize, window: usize, mut send: impl FnMut(usize) -> Task<T>) -> f64 {
+async fn pipelined<T>(count: usize, window: usize, mut send: impl FnMut(usize) -> Task<T>) -> f64 {
     let t = Instant::now();
     let mut inflight = std::collections::VecDeque::with_capacity(window);
     for i in 0..count {
         if inflight.len() == window {
             let oldest: Task<T> = inflight.pop_front().expect("one in flight");
-            oldest.wait().expect("churn");
+            oldest.await.expect("churn");
         }
         inflight.push_back(send(i));
     }
     for task in inflight {
-        task.wait().expect("churn");
+        task.await.expect("churn");
     }
     count as f64 / t.elapsed().as_secs_f64()
 }
 
 /// W4: `count` creates pipelined, then `count` deletes pipelined.
-fn run_churn(client: &Client, root: &str, count: usize, window: usize) -> String {
+async fn run_churn(client: &Client, root: &str, count: usize, window: usize) -> String {
     let start = common::window_start();
     let t0 = Instant::now();
-    let rates = [
-        pipelined(count, window, |i| {
-            client.create(format!("{root}/c{i}")).send()
-        }),
-        pipelined(count, window, |i| {
-            client.delete(format!("{root}/c{i}")).send()
-        }),
-    ];
+    let creates = pipelined(count, window, |i| {
+        client.create(format!("{root}/c{i}")).send()
+    })
+    .await;
+    let deletes = pipelined(count, window, |i| {
+        client.delete(format!("{root}/c{i}")).send()
+    })
+    .await;
     let el = t0.elapsed().as_secs_f64();
     format!(
-        "ops={} secs={el:.3} ops_per_s={:.0} create_ops_per_s={:.0} delete_ops_per_s={:.0} {}",
+        "ops={} secs={el:.3} ops_per_s={:.0} create_ops_per_s={creates:.0} delete_ops_per_s={deletes:.0} {}",
         2 * count,
         2.0 * count as f64 / el,
-        rates[0],
-        rates[1],
         common::measured(start)
     )
 }
 
 /// `count` nodes under `dir`, each with a data watch; the watches.
-fn watched_nodes(client: &Client, dir: &str, count: usize) -> Vec<kazoo::client::WatchFuture> {
-    client.create(dir).send().wait().expect("dir");
+async fn watched_nodes(
+    client: &Client,
+    dir: &str,
+    count: usize,
+) -> Vec<kazoo::client::WatchFuture> {
+    client.create(dir).send().await.expect("dir");
     let creates: Vec<_> = (0..count)
         .map(|i| client.create(format!("{dir}/{i}")).send())
         .collect();
-    creates
-        .into_iter()
-        .for_each(|c| drop(c.wait().expect("create")));
+    for c in creates {
+        c.await.expect("create");
+    }
     let (reads, watches): (Vec<_>, Vec<_>) = (0..count)
         .map(|i| client.get(format!("{dir}/{i}")).send_watched())
         .unzip();
-    reads.into_iter().for_each(|r| drop(r.wait().expect("get")));
+    for r in reads {
+        r.await.expect("get");
+    }
     watches
 }
 
-/// A client on `adapter`.
+/// A client on `adapter`, with its own threads (or, for kazoo-tokio, on
+/// `runtime`'s): for the workloads that wait from threads.
 fn connect(
     adapter: &str,
     config: impl kazoo::session::IntoConfig,
@@ -186,18 +308,21 @@ fn connect(
     }
 }
 
-fn run_watches(client: &Client, root: &str, count: usize) -> String {
+async fn run_watches(client: &Client, root: &str, count: usize) -> String {
     let dir = format!("{root}/w");
-    let watches = watched_nodes(client, &dir, count);
+    let watches = watched_nodes(client, &dir, count).await;
     let start = common::window_start();
     let t = Instant::now();
     let sets: Vec<_> = (0..count)
         .map(|i| client.set(format!("{dir}/{i}"), "z").send())
         .collect();
     for s in sets {
-        s.wait().expect("set");
+        s.await.expect("set");
     }
-    let n = watches.into_iter().filter_map(|w| w.wait()).count();
+    let mut n = 0;
+    for w in watches {
+        n += usize::from(w.await.is_some());
+    }
     let el = t.elapsed().as_secs_f64();
     format!(
         "watches={n} secs_trigger_to_all_events={el:.3} {}",
@@ -364,7 +489,7 @@ fn run_replay(
         .build()
         .expect("a config");
     let client = connect(adapter, config, runtime).expect("connected through the proxy");
-    let watches = watched_nodes(&client, &format!("{root}/r"), count);
+    let watches = common::block_on(watched_nodes(&client, &format!("{root}/r"), count));
     // Told by a listener (not by polling the client, which would take the
     // lock the replay needs) when the same session is back.
     let (tx, rx) = std::sync::mpsc::channel();

@@ -53,7 +53,7 @@ fn main() {
         .expect("node");
     // Warm both paths and the server's JIT.
     for c in [&plain, &secure] {
-        common::run_pipelined(c, &node, "W2", 20_000, 1000);
+        common::block_on(common::run_pipelined(c, &node, "W2", 20_000, 1000));
     }
     let mut per_op = [Vec::new(), Vec::new()];
     for round in 1..=3 {
@@ -62,7 +62,7 @@ fn main() {
             .enumerate()
         {
             let cpu0 = common::cpu_seconds();
-            let line = common::run_pipelined(c, &node, "W2", count, 1000);
+            let line = common::block_on(common::run_pipelined(c, &node, "W2", count, 1000));
             let cpu_us = (common::cpu_seconds() - cpu0) / count as f64 * 1e6;
             per_op[i].push(cpu_us);
             println!(

@@ -4,6 +4,10 @@
 #![allow(dead_code)] // each benchmark uses its part
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
 
 use kazoo::Client;
@@ -80,6 +84,26 @@ pub fn measured_server_only(start: (f64, f64)) -> String {
     )
 }
 
+/// Runs `future` on the calling thread, which sleeps (parks) until the
+/// client wakes it: what `.wait()` does for a std user.
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    struct Unpark(std::thread::Thread);
+    impl Wake for Unpark {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(Unpark(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut future = pin!(future);
+    loop {
+        if let Poll::Ready(v) = future.as_mut().poll(&mut cx) {
+            return v;
+        }
+        std::thread::park();
+    }
+}
+
 /// Resident memory of this process now, in KiB (VmRSS).
 pub fn rss_kb() -> u64 {
     status_kb("VmRSS:")
@@ -101,7 +125,13 @@ fn status_kb(field: &str) -> u64 {
 
 /// W2 (`W2`: getData) or W3 (setData) of BASELINES.md: `count` requests on
 /// a 100-byte node, at most `window` in flight.
-pub fn run_pipelined(client: &Client, node: &str, w: &str, count: usize, window: usize) -> String {
+pub async fn run_pipelined(
+    client: &Client,
+    node: &str,
+    w: &str,
+    count: usize,
+    window: usize,
+) -> String {
     let data = bytes::Bytes::from(vec![b'y'; 100]);
     let t0 = Instant::now();
     let mut gets = VecDeque::with_capacity(window);
@@ -118,9 +148,9 @@ pub fn run_pipelined(client: &Client, node: &str, w: &str, count: usize, window:
         }
         // Replies come in order: the oldest finishes first.
         if let Some(g) = gets.pop_front() {
-            g.wait().expect("get");
+            g.await.expect("get");
         } else if let Some(s) = sets.pop_front() {
-            s.wait().expect("set");
+            s.await.expect("set");
         }
         done += 1;
     }
