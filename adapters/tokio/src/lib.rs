@@ -141,7 +141,20 @@ impl Io for TokioIo {
         else {
             return;
         };
-        // A failed socket: the connection task sees it and reports it.
+        if Handle::try_current().is_ok() {
+            // On the runtime: the connection task writes, once the task
+            // that made this request yields, everything requested until
+            // then in one system call (a pipelined burst is one write).
+            let first = out.is_empty();
+            out.push(bytes);
+            if first {
+                self.shared.flush.notify_one();
+            }
+            return;
+        }
+        // From a thread of its own: straight to the socket (waking the
+        // connection task would cost a thread hop per request). A failed
+        // socket: the connection task sees it and reports it.
         if let Ok(true) = out.send_or_push(bytes, |b| stream.try_write(b)) {
             self.shared.flush.notify_one();
         }
@@ -286,7 +299,17 @@ async fn run_connection(
                     _ => break,
                 }
             }
-            _ = shared.flush.notified(), if !pending => {}
+            // Bytes were queued: write them now (what the socket will not
+            // take waits for it to be writable, on the next turn).
+            _ = shared.flush.notified(), if !pending => {
+                match flush(&stream, &shared) {
+                    Some(true) => {
+                        driver.writable(conn);
+                    }
+                    Some(false) => {}
+                    None => break,
+                }
+            }
         }
     }
     driver.disconnected(conn);

@@ -48,6 +48,19 @@ fn everything_on_one_runtime_thread() {
         c.set("/a", "z").send().await.unwrap();
         assert_eq!(rx.await.unwrap(), Ok(Some(kazoo::Bytes::from("z"))));
 
+        // A burst made on the runtime goes out when the task yields, in as
+        // few writes as the socket allows: 4 MiB is more than it takes at
+        // once, so the rest waits for it to be writable.
+        let data = kazoo::Bytes::from(vec![b'b'; 2048]);
+        let sets: Vec<_> = (0..2048)
+            .map(|_| c.set("/a", data.clone()).send())
+            .collect();
+        let mut last = None;
+        for set in sets {
+            last = Some(set.await.unwrap().version);
+        }
+        assert_eq!(last, Some(2050), "every set of the burst, in order");
+
         // Waiting on the session's timers, and a multi-step task.
         c.sleep(Duration::from_millis(50)).await.unwrap();
         c.ensure_path("/deep/er/path").await.unwrap();
