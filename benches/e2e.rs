@@ -400,6 +400,7 @@ fn run_many_sessions(hosts: &str, count: usize, idle: Option<u64>) -> String {
     use std::sync::{mpsc, Arc};
     let idle = Duration::from_secs(idle.unwrap_or(30));
     let before = common::rss_kb();
+    let heap_before = counting::live_bytes();
     let stop = Arc::new(AtomicBool::new(false));
     let (tx, rx) = mpsc::channel();
     let (h, s) = (hosts.to_owned(), stop.clone());
@@ -439,6 +440,7 @@ fn run_many_sessions(hosts: &str, count: usize, idle: Option<u64>) -> String {
     }
     let connected = clients.iter().filter(|c| c.is_connected()).count();
     let after = common::rss_kb();
+    let heap = counting::live_bytes() - heap_before;
     let cpu0 = common::cpu_seconds();
     std::thread::sleep(idle);
     let idle_cpu = common::cpu_seconds() - cpu0;
@@ -458,8 +460,9 @@ fn run_many_sessions(hosts: &str, count: usize, idle: Option<u64>) -> String {
         "W7: sessions connected, reads failed"
     );
     format!(
-        "sessions={count} connected={connected} failed_reads={failed} rss_per_session_kb={:.2} idle_cpu_us_per_session_s={:.2} idle_secs={} rss_kb={}",
+        "sessions={count} connected={connected} failed_reads={failed} rss_per_session_kb={:.2} heap_per_session_b={} idle_cpu_us_per_session_s={:.2} idle_secs={} rss_kb={}",
         after.saturating_sub(before) as f64 / count as f64,
+        heap / count as i64,
         idle_cpu / (count as f64 * idle.as_secs_f64()) * 1e6,
         idle.as_secs(),
         common::peak_rss_kb()
