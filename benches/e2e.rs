@@ -143,18 +143,19 @@ where
     // After the workload, the loop runs on until the closed session is
     // gone from `zk`.
     while done.is_none() || !zk.is_empty() {
-        if done.is_none() && flag.0.swap(false, Ordering::Acquire) {
-            if let Poll::Ready(line) = future.as_mut().poll(&mut cx) {
-                done = Some(line);
-                continue;
-            }
-        }
         let wait = zk.poll_timeout().map_or(Duration::from_millis(10), |t| {
             t.min(Duration::from_millis(10))
         });
         poll.poll(&mut events, Some(wait)).expect("poll");
         for event in &events {
             zk.handle_event(event);
+        }
+        // The turn's work, between the events and `handle_timeouts`: its
+        // requests go out together.
+        if done.is_none() && flag.0.swap(false, Ordering::Acquire) {
+            if let Poll::Ready(line) = future.as_mut().poll(&mut cx) {
+                done = Some(line);
+            }
         }
         zk.handle_timeouts();
     }

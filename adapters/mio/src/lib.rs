@@ -27,6 +27,13 @@
 //! Never `.wait()` for a request on the loop's own thread: the loop is what
 //! completes it. Check [`Pending::is_ready`](kazoo::client::Pending::is_ready)
 //! each turn instead, or wait from another thread.
+//!
+//! Requests the loop's thread makes during a turn, between
+//! [`Sessions::handle_event`] and [`Sessions::handle_timeouts`] (where the
+//! example says "your own tokens go elsewhere"), are written together when
+//! `handle_timeouts` runs: a burst of requests is one system call per
+//! socket, not one each. Requests made at any other time, or from other
+//! threads, are written at once.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -35,6 +42,7 @@ pub use kazoo::*;
 /// The mio this crate is built with, for your own loop.
 pub use mio;
 
+use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io::{self, ErrorKind, Read, Write};
@@ -63,6 +71,9 @@ pub struct Sessions {
     /// Sessions that asked the loop to look at them, from any thread
     /// (with the waker): only these are settled on a wake, not all.
     woken: Arc<Mutex<Vec<Token>>>,
+    /// Sockets the loop's thread wrote to during this turn (see the
+    /// module docs), flushed by `handle_timeouts`.
+    turn: Arc<Turn>,
     /// Each session's next deadline, earliest first. An entry whose
     /// deadline is no longer the session's `scheduled` is stale and
     /// skipped: a turn costs O(log n) per due session, not O(n).
@@ -104,6 +115,32 @@ struct Socket {
     out: OutBuf,
     /// Outcomes to report to the driver from the loop: (conn, up).
     reports: Vec<(ConnId, bool)>,
+    /// The turn of the `Sessions` this socket belongs to.
+    turn: Arc<Turn>,
+    /// Bytes wait for the end of the turn (this socket is in `turn`).
+    deferred: bool,
+}
+
+/// The sockets with requests held for the end of the loop's turn.
+#[derive(Default)]
+struct Turn {
+    deferred: Mutex<Vec<Token>>,
+}
+
+thread_local! {
+    /// The [`Turn`] (its address) of the `Sessions` whose turn this thread
+    /// is in: from its `handle_event` to its `handle_timeouts`; 0 outside.
+    static IN_TURN: Cell<usize> = const { Cell::new(0) };
+}
+
+impl Turn {
+    fn id(turn: &Arc<Turn>) -> usize {
+        Arc::as_ptr(turn) as usize
+    }
+
+    fn deferred(&self) -> MutexGuard<'_, Vec<Token>> {
+        self.deferred.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 fn lock(socket: &Mutex<Socket>) -> MutexGuard<'_, Socket> {
@@ -216,11 +253,22 @@ impl Io for MioIo {
     fn write(&mut self, bytes: &[u8]) {
         let mut s = lock(&self.0);
         s.out.push(bytes);
-        if !s.connecting {
-            // Under the client's lock: nothing to resume, the session is
-            // producing right now and sees the room it has.
-            let _ = s.flush();
+        if s.connecting {
+            return; // written once the connect completes
         }
+        if IN_TURN.with(Cell::get) == Turn::id(&s.turn) {
+            // The loop's own thread, mid-turn: written with the turn's
+            // other requests by `handle_timeouts`.
+            if !s.deferred {
+                s.deferred = true;
+                let token = s.token;
+                s.turn.deferred().push(token);
+            }
+            return;
+        }
+        // Under the client's lock: nothing to resume, the session is
+        // producing right now and sees the room it has.
+        let _ = s.flush();
     }
 
     fn room(&self) -> usize {
@@ -260,6 +308,7 @@ impl Sessions {
             callbacks: CallbackThread::spawn(),
             entries: HashMap::new(),
             woken: Arc::default(),
+            turn: Arc::default(),
             timers: BinaryHeap::new(),
             buf: vec![0; 64 * 1024],
         })
@@ -288,6 +337,8 @@ impl Sessions {
             connecting: false,
             out: OutBuf::new(config.write_buffer_limit()),
             reports: Vec::new(),
+            turn: self.turn.clone(),
+            deferred: false,
         }));
         let (client, driver) = Client::new(config, MioIo(socket.clone()), self.callbacks.clone());
         let entry = Entry {
@@ -300,8 +351,12 @@ impl Sessions {
         Ok(client)
     }
 
-    /// Handles one event from your poll; false if it was not for these sessions.
+    /// Handles one event from your poll; false if it was not for these
+    /// sessions. Opens the loop's turn: requests this thread makes from
+    /// now until [`handle_timeouts`](Self::handle_timeouts) go out
+    /// together.
     pub fn handle_event(&mut self, event: &mio::event::Event) -> bool {
+        IN_TURN.with(|t| t.set(Turn::id(&self.turn)));
         let token = event.token();
         if token == self.waker_token {
             let mut tokens =
@@ -424,9 +479,11 @@ impl Sessions {
         }
     }
 
-    /// Fires the timers that are due and forgets closed sessions; call it
-    /// after each poll.
+    /// Writes the requests of the turn, fires the timers that are due and
+    /// forgets closed sessions; call it after each poll (and after the
+    /// turn's own work).
     pub fn handle_timeouts(&mut self) {
+        self.end_turn();
         let now = Instant::now();
         while let Some(&Reverse((at, token))) = self.timers.peek() {
             if at > now {
@@ -445,8 +502,38 @@ impl Sessions {
         }
     }
 
-    /// When to poll again at the latest (the nearest session deadline).
+    /// Ends this thread's turn and writes what it held back.
+    fn end_turn(&mut self) {
+        let id = Turn::id(&self.turn);
+        IN_TURN.with(|t| {
+            if t.get() == id {
+                t.set(0);
+            }
+        });
+        let tokens = std::mem::take(&mut *self.turn.deferred());
+        for token in tokens {
+            let Some(entry) = self.entries.get(&token) else {
+                continue; // closed and forgotten
+            };
+            let resume = {
+                let mut s = lock(&entry.socket);
+                s.deferred = false;
+                s.flush()
+            };
+            if let Some(conn) = resume {
+                entry.driver.writable(conn);
+            }
+            // A failed write queued a report for the driver.
+            self.settle(token);
+        }
+    }
+
+    /// When to poll again at the latest (the nearest session deadline;
+    /// at once while requests of the turn wait to be written).
     pub fn poll_timeout(&self) -> Option<Duration> {
+        if !self.turn.deferred().is_empty() {
+            return Some(Duration::ZERO);
+        }
         let Reverse((next, _)) = self.timers.peek()?;
         Some(next.saturating_duration_since(Instant::now()))
     }
@@ -459,6 +546,17 @@ impl Sessions {
     /// True when every session is closed.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+}
+
+impl Drop for Sessions {
+    fn drop(&mut self) {
+        let id = Turn::id(&self.turn);
+        IN_TURN.with(|t| {
+            if t.get() == id {
+                t.set(0);
+            }
+        });
     }
 }
 
