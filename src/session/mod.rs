@@ -255,8 +255,11 @@ impl Session {
             abandoned: BTreeSet::new(),
             alarms: BTreeSet::new(),
             alarm_at: HashMap::new(),
-            commands: VecDeque::new(),
-            events: VecDeque::new(),
+            // Room for one: a queue's first growth makes room for four,
+            // and an idle session (most of 10,000 on one loop) never has
+            // more than one command or event waiting at a time.
+            commands: VecDeque::with_capacity(1),
+            events: VecDeque::with_capacity(1),
             last_send: now,
             last_recv: now,
             stats: SessionStats::default(),
