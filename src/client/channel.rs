@@ -235,7 +235,10 @@ mod tests {
                     let _ = tx.send(got);
                 })
             };
+            let mut spins = 0u32;
             while c.lock().sleepers == 0 {
+                spins += 1;
+                assert!(spins < 20_000_000, "the reader never slept");
                 std::thread::yield_now();
             }
             c.push(5);

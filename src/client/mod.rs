@@ -78,9 +78,11 @@ pub trait Io: Send + 'static {
     fn connect(&mut self, host: &HostPort, conn: ConnId, timeout: Duration);
     /// Close the current connection; do not report it.
     fn disconnect(&mut self);
-    /// Write to the current connection, never blocking: append to a
-    /// bounded buffer ([`OutBuf`]) that another thread, task or poll event
-    /// drains. On failure, close the connection so that its reader reports
+    /// Write to the current connection, never blocking: hand the bytes to
+    /// the socket if it takes them at once and nothing is queued ahead
+    /// ([`OutBuf::send_or_push`]), and append the rest to a bounded buffer
+    /// ([`OutBuf`]) that another thread, task or poll event drains. On
+    /// failure, close the connection so that its reader reports
     /// [`Driver::disconnected`].
     fn write(&mut self, bytes: &[u8]);
     /// How many more bytes [`write`](Io::write) should be given now; the

@@ -1,8 +1,9 @@
 //! The bounded outgoing buffer every adapter keeps per connection.
 //!
 //! [`Io::write`](super::Io::write) runs under the client's lock and must
-//! never block, so an adapter appends to an `OutBuf` and drains it from
-//! another thread, task or poll event. The buffer is bounded: once it holds
+//! never block, so an adapter writes to the socket only what it takes at
+//! once ([`OutBuf::send_or_push`]), appends the rest to an `OutBuf` and
+//! drains it from another thread, task or poll event. The buffer is bounded: once it holds
 //! [`limit`](OutBuf::limit) bytes, [`room`](OutBuf::room) is 0, the session
 //! stops producing frames (requests wait in its queue, visible as
 //! `Pending`), and the adapter calls
@@ -104,8 +105,9 @@ impl OutBuf {
     /// socket) when nothing waits or is in flight before them, and queues
     /// what it did not take: no thread or task hand-off while the socket
     /// keeps up. `Ok(true)`: bytes were queued, the adapter's writer has
-    /// work. `Err`: the socket failed (nothing is queued; the adapter's
-    /// reader sees the failure and reports it).
+    /// work. `Err`: the socket failed; what it did not take is queued all
+    /// the same (the writer meets the failure too), and the adapter closes
+    /// the connection so that its reader reports it.
     pub fn send_or_push(
         &mut self,
         bytes: &[u8],
@@ -118,7 +120,10 @@ impl OutBuf {
                 Ok(n) => sent += n,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.push(&bytes[sent..]);
+                    return Err(e);
+                }
             }
         }
         if sent == bytes.len() {
@@ -216,10 +221,20 @@ mod tests {
         assert!(b.send_or_push(b"ij", |_| panic!("ahead")).unwrap_or(false));
         b.written(taken);
         b.consume(2);
-        // All written: straight to the socket; a failure queues nothing.
+        // All written: straight to the socket.
         assert_eq!(b.send_or_push(b"kl", |x| Ok(x.len())).ok(), Some(false));
-        let failed = b.send_or_push(b"mn", |_| Err(Error::from(ErrorKind::BrokenPipe)));
-        assert!(failed.is_err() && b.is_empty());
+        // A failure after part of a frame: the rest is kept, in order,
+        // for the writer (which meets the failure too).
+        let mut calls = 0;
+        let failed = b.send_or_push(b"mnop", |x| {
+            calls += 1;
+            match calls {
+                1 => Ok(x.len().min(1)),
+                _ => Err(Error::from(ErrorKind::BrokenPipe)),
+            }
+        });
+        assert!(failed.is_err());
+        assert_eq!(b.chunk(), b"nop");
     }
 
     /// Two buffers take turns (one filling, one being written): after the

@@ -399,7 +399,10 @@ mod tests {
                 };
                 let _ = tx.send(got);
             });
+            let mut spins = 0u32;
             while !lock(&slot.state).sleeping {
+                spins += 1;
+                assert!(spins < 20_000_000, "the waiter never slept");
                 thread::yield_now();
             }
             slot.fill(Ok(Response::Empty));

@@ -42,11 +42,11 @@ pub use kazoo::*;
 /// The mio this crate is built with, for your own loop.
 pub use mio;
 
-use std::cell::Cell;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::thread;
@@ -121,21 +121,28 @@ struct Socket {
     deferred: bool,
 }
 
-/// The sockets with requests held for the end of the loop's turn.
+/// The loop's turn: from `handle_event` to `handle_timeouts`, on the
+/// thread that runs them; the sockets with requests held for its end.
 #[derive(Default)]
 struct Turn {
+    /// [`thread_no`] of the thread in the turn; 0 between turns.
+    owner: AtomicU64,
     deferred: Mutex<Vec<Token>>,
 }
 
-thread_local! {
-    /// The [`Turn`] (its address) of the `Sessions` whose turn this thread
-    /// is in: from its `handle_event` to its `handle_timeouts`; 0 outside.
-    static IN_TURN: Cell<usize> = const { Cell::new(0) };
+/// A number for the calling thread (never 0), to tell whose turn it is.
+fn thread_no() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    thread_local! {
+        static NO: u64 = NEXT.fetch_add(1, Ordering::Relaxed);
+    }
+    NO.with(|n| *n)
 }
 
 impl Turn {
-    fn id(turn: &Arc<Turn>) -> usize {
-        Arc::as_ptr(turn) as usize
+    /// True on the thread in the turn, mid-turn.
+    fn is_current(&self) -> bool {
+        self.owner.load(Ordering::Relaxed) == thread_no()
     }
 
     fn deferred(&self) -> MutexGuard<'_, Vec<Token>> {
@@ -256,7 +263,7 @@ impl Io for MioIo {
         if s.connecting {
             return; // written once the connect completes
         }
-        if IN_TURN.with(Cell::get) == Turn::id(&s.turn) {
+        if s.turn.is_current() {
             // The loop's own thread, mid-turn: written with the turn's
             // other requests by `handle_timeouts`.
             if !s.deferred {
@@ -356,7 +363,7 @@ impl Sessions {
     /// now until [`handle_timeouts`](Self::handle_timeouts) go out
     /// together.
     pub fn handle_event(&mut self, event: &mio::event::Event) -> bool {
-        IN_TURN.with(|t| t.set(Turn::id(&self.turn)));
+        self.turn.owner.store(thread_no(), Ordering::Relaxed);
         let token = event.token();
         if token == self.waker_token {
             let mut tokens =
@@ -504,12 +511,7 @@ impl Sessions {
 
     /// Ends this thread's turn and writes what it held back.
     fn end_turn(&mut self) {
-        let id = Turn::id(&self.turn);
-        IN_TURN.with(|t| {
-            if t.get() == id {
-                t.set(0);
-            }
-        });
+        self.turn.owner.store(0, Ordering::Relaxed);
         let tokens = std::mem::take(&mut *self.turn.deferred());
         for token in tokens {
             let Some(entry) = self.entries.get(&token) else {
@@ -546,17 +548,6 @@ impl Sessions {
     /// True when every session is closed.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
-    }
-}
-
-impl Drop for Sessions {
-    fn drop(&mut self) {
-        let id = Turn::id(&self.turn);
-        IN_TURN.with(|t| {
-            if t.get() == id {
-                t.set(0);
-            }
-        });
     }
 }
 

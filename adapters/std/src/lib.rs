@@ -19,8 +19,9 @@
 //! its connection thread). The thread that makes a request writes it
 //! to the socket itself when the socket takes it without blocking (no
 //! hand-off, no wake); what it would not take goes to a bounded buffer
-//! that the writer thread writes, never under the client's lock. Everything else (reconnects, timers, watches, replay,
-//! backpressure) is the core's.
+//! that the writer thread writes, never under the client's lock.
+//! Everything else (reconnects, timers, watches, replay, backpressure)
+//! is the core's.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
@@ -350,9 +351,25 @@ fn run_writer(mut stream: TcpStream, conn: ConnId, driver: &Driver, wiring: &Wir
 /// stays blocking for the reader and writer threads).
 #[cfg(unix)]
 fn send_now(stream: &TcpStream, bytes: &[u8]) -> std::io::Result<usize> {
-    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // No SIGPIPE from a reset peer, as std's own writes (where there is
+    // no such flag, std sets SO_NOSIGPIPE on the socket instead).
+    #[cfg(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    ))]
     let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    #[cfg(not(any(
+        target_os = "linux",
+        target_os = "android",
+        target_os = "freebsd",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "dragonfly"
+    )))]
     let flags = libc::MSG_DONTWAIT;
     socket2::SockRef::from(stream).send_with_flags(bytes, flags)
 }

@@ -153,9 +153,10 @@ impl Io for TokioIo {
             return;
         }
         // From a thread of its own: straight to the socket (waking the
-        // connection task would cost a thread hop per request). A failed
-        // socket: the connection task sees it and reports it.
-        if let Ok(true) = out.send_or_push(bytes, |b| stream.try_write(b)) {
+        // connection task would cost a thread hop per request). What the
+        // socket did not take, or a failure, goes to the connection task:
+        // its flush meets the failure and reports the disconnect.
+        if !matches!(out.send_or_push(bytes, |b| stream.try_write(b)), Ok(false)) {
             self.shared.flush.notify_one();
         }
     }
@@ -317,8 +318,17 @@ async fn run_connection(
 
 /// Writes what is buffered; `None` if the socket failed, else whether the
 /// session held frames back and should be resumed (`Driver::writable`).
-fn flush(stream: &TcpStream, shared: &Shared) -> Option<bool> {
+fn flush(stream: &Arc<TcpStream>, shared: &Shared) -> Option<bool> {
     let mut s = shared.lock();
+    if !s
+        .stream
+        .as_ref()
+        .is_some_and(|now| Arc::ptr_eq(now, stream))
+    {
+        // An old connection's task (aborted, not yet gone): the buffer is
+        // the new connection's.
+        return Some(false);
+    }
     while !s.out.is_empty() {
         match stream.try_write(s.out.chunk()) {
             Ok(n) => s.out.consume(n),

@@ -48,9 +48,17 @@ fn everything_on_one_runtime_thread() {
         c.set("/a", "z").send().await.unwrap();
         assert_eq!(rx.await.unwrap(), Ok(Some(kazoo::Bytes::from("z"))));
 
-        // A burst made on the runtime goes out when the task yields, in as
-        // few writes as the socket allows: 4 MiB is more than it takes at
-        // once, so the rest waits for it to be writable.
+        // Requests made on the runtime wait for the task to yield, then go
+        // out together (a thread outside the runtime writes at once).
+        let small: Vec<_> = (0..10).map(|_| c.exists("/a").send()).collect();
+        assert!(c.stats().write_buffered > 0, "held until this task yields");
+        for exists in small {
+            assert!(exists.await.unwrap().is_some());
+        }
+        assert_eq!(c.stats().write_buffered, 0, "written once it yielded");
+
+        // A burst bigger than the socket takes at once (4 MiB): the rest
+        // waits for it to be writable.
         let data = kazoo::Bytes::from(vec![b'b'; 2048]);
         let sets: Vec<_> = (0..2048)
             .map(|_| c.set("/a", data.clone()).send())
