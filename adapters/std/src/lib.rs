@@ -351,28 +351,17 @@ fn run_writer(mut stream: TcpStream, conn: ConnId, driver: &Driver, wiring: &Wir
 /// stays blocking for the reader and writer threads).
 #[cfg(unix)]
 fn send_now(stream: &TcpStream, bytes: &[u8]) -> std::io::Result<usize> {
-    // No SIGPIPE from a reset peer, as std's own writes (where there is
-    // no such flag, std sets SO_NOSIGPIPE on the socket instead).
-    #[cfg(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    ))]
-    let flags = libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL;
-    #[cfg(not(any(
-        target_os = "linux",
-        target_os = "android",
-        target_os = "freebsd",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "dragonfly"
-    )))]
-    let flags = libc::MSG_DONTWAIT;
-    socket2::SockRef::from(stream).send_with_flags(bytes, flags)
+    socket2::SockRef::from(stream).send_with_flags(bytes, libc::MSG_DONTWAIT | NO_SIGNAL)
 }
+
+/// No SIGPIPE from a reset peer, as std's own writes pass (where `send`
+/// has no such flag, std sets `SO_NOSIGPIPE` on the socket instead).
+#[rustfmt::skip]
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd", target_os = "openbsd", target_os = "dragonfly"))]
+const NO_SIGNAL: libc::c_int = libc::MSG_NOSIGNAL;
+#[rustfmt::skip]
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android", target_os = "freebsd", target_os = "netbsd", target_os = "openbsd", target_os = "dragonfly"))))]
+const NO_SIGNAL: libc::c_int = 0;
 
 /// Without a non-blocking send, every write goes to the writer thread.
 #[cfg(not(unix))]
