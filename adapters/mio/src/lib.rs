@@ -74,6 +74,9 @@ pub struct Sessions {
     /// Sockets the loop's thread wrote to during this turn (see the
     /// module docs), flushed by `handle_timeouts`.
     turn: Arc<Turn>,
+    /// The turn's sockets while `handle_timeouts` writes them (kept: no
+    /// allocation per turn).
+    flushing: Vec<Token>,
     /// Each session's next deadline, earliest first. An entry whose
     /// deadline is no longer the session's `scheduled` is stale and
     /// skipped: a turn costs O(log n) per due session, not O(n).
@@ -316,6 +319,7 @@ impl Sessions {
             entries: HashMap::new(),
             woken: Arc::default(),
             turn: Arc::default(),
+            flushing: Vec::new(),
             timers: BinaryHeap::new(),
             buf: vec![0; 64 * 1024],
         })
@@ -512,8 +516,10 @@ impl Sessions {
     /// Ends this thread's turn and writes what it held back.
     fn end_turn(&mut self) {
         self.turn.owner.store(0, Ordering::Relaxed);
-        let tokens = std::mem::take(&mut *self.turn.deferred());
-        for token in tokens {
+        // Moved out (the list keeps its room), then walked outside its lock.
+        let mut tokens = std::mem::take(&mut self.flushing);
+        tokens.append(&mut self.turn.deferred());
+        for token in tokens.drain(..) {
             let Some(entry) = self.entries.get(&token) else {
                 continue; // closed and forgotten
             };
@@ -528,6 +534,7 @@ impl Sessions {
             // A failed write queued a report for the driver.
             self.settle(token);
         }
+        self.flushing = tokens;
     }
 
     /// When to poll again at the latest (the nearest session deadline;
