@@ -117,14 +117,21 @@ fn in_mio_loop<F>(hosts: &str, workload: impl FnOnce(Client) -> F) -> String
 where
     F: Future<Output = String>,
 {
-    use kazoo_mio::mio::{Events, Poll as MioPoll, Token};
-    /// Marks the workload for a poll; answers arrive on this thread, so a
-    /// flag is enough (a wake from another thread waits for the next
-    /// turn, at most 10 ms).
-    struct Flag(AtomicBool);
+    use kazoo_mio::mio::{Events, Poll as MioPoll, Token, Waker as MioWaker};
+    /// Marks the workload for a poll. Answers arrive on the loop's thread,
+    /// where a flag is enough; a wake from another thread also wakes the
+    /// poll, as a program's own loop would.
+    struct Flag {
+        set: AtomicBool,
+        home: std::thread::ThreadId,
+        poll: MioWaker,
+    }
     impl Wake for Flag {
         fn wake(self: Arc<Self>) {
-            self.0.store(true, Ordering::Release);
+            self.set.store(true, Ordering::Release);
+            if std::thread::current().id() != self.home {
+                let _ = self.poll.wake();
+            }
         }
     }
     let mut poll = MioPoll::new().expect("a poll");
@@ -135,7 +142,11 @@ where
         client.wait_connected().await.expect("connected");
         workload(client).await
     });
-    let flag = Arc::new(Flag(AtomicBool::new(true)));
+    let flag = Arc::new(Flag {
+        set: AtomicBool::new(true),
+        home: std::thread::current().id(),
+        poll: MioWaker::new(poll.registry(), Token(2)).expect("a waker"),
+    });
     let waker = Waker::from(flag.clone());
     let mut cx = Context::from_waker(&waker);
     let mut events = Events::with_capacity(1024);
@@ -143,16 +154,13 @@ where
     // After the workload, the loop runs on until the closed session is
     // gone from `zk`.
     while done.is_none() || !zk.is_empty() {
-        let wait = zk.poll_timeout().map_or(Duration::from_millis(10), |t| {
-            t.min(Duration::from_millis(10))
-        });
-        poll.poll(&mut events, Some(wait)).expect("poll");
+        poll.poll(&mut events, zk.poll_timeout()).expect("poll");
         for event in &events {
             zk.handle_event(event);
         }
         // The turn's work, between the events and `handle_timeouts`: its
         // requests go out together.
-        if done.is_none() && flag.0.swap(false, Ordering::Acquire) {
+        if done.is_none() && flag.set.swap(false, Ordering::Acquire) {
             if let Poll::Ready(line) = future.as_mut().poll(&mut cx) {
                 done = Some(line);
             }

@@ -56,7 +56,10 @@ use kazoo::client::{ConnId, Driver, Io, OutBuf, Reply};
 use kazoo::session::{Config, HostPort, IntoConfig};
 use kazoo_std::CallbackThread;
 use mio::net::TcpStream;
+
+mod timer;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use timer::Timer;
 
 /// Sessions driven by a mio loop.
 pub struct Sessions {
@@ -81,6 +84,8 @@ pub struct Sessions {
     /// deadline is no longer the session's `scheduled` is stale and
     /// skipped: a turn costs O(log n) per due session, not O(n).
     timers: BinaryHeap<Reverse<(Instant, Token)>>,
+    /// Wakes the poll at the earliest deadline in `timers` (on Linux).
+    timer: Timer,
     buf: Vec<u8>,
 }
 
@@ -132,6 +137,29 @@ struct Turn {
     owner: AtomicU64,
     deferred: Mutex<Vec<Token>>,
 }
+
+/// mio's selector here is edge-triggered (epoll or kqueue), so a short
+/// read means the socket is drained (level-triggered `poll` and Windows
+/// read on to `WouldBlock`, as mio built with its
+/// `mio_unsupported_force_poll_poll` cfg re-arms only then).
+const SHORT_READ_DRAINS: bool = cfg!(all(
+    not(mio_unsupported_force_poll_poll),
+    any(
+        target_os = "android",
+        target_os = "illumos",
+        target_os = "linux",
+        target_os = "redox",
+        target_os = "dragonfly",
+        target_os = "freebsd",
+        target_os = "ios",
+        target_os = "macos",
+        target_os = "netbsd",
+        target_os = "openbsd",
+        target_os = "tvos",
+        target_os = "visionos",
+        target_os = "watchos",
+    )
+));
 
 /// A number for the calling thread (never 0), to tell whose turn it is.
 fn thread_no() -> u64 {
@@ -308,9 +336,11 @@ impl Io for MioIo {
 
 impl Sessions {
     /// Sessions on `registry`'s poll; `waker_token` is reserved for waking
-    /// the loop when another thread moves a session's deadline.
+    /// the loop when another thread moves a session's deadline, and (on
+    /// Linux) when the earliest deadline is due.
     pub fn new(registry: &Registry, waker_token: Token) -> io::Result<Sessions> {
         Ok(Sessions {
+            timer: Timer::new(registry, waker_token),
             registry: Arc::new(registry.try_clone()?),
             resolver: spawn_resolver()?,
             waker: Arc::new(Waker::new(registry, waker_token)?),
@@ -359,6 +389,7 @@ impl Sessions {
         };
         self.entries.insert(token, entry);
         self.settle(token);
+        self.arm_timer(Instant::now());
         Ok(client)
     }
 
@@ -417,7 +448,7 @@ impl Sessions {
             }
         }
         if event.is_readable() || event.is_read_closed() {
-            self.read(&driver, &socket);
+            self.read(&driver, &socket, event.is_read_closed() || event.is_error());
         }
         self.settle(token);
         true
@@ -425,7 +456,13 @@ impl Sessions {
 
     /// Reads until the socket is drained, handing each chunk to the driver
     /// outside the socket's lock.
-    fn read(&mut self, driver: &Driver, socket: &Mutex<Socket>) {
+    ///
+    /// Where the selector is edge-triggered (epoll, kqueue), a read that
+    /// fills less than the buffer has drained the socket: data arriving
+    /// later raises a new event, so the read that would only find
+    /// `WouldBlock` is skipped. A close reported with the event is read
+    /// to its end, as no later event would announce it.
+    fn read(&mut self, driver: &Driver, socket: &Mutex<Socket>, closing: bool) {
         loop {
             let (conn, result) = {
                 let mut s = lock(socket);
@@ -440,6 +477,9 @@ impl Sessions {
             match result {
                 Ok(n) if n > 0 => {
                     driver.input(conn, &self.buf[..n]);
+                    if SHORT_READ_DRAINS && n < self.buf.len() && !closing {
+                        return;
+                    }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
@@ -511,6 +551,24 @@ impl Sessions {
             entry.driver.timeout();
             self.settle(token);
         }
+        self.arm_timer(now);
+    }
+
+    /// Sets the timer for the earliest live deadline, first dropping the
+    /// stale entries before it (a deadline that moves later would
+    /// otherwise wake the loop at each of its old values).
+    fn arm_timer(&mut self, now: Instant) {
+        while let Some(&Reverse((at, token))) = self.timers.peek() {
+            if self
+                .entries
+                .get(&token)
+                .is_some_and(|entry| entry.scheduled == Some(at))
+            {
+                self.timer.cover(at, now);
+                return;
+            }
+            self.timers.pop();
+        }
     }
 
     /// Ends this thread's turn and writes what it held back.
@@ -537,14 +595,21 @@ impl Sessions {
         self.flushing = tokens;
     }
 
-    /// When to poll again at the latest (the nearest session deadline;
-    /// at once while requests of the turn wait to be written).
+    /// When to poll again at the latest: at once while requests of the
+    /// turn wait to be written, else by the nearest session deadline.
+    /// `None` (no timeout) when nothing is due, or when the deadline will
+    /// wake the poll by itself, as it does on Linux once
+    /// [`handle_timeouts`](Self::handle_timeouts) has run.
     pub fn poll_timeout(&self) -> Option<Duration> {
         if !self.turn.deferred().is_empty() {
             return Some(Duration::ZERO);
         }
         let Reverse((next, _)) = self.timers.peek()?;
-        Some(next.saturating_duration_since(Instant::now()))
+        let now = Instant::now();
+        if self.timer.covers(*next, now) {
+            return None;
+        }
+        Some(next.saturating_duration_since(now))
     }
 
     /// Sessions not yet closed.
