@@ -54,12 +54,9 @@ use std::time::{Duration, Instant};
 
 use kazoo::client::{ConnId, Driver, Io, OutBuf, Reply};
 use kazoo::session::{Config, HostPort, IntoConfig};
-use kazoo_std::CallbackThread;
+use kazoo_std::{CallbackThread, DeadlineTimer, SHORT_READ_DRAINS};
 use mio::net::TcpStream;
-
-mod timer;
 use mio::{Events, Interest, Poll, Registry, Token, Waker};
-use timer::Timer;
 
 /// Sessions driven by a mio loop.
 pub struct Sessions {
@@ -84,8 +81,9 @@ pub struct Sessions {
     /// deadline is no longer the session's `scheduled` is stale and
     /// skipped: a turn costs O(log n) per due session, not O(n).
     timers: BinaryHeap<Reverse<(Instant, Token)>>,
-    /// Wakes the poll at the earliest deadline in `timers` (on Linux).
-    timer: Timer,
+    /// Wakes the poll at the earliest deadline in `timers`, with the
+    /// waker's token (on Linux: see [`DeadlineTimer`]).
+    timer: Option<DeadlineTimer>,
     buf: Vec<u8>,
 }
 
@@ -138,28 +136,27 @@ struct Turn {
     deferred: Mutex<Vec<Token>>,
 }
 
-/// mio's selector here is edge-triggered (epoll or kqueue), so a short
-/// read means the socket is drained (level-triggered `poll` and Windows
-/// read on to `WouldBlock`, as mio built with its
-/// `mio_unsupported_force_poll_poll` cfg re-arms only then).
-const SHORT_READ_DRAINS: bool = cfg!(all(
-    not(mio_unsupported_force_poll_poll),
-    any(
-        target_os = "android",
-        target_os = "illumos",
-        target_os = "linux",
-        target_os = "redox",
-        target_os = "dragonfly",
-        target_os = "freebsd",
-        target_os = "ios",
-        target_os = "macos",
-        target_os = "netbsd",
-        target_os = "openbsd",
-        target_os = "tvos",
-        target_os = "visionos",
-        target_os = "watchos",
-    )
-));
+/// A deadline timer in the poll under `token`; none where there is no
+/// timer file or it could not be registered (deadlines are then poll
+/// timeouts). Its expiry is never read: re-setting it clears it.
+fn deadline_timer(registry: &Registry, token: Token) -> Option<DeadlineTimer> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    {
+        use std::os::fd::AsRawFd;
+        let timer = DeadlineTimer::new();
+        let fd = timer.fd()?.as_raw_fd();
+        let mut source = mio::unix::SourceFd(&fd);
+        registry
+            .register(&mut source, token, mio::Interest::READABLE)
+            .ok()?;
+        Some(timer)
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = (registry, token);
+        None
+    }
+}
 
 /// A number for the calling thread (never 0), to tell whose turn it is.
 fn thread_no() -> u64 {
@@ -340,7 +337,7 @@ impl Sessions {
     /// Linux) when the earliest deadline is due.
     pub fn new(registry: &Registry, waker_token: Token) -> io::Result<Sessions> {
         Ok(Sessions {
-            timer: Timer::new(registry, waker_token),
+            timer: deadline_timer(registry, waker_token),
             registry: Arc::new(registry.try_clone()?),
             resolver: spawn_resolver()?,
             waker: Arc::new(Waker::new(registry, waker_token)?),
@@ -564,7 +561,9 @@ impl Sessions {
                 .get(&token)
                 .is_some_and(|entry| entry.scheduled == Some(at))
             {
-                self.timer.cover(at, now);
+                if let Some(timer) = &mut self.timer {
+                    timer.cover(at, now);
+                }
                 return;
             }
             self.timers.pop();
@@ -606,7 +605,7 @@ impl Sessions {
         }
         let Reverse((next, _)) = self.timers.peek()?;
         let now = Instant::now();
-        if self.timer.covers(*next, now) {
+        if self.timer.as_ref().is_some_and(|t| t.covers(*next, now)) {
             return None;
         }
         Some(next.saturating_duration_since(now))

@@ -39,6 +39,11 @@ use std::time::{Duration, Instant};
 use kazoo::client::{ConnId, Dispatch, Driver, Io, Job, OutBuf, Reply};
 use kazoo::session::{Config, HostPort, IntoConfig};
 
+mod readiness;
+mod timer;
+pub use readiness::SHORT_READ_DRAINS;
+pub use timer::DeadlineTimer;
+
 /// Connects and waits for the session, at most the config's
 /// `connect_timeout` (15 s by default, as kazoo's `start`): `config` is a
 /// connect string (`"host:port,host:port/chroot"`), a [`Config`] or its

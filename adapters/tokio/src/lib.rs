@@ -205,6 +205,7 @@ fn end_connection(s: &mut State) {
 /// The driver task: fires the session's timers and starts connection
 /// attempts, until the session is closed.
 async fn drive(driver: Driver, shared: Arc<Shared>, runtime: Handle) {
+    let mut timer = Timer::new();
     loop {
         let deadline = driver.timeout();
         if driver.is_closed() {
@@ -228,14 +229,81 @@ async fn drive(driver: Driver, shared: Arc<Shared>, runtime: Handle) {
             }
             continue;
         }
-        let sleep = match deadline {
-            Some(at) => tokio::time::sleep_until(at.into()),
-            None => tokio::time::sleep(Duration::from_secs(3600)),
-        };
         tokio::select! {
-            _ = sleep => {}
+            _ = timer.sleep_until(deadline) => {}
             _ = shared.wake.notified() => {}
         }
+    }
+}
+
+/// The session's next deadline. On Linux a [`DeadlineTimer`] in the
+/// runtime's poll, set again only when the deadline comes earlier: a tokio
+/// timer would give every sleep of the runtime a timeout, which costs a
+/// kernel timer per sleep (see [`DeadlineTimer`]).
+///
+/// [`DeadlineTimer`]: kazoo_std::DeadlineTimer
+struct Timer {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    file: Option<tokio::io::unix::AsyncFd<TimerFile>>,
+}
+
+/// A timer with a file, and that file's number (for `AsyncFd`).
+#[cfg(any(target_os = "linux", target_os = "android"))]
+struct TimerFile {
+    fd: std::os::fd::RawFd,
+    timer: kazoo_std::DeadlineTimer,
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+impl std::os::fd::AsRawFd for TimerFile {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd
+    }
+}
+
+impl Timer {
+    fn new() -> Timer {
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        {
+            use std::os::fd::AsRawFd;
+            let timer = kazoo_std::DeadlineTimer::new();
+            let file = timer.fd().map(|fd| fd.as_raw_fd()).and_then(|fd| {
+                // `AsyncFd::register` is the unsafe spelling of this; it is
+                // sound here as the `AsyncFd` owns the timer, which owns
+                // the file and never changes it.
+                #[allow(deprecated)]
+                tokio::io::unix::AsyncFd::with_interest(
+                    TimerFile { fd, timer },
+                    tokio::io::Interest::READABLE,
+                )
+                .ok()
+            });
+            Timer { file }
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        Timer {}
+    }
+
+    /// Returns at `deadline` (or early); never without one.
+    async fn sleep_until(&mut self, deadline: Option<Instant>) {
+        let Some(at) = deadline else {
+            return std::future::pending().await;
+        };
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Some(file) = &mut self.file {
+            file.get_mut().timer.cover(at, Instant::now());
+            loop {
+                let Ok(mut ready) = file.readable_mut().await else {
+                    break; // the runtime is going away
+                };
+                if ready.get_inner_mut().timer.fired() {
+                    return;
+                }
+                // A report from before the timer was set again.
+                ready.clear_ready();
+            }
+        }
+        tokio::time::sleep_until(at.into()).await
     }
 }
 
@@ -282,7 +350,7 @@ async fn run_connection(
                 if ready.is_err() {
                     break;
                 }
-                match stream.try_read(&mut buf) {
+                match read_some(&stream, &mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
                         driver.input(conn, &buf[..n]);
@@ -314,6 +382,27 @@ async fn run_connection(
         }
     }
     driver.disconnected(conn);
+}
+
+/// Reads what the socket holds. A read that fills less than `buf` has
+/// drained it ([`SHORT_READ_DRAINS`]): tokio is told so, and waits for the
+/// next event instead of letting the loop read again only to find nothing.
+///
+/// [`SHORT_READ_DRAINS`]: kazoo_std::SHORT_READ_DRAINS
+fn read_some(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    let read = stream.try_io(tokio::io::Interest::READABLE, || {
+        got = stream.try_read(buf)?;
+        if kazoo_std::SHORT_READ_DRAINS && 0 < got && got < buf.len() {
+            // Clears the readiness (tokio keeps a reported close).
+            return Err(ErrorKind::WouldBlock.into());
+        }
+        Ok(got)
+    });
+    match read {
+        Err(e) if e.kind() == ErrorKind::WouldBlock && got > 0 => Ok(got),
+        read => read,
+    }
 }
 
 /// Writes what is buffered; `None` if the socket failed, else whether the
