@@ -536,16 +536,19 @@ pub(super) fn real_tree(client: &Client, root: &str) -> Tree {
 }
 
 /// Random creates, sets and deletes under `root` by `writers` for
-/// `duration` while `fault` runs now and then; then checks that every
-/// event of a cache on `reader` was consistent and that the cache ends
-/// equal to the tree.
+/// `duration` while `fault(Some(round))` runs every 400 ms; then
+/// `fault(None)` undoes whatever the rounds left broken, and the check:
+/// every event of a cache on `reader` was consistent and the cache ends
+/// equal to the tree. (How many rounds fit in `duration` depends on the
+/// machine's load: a fault must not outlive the churn because the last
+/// round happened to be one that breaks.)
 pub(super) fn churn_and_check(
     reader: &Client,
     writers: Vec<Client>,
     root: &str,
     one_shot: bool,
     duration: Duration,
-    mut fault: impl FnMut(usize),
+    mut fault: impl FnMut(Option<usize>),
 ) {
     let mut builder = reader.tree_cache(root);
     if one_shot {
@@ -605,10 +608,11 @@ pub(super) fn churn_and_check(
     let mut round = 0;
     while std::time::Instant::now() < deadline {
         thread::sleep(Duration::from_millis(400));
-        fault(round);
+        fault(Some(round));
         round += 1;
     }
     let ops: usize = churning.into_iter().map(|t| t.join().unwrap()).sum();
+    fault(None);
     assert!(ops > 100, "only {ops} changes made");
     // Once quiet, the cache and its events equal the tree.
     let want = real_tree(reader, root);
@@ -640,7 +644,7 @@ pub fn tree_cache_follows_random_churn_through_cuts<A: Adapter>() {
             Duration::from_secs(3),
             |round| {
                 // Every other round the reader is cut off for a while.
-                if round % 2 == 0 {
+                if round.is_some_and(|r| r % 2 == 0) {
                     proxy.refuse(true);
                     proxy.sever();
                 } else {

@@ -899,18 +899,25 @@ pub fn tree_cache_stays_consistent_while_members_die<A: Adapter>() {
         false,
         Duration::from_secs(30),
         |round| match round {
-            8 => {
+            Some(8) => {
                 let m = zk.member_of(&reader).expect("connected to a member");
                 zk.kill(m).unwrap();
                 killed = Some(m);
             }
-            25 => zk.start_member(killed.take().unwrap()).unwrap(),
-            40 => {
+            Some(25) => zk.start_member(killed.take().unwrap()).unwrap(),
+            Some(40) => {
                 let l = zk.wait_for_leader(WAIT).unwrap();
                 zk.kill(l).unwrap();
                 leader = Some(l);
             }
-            55 => zk.start_member(leader.take().unwrap()).unwrap(),
+            Some(55) => zk.start_member(leader.take().unwrap()).unwrap(),
+            // The churn ended early (a loaded machine): restart whoever
+            // is still down.
+            None => {
+                for m in [killed.take(), leader.take()].into_iter().flatten() {
+                    zk.start_member(m).unwrap();
+                }
+            }
             _ => {}
         },
     );
