@@ -44,6 +44,10 @@ pub fn pump(
         if wrote {
             transport.write(&out);
         }
+        // Less than the room taken: the session had no more to send (it
+        // stops short only at the budget), so unless a command changes
+        // that, there is no need to ask the transport for its room again.
+        let more = wrote && out.len() >= room;
         let mut commanded = false;
         while let Some(command) = session.poll_command() {
             commanded = true;
@@ -53,7 +57,7 @@ pub fn pump(
                 Command::Probe(host) => transport.probe(&host),
             }
         }
-        if !wrote && !commanded {
+        if !more && !commanded {
             break;
         }
     }

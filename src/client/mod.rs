@@ -34,7 +34,7 @@ mod trace;
 mod wake;
 mod watch;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -45,6 +45,7 @@ use std::time::{Duration, Instant};
 
 use crate::drive::{self, Transport};
 use crate::proto::{DecodeError, KeeperState, OpCode, Request};
+use crate::session::id_map::IdMap;
 use crate::session::{Config, DisconnectReason, Event, HostPort, RequestId, Session, SessionState};
 use crate::Error;
 
@@ -211,11 +212,11 @@ struct Core {
     /// The connection the session is using now (0: none).
     conn: u64,
     last_conn: u64,
-    slots: HashMap<RequestId, Waiting>,
+    slots: IdMap<Waiting>,
     /// The span every call into the core runs in (a new one per
     /// connection that succeeds).
     span: trace::SessionSpan,
-    watchers: HashMap<RequestId, Watcher>,
+    watchers: IdMap<Watcher>,
     listeners: Vec<(ListenerId, Listener)>,
     next_listener: u64,
     state_channels: Vec<Arc<StateChannel>>,
@@ -232,8 +233,8 @@ struct Core {
     /// `isro` probes asked for, awaited once the lock is released.
     probes: Vec<(HostPort, ReplyFuture<String>)>,
     /// Per-request timeouts: the alarm for each request, and back.
-    deadlines: HashMap<RequestId, RequestId>,
-    deadline_of: HashMap<RequestId, RequestId>,
+    deadlines: IdMap<RequestId>,
+    deadline_of: IdMap<RequestId>,
     /// Requests that just timed out, let go of after the events are read.
     timed_out: Vec<RequestId>,
 }
@@ -688,9 +689,9 @@ impl Client {
                 io: Box::new(io),
                 conn: 0,
                 last_conn: 0,
-                slots: HashMap::new(),
+                slots: IdMap::default(),
                 span: trace::SessionSpan::new(),
-                watchers: HashMap::new(),
+                watchers: IdMap::default(),
                 listeners: Vec::new(),
                 next_listener: 0,
                 state_channels: Vec::new(),
@@ -701,8 +702,8 @@ impl Client {
                 finished: false,
                 disconnects: VecDeque::new(),
                 probes: Vec::new(),
-                deadlines: HashMap::new(),
-                deadline_of: HashMap::new(),
+                deadlines: IdMap::default(),
+                deadline_of: IdMap::default(),
                 timed_out: Vec::new(),
             }),
             dispatching: Mutex::new(Dispatching::default()),

@@ -21,6 +21,7 @@
 mod config;
 mod event;
 mod hosts;
+pub(crate) mod id_map;
 pub(crate) mod request;
 pub(crate) mod rng;
 pub(crate) use rng::mix;
@@ -33,7 +34,7 @@ mod watches;
 #[cfg(test)]
 pub(crate) mod tests;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::{Bytes, BytesMut};
@@ -175,7 +176,7 @@ pub struct Session {
     /// Caller alarms (retry backoff, wait timeouts), completed when due.
     alarms: BTreeSet<(Instant, RequestId)>,
     /// When each alarm is due, so that cancelling one is no scan.
-    alarm_at: HashMap<RequestId, Instant>,
+    alarm_at: id_map::IdMap<Instant>,
 
     commands: VecDeque<Command>,
     events: VecDeque<Event>,
@@ -254,7 +255,7 @@ impl Session {
             watches: WatchRegistry::default(),
             abandoned: BTreeSet::new(),
             alarms: BTreeSet::new(),
-            alarm_at: HashMap::new(),
+            alarm_at: id_map::IdMap::default(),
             // Room for one: a queue's first growth makes room for four,
             // and an idle session (most of 10,000 on one loop) never has
             // more than one command or event waiting at a time.

@@ -98,7 +98,8 @@ impl std::fmt::Debug for Sessions {
 struct Entry {
     driver: Driver,
     socket: Arc<Mutex<Socket>>,
-    /// The deadline this session has in `timers`.
+    /// The deadline this session has in `timers`: its own, or an earlier
+    /// one it has moved on from (see `settle`).
     scheduled: Option<Instant>,
 }
 
@@ -518,12 +519,17 @@ impl Sessions {
             self.entries.remove(&token);
             return;
         }
-        let deadline = entry.driver.deadline();
-        if deadline != entry.scheduled {
-            entry.scheduled = deadline;
-            if let Some(at) = deadline {
+        // A deadline that moved later keeps its earlier entry: the loop
+        // wakes then, finds nothing due and files the new one. A busy
+        // session's ping deadline moves with every write; pushing each
+        // move would grow the heap by one entry per turn.
+        match (entry.driver.deadline(), entry.scheduled) {
+            (Some(at), Some(filed)) if filed <= at => {}
+            (Some(at), _) => {
+                entry.scheduled = Some(at);
                 self.timers.push(Reverse((at, token)));
             }
+            (None, _) => entry.scheduled = None,
         }
     }
 

@@ -52,7 +52,10 @@ fn deadlines_wake_a_poll_that_has_no_timeout() {
     }
     let id = client.session_id();
     let pings = client.stats().pings_sent;
-    assert!(pings >= 3, "{pings} pings in 1.5 session timeouts ({turns} turns)");
+    assert!(
+        pings >= 3,
+        "{pings} pings in 1.5 session timeouts ({turns} turns)"
+    );
     assert!(
         matches!(client.state(), Some(SessionState::Connected { .. })),
         "{:?}",

@@ -10,7 +10,16 @@
 //! kazoo-tokio use it; anywhere else there is no timer file, and loops
 //! fall back to timeouts.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How finely deadlines are met.
+const GRAIN: Duration = Duration::from_millis(1);
+
+/// `d` rounded up to whole [`GRAIN`]s.
+fn to_grain(d: Duration) -> Duration {
+    let grains = d.as_nanos().div_ceil(GRAIN.as_nanos());
+    GRAIN.saturating_mul(u32::try_from(grains).unwrap_or(u32::MAX))
+}
 
 #[cfg(any(target_os = "linux", target_os = "android"))]
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -63,20 +72,26 @@ impl DeadlineTimer {
         self.fd.as_ref().map(|fd| fd.as_fd())
     }
 
-    /// Makes the timer fire by `at`, unless it is set to fire between
-    /// `now` and then already. Firing early is harmless: the loop finds
-    /// nothing due and covers its next deadline again.
+    /// Makes the timer fire at `at` (to the millisecond: see
+    /// [`covers`](Self::covers)), unless it is set to fire between `now`
+    /// and then already. Firing early is harmless: the loop finds nothing
+    /// due and covers its next deadline again.
     pub fn cover(&mut self, at: Instant, now: Instant) {
         if self.covers(at, now) {
             return;
         }
-        self.armed = self.set(at.saturating_duration_since(now)).then_some(at);
+        let after = to_grain(at.saturating_duration_since(now));
+        self.armed = self.set(after).then(|| now + after);
     }
 
-    /// True when the timer fires by `at`, so the poll needs no timeout of
-    /// its own.
+    /// True when the timer fires at `at` or less than a millisecond after,
+    /// so the poll needs no timeout of its own. Like a poll timeout, whole
+    /// milliseconds: deadlines that close share one wake-up (10,000 idle
+    /// sessions' pings would otherwise each wake the loop).
     pub fn covers(&self, at: Instant, now: Instant) -> bool {
-        self.armed.is_some_and(|armed| now < armed && armed <= at)
+        let latest = at.checked_add(GRAIN).unwrap_or(at);
+        self.armed
+            .is_some_and(|armed| now < armed && armed <= latest)
     }
 
     /// Takes the timer's expiry after the poll reported it readable; true
@@ -97,14 +112,14 @@ impl DeadlineTimer {
     /// Sets the timer to fire once, `after` from now; false if there is
     /// no timer or it could not be set.
     #[cfg(any(target_os = "linux", target_os = "android"))]
-    fn set(&self, after: std::time::Duration) -> bool {
+    fn set(&self, after: Duration) -> bool {
         use rustix::time::{timerfd_settime, Itimerspec, TimerfdTimerFlags, Timespec};
         let Some(fd) = &self.fd else {
             return false;
         };
         // A zero value would disarm the timer: a deadline already due
         // fires at once instead.
-        let after = after.max(std::time::Duration::from_nanos(1));
+        let after = after.max(Duration::from_nanos(1));
         let Ok(it_value) = Timespec::try_from(after) else {
             return false;
         };
@@ -119,7 +134,7 @@ impl DeadlineTimer {
     }
 
     #[cfg(not(any(target_os = "linux", target_os = "android")))]
-    fn set(&self, _after: std::time::Duration) -> bool {
+    fn set(&self, _after: Duration) -> bool {
         false
     }
 }
@@ -128,7 +143,6 @@ impl DeadlineTimer {
 mod tests {
     #![allow(clippy::disallowed_methods)]
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn fires_once_by_the_earliest_deadline_it_was_asked_to_cover() {
@@ -141,6 +155,13 @@ mod tests {
         assert!(!timer.covers(soon, now), "set for later than asked");
         timer.cover(soon, now);
         assert!(timer.covers(late, now) && timer.covers(soon, now));
+        let just_before = soon - Duration::from_micros(500);
+        assert!(timer.covers(just_before, now), "within the millisecond");
+        assert_eq!(
+            to_grain(Duration::from_micros(1500)),
+            Duration::from_millis(2)
+        );
+        assert_eq!(to_grain(Duration::ZERO), Duration::ZERO);
         assert!(!timer.fired(), "not yet due");
         std::thread::sleep(Duration::from_millis(60));
         assert!(timer.fired(), "due after 20 ms");
