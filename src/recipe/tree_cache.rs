@@ -329,6 +329,10 @@ impl Worker {
             self.epoch = Arc::default();
             self.hints = hint_channel();
             let session = self.client.session_id();
+            // Connections the sync below saw; any later one may have
+            // missed changes (a resumed recursive watch does not replay
+            // them), whether or not the state in between was noticed.
+            let mut synced = self.client.stats().reconnects;
             if let Err(e) = self.arm_and_sync().await {
                 if transient(&e) && wait_retry(&mut waiter).await.is_ok() {
                     continue 'arm;
@@ -365,15 +369,22 @@ impl Worker {
                             down = true;
                             self.emit(TreeEvent::Lost);
                         }
+                        // Back, or gone and back while the worker was busy
+                        // (reading a hint or syncing): the state seen now
+                        // is Connected, but the connection is a new one.
                         Some(
                             SessionState::Connected { session_id, .. }
                             | SessionState::ReadOnly { session_id },
-                        ) if down => {
+                        ) if down || self.client.stats().reconnects != synced => {
+                            if !down {
+                                self.emit(TreeEvent::Suspended);
+                            }
                             self.emit(TreeEvent::Reconnected);
                             if session_id != session {
                                 continue 'arm;
                             }
                             down = false;
+                            synced = self.client.stats().reconnects;
                             if let Err(e) = self.sync().await {
                                 if !transient(&e) {
                                     break 'arm;
