@@ -154,7 +154,14 @@ where
     // After the workload, the loop runs on until the closed session is
     // gone from `zk`.
     while done.is_none() || !zk.is_empty() {
-        poll.poll(&mut events, zk.poll_timeout()).expect("poll");
+        // Woken on this thread after the last poll (by the workload itself,
+        // or by `handle_timeouts`): look again at once.
+        let wait = if flag.set.load(Ordering::Acquire) {
+            Some(Duration::ZERO)
+        } else {
+            zk.poll_timeout()
+        };
+        poll.poll(&mut events, wait).expect("poll");
         for event in &events {
             zk.handle_event(event);
         }

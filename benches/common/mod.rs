@@ -47,12 +47,15 @@ pub fn cpu_seconds() -> f64 {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return process_cpu_seconds("self");
     };
-    let ns: u64 = tasks
+    let ns: Vec<u64> = tasks
         .flatten()
         .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-        .sum();
-    ns as f64 / 1e9
+        .collect();
+    if ns.is_empty() {
+        return process_cpu_seconds("self"); // no schedstat in this kernel
+    }
+    ns.iter().sum::<u64>() as f64 / 1e9
 }
 
 /// CPU time (user + system) of process `pid` ("self" for this one), in

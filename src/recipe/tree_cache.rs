@@ -377,7 +377,12 @@ impl Worker {
                             | SessionState::ReadOnly { session_id },
                         ) if down || self.client.stats().reconnects != synced => {
                             if !down {
-                                self.emit(TreeEvent::Suspended);
+                                // Unseen: say what happened in between.
+                                self.emit(if session_id == session {
+                                    TreeEvent::Suspended
+                                } else {
+                                    TreeEvent::Lost
+                                });
                             }
                             self.emit(TreeEvent::Reconnected);
                             if session_id != session {

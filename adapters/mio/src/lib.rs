@@ -554,7 +554,9 @@ impl Sessions {
             entry.driver.timeout();
             self.settle(token);
         }
-        self.arm_timer(now);
+        // Not `now`: firing many sessions may take a while, and the timer
+        // is set relative to the instant given.
+        self.arm_timer(Instant::now());
     }
 
     /// Sets the timer for the earliest live deadline, first dropping the
@@ -604,7 +606,20 @@ impl Sessions {
     /// turn wait to be written, else by the nearest session deadline.
     /// `None` (no timeout) when nothing is due, or when the deadline will
     /// wake the poll by itself, as it does on Linux once
-    /// [`handle_timeouts`](Self::handle_timeouts) has run.
+    /// [`handle_timeouts`](Self::handle_timeouts) has run. A loop with
+    /// timeouts of its own takes the earlier of the two, reading `None`
+    /// as "never" (not as "use mine as is" either way).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// fn earlier(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
+    ///     match (a, b) {
+    ///         (Some(a), Some(b)) => Some(a.min(b)),
+    ///         (a, b) => a.or(b),
+    ///     }
+    /// }
+    /// assert_eq!(earlier(None, Some(Duration::from_secs(1))), Some(Duration::from_secs(1)));
+    /// ```
     pub fn poll_timeout(&self) -> Option<Duration> {
         if !self.turn.deferred().is_empty() {
             return Some(Duration::ZERO);

@@ -84,8 +84,9 @@ impl DeadlineTimer {
         self.armed = self.set(after).then(|| now + after);
     }
 
-    /// True when the timer fires at `at` or less than a millisecond after,
-    /// so the poll needs no timeout of its own. Like a poll timeout, whole
+    /// True when the timer fires by `at`, or less than a millisecond
+    /// after, so the poll needs no timeout of its own (earlier only wakes
+    /// the loop early). Like a poll timeout, whole
     /// milliseconds: deadlines that close share one wake-up (10,000 idle
     /// sessions' pings would otherwise each wake the loop).
     pub fn covers(&self, at: Instant, now: Instant) -> bool {

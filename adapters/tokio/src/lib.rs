@@ -20,6 +20,9 @@
 //! stall a current-thread runtime. Watch callbacks and listeners run on
 //! tokio's blocking pool, in order, so they may `.wait()`. The runtime
 //! drives the session: once it is shut down, nothing completes any more.
+//! On Linux each session holds a timer file besides its socket (the
+//! session's deadlines, without a tokio timer: see
+//! [`kazoo_std::DeadlineTimer`]).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]

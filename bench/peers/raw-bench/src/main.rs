@@ -31,12 +31,14 @@ fn request(buf: &mut Vec<u8>, xid: i32, op: i32, path: &str, data: Option<&[u8]>
 fn cpu_s(pid: &str) -> f64 {
     if pid == "self" {
         if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
-            let ns: u64 = tasks
+            let ns: Vec<u64> = tasks
                 .flatten()
                 .filter_map(|t| std::fs::read_to_string(t.path().join("schedstat")).ok())
                 .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
-                .sum();
-            return ns as f64 / 1e9;
+                .collect();
+            if !ns.is_empty() {
+                return ns.iter().sum::<u64>() as f64 / 1e9;
+            }
         }
     }
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
