@@ -124,7 +124,7 @@ where
     struct Flag {
         set: AtomicBool,
         home: std::thread::ThreadId,
-        poll: MioWaker,
+        poll: Arc<MioWaker>,
     }
     impl Wake for Flag {
         fn wake(self: Arc<Self>) {
@@ -145,7 +145,8 @@ where
     let flag = Arc::new(Flag {
         set: AtomicBool::new(true),
         home: std::thread::current().id(),
-        poll: MioWaker::new(poll.registry(), Token(2)).expect("a waker"),
+        // mio allows one waker per poll: the sessions' own.
+        poll: zk.waker(),
     });
     let waker = Waker::from(flag.clone());
     let mut cx = Context::from_waker(&waker);

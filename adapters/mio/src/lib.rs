@@ -632,6 +632,14 @@ impl Sessions {
         Some(next.saturating_duration_since(now))
     }
 
+    /// The loop's waker, for wakes of your own from other threads: mio
+    /// allows one waker per poll, and these sessions hold it. A wake shows
+    /// up as an event with the waker's token, which
+    /// [`handle_event`](Self::handle_event) takes (and returns true for).
+    pub fn waker(&self) -> Arc<Waker> {
+        self.waker.clone()
+    }
+
     /// Sessions not yet closed.
     pub fn len(&self) -> usize {
         self.entries.len()
