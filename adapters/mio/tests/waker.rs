@@ -16,9 +16,13 @@ fn another_thread_wakes_the_loop_through_the_sessions_waker() {
     let mut events = Events::with_capacity(8);
     // No session, so no deadline: only the wake ends this poll.
     assert_eq!(zk.poll_timeout(), None);
-    poll.poll(&mut events, Some(Duration::from_secs(30))).unwrap();
+    poll.poll(&mut events, Some(Duration::from_secs(30)))
+        .unwrap();
     waking.join().unwrap();
     let tokens: Vec<_> = events.iter().map(|e| e.token()).collect();
     assert_eq!(tokens, [Token(0)], "woken, by the waker's token");
-    assert!(events.iter().all(|e| zk.handle_event(e)), "the sessions' event");
+    assert!(
+        events.iter().all(|e| zk.handle_event(e)),
+        "the sessions' event"
+    );
 }
