@@ -294,8 +294,11 @@ impl Timer {
         };
         #[cfg(any(target_os = "linux", target_os = "android"))]
         if let Some(file) = &mut self.file {
-            file.get_mut().timer.cover(at, Instant::now());
-            loop {
+            let now = Instant::now();
+            file.get_mut().timer.cover(at, now);
+            // Not set (the call failed, or the deadline is due already):
+            // tokio's timer below.
+            while file.get_ref().timer.covers(at, now) {
                 let Ok(mut ready) = file.readable_mut().await else {
                     break; // the runtime is going away
                 };
