@@ -117,4 +117,44 @@ mod tests {
         assert_eq!(t.calls[2], "disconnect");
         assert_eq!(pump(&mut session, now, &mut t), None, "closed: no deadline");
     }
+
+    /// A transport that always has room for `room` bytes more.
+    struct Narrow {
+        room: usize,
+        writes: Vec<usize>,
+    }
+
+    impl Transport for Narrow {
+        fn connect(&mut self, _: &HostPort) {}
+        fn disconnect(&mut self) {}
+        fn write(&mut self, bytes: &[u8]) {
+            self.writes.push(bytes.len());
+        }
+        fn probe(&mut self, _: &HostPort) {}
+        fn room(&self) -> usize {
+            self.room
+        }
+    }
+
+    /// A write that filled the room leaves frames behind: the pump asks
+    /// again until the session has none left (and stops asking once a
+    /// write took less than the room).
+    #[test]
+    fn pump_goes_on_while_writes_fill_the_room() {
+        use crate::session::tests::sim::{req, Sim};
+        let mut sim = Sim::new(Sim::config());
+        for _ in 0..100 {
+            sim.session.submit(req::get("/p", false), sim.now);
+        }
+        let mut t = Narrow {
+            room: 256,
+            writes: Vec::new(),
+        };
+        pump(&mut sim.session, sim.now, &mut t);
+        assert_eq!(sim.session.stats().queued, 0, "every request written");
+        assert!(t.writes.len() > 1, "{:?}", t.writes);
+        let (last, full) = t.writes.split_last().unwrap();
+        assert!(full.iter().all(|&n| n >= 256), "{:?}", t.writes);
+        assert!(*last < 256, "the last write took less: {:?}", t.writes);
+    }
 }
