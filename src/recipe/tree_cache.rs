@@ -344,23 +344,44 @@ impl Worker {
                 self.emit(TreeEvent::Initialized);
             }
             let mut down = false;
+            // A follow or re-read was cut short by a state change: read
+            // the whole tree again once connected.
+            let mut stale = false;
             loop {
                 let hints = self.hints.clone();
-                match waiter.wait_with(Recv(&hints)).await {
+                let woken = match waiter.wait_with(Recv(&hints)).await {
                     // Hints were dropped: set the watch again, re-read all.
                     Ok(Some(Err(Overflowed))) => continue 'arm,
-                    Ok(Some(Ok(hint))) => {
-                        if let Err(e) = self.follow(hint).await {
-                            if !transient(&e) {
-                                break 'arm;
-                            }
-                            // A reconnect follows: the re-read covers it.
+                    // Down, the reads would wait for the connection; the
+                    // re-read after the reconnect covers what it hints at.
+                    Ok(Some(Ok(_))) if down => continue,
+                    // Followed under the waiter: a cut while busy is
+                    // reported when it happens, not when the queued reads
+                    // are answered after the reconnect.
+                    Ok(Some(Ok(hint))) => match waiter.wait_with(self.follow(hint)).await {
+                        Ok(Ok(())) => continue,
+                        // A reconnect follows: the re-read covers it.
+                        Ok(Err(e)) if transient(&e) => {
+                            stale = true;
+                            continue;
                         }
-                    }
+                        Ok(Err(_)) => break 'arm,
+                        Err(woken) => {
+                            stale = true;
+                            woken
+                        }
+                    },
                     // The watch ended with its session: set it again.
                     Ok(None) => continue 'arm,
-                    Err(Woken::Cancelled) => break 'arm,
-                    Err(_) => match self.client.state() {
+                    Err(woken) => woken,
+                };
+                if woken == Woken::Cancelled {
+                    break 'arm;
+                }
+                // The state now; again if a re-read is cut short by the
+                // next change.
+                loop {
+                    match self.client.state() {
                         Some(SessionState::Suspended { .. }) if !down => {
                             down = true;
                             self.emit(TreeEvent::Suspended);
@@ -369,38 +390,47 @@ impl Worker {
                             down = true;
                             self.emit(TreeEvent::Lost);
                         }
-                        // Back, or gone and back while the worker was busy
-                        // (reading a hint or syncing): the state seen now
-                        // is Connected, but the connection is a new one.
                         Some(
                             SessionState::Connected { session_id, .. }
                             | SessionState::ReadOnly { session_id },
-                        ) if down || self.client.stats().reconnects != synced => {
-                            if !down {
-                                // Unseen: say what happened in between.
-                                self.emit(if session_id == session {
-                                    TreeEvent::Suspended
-                                } else {
-                                    TreeEvent::Lost
-                                });
-                            }
-                            self.emit(TreeEvent::Reconnected);
-                            if session_id != session {
-                                continue 'arm;
-                            }
-                            down = false;
-                            synced = self.client.stats().reconnects;
-                            if let Err(e) = self.sync().await {
-                                if !transient(&e) {
-                                    break 'arm;
+                        ) => {
+                            // Back, or gone and back while the worker was
+                            // busy: the state seen now is Connected, but
+                            // the connection is a new one.
+                            let reconnected = down || self.client.stats().reconnects != synced;
+                            if reconnected {
+                                if !down {
+                                    // Unseen: say what happened in between.
+                                    self.emit(if session_id == session {
+                                        TreeEvent::Suspended
+                                    } else {
+                                        TreeEvent::Lost
+                                    });
                                 }
-                                down = true;
+                                self.emit(TreeEvent::Reconnected);
+                                if session_id != session {
+                                    continue 'arm;
+                                }
+                            }
+                            if reconnected || stale {
+                                (down, stale) = (false, false);
+                                synced = self.client.stats().reconnects;
+                                match waiter.wait_with(self.sync()).await {
+                                    Ok(Ok(())) => {}
+                                    Ok(Err(e)) if transient(&e) => stale = true,
+                                    Ok(Err(_)) | Err(Woken::Cancelled) => break 'arm,
+                                    Err(_) => {
+                                        stale = true;
+                                        continue;
+                                    }
+                                }
                             }
                         }
                         Some(SessionState::Closed { .. }) => break 'arm,
                         _ if self.client.is_closed() => break 'arm,
                         _ => {}
-                    },
+                    }
+                    break;
                 }
             }
         }

@@ -457,6 +457,42 @@ pub fn tree_cache_resyncs_after_a_cut<A: Adapter>() {
     }
 }
 
+/// A cut while the cache is busy following changes is reported as it
+/// happens: the worker must not sit on reads queued for a connection that
+/// is not there (it said nothing until the reconnect, seconds later).
+pub fn tree_cache_reports_a_cut_while_following<A: Adapter>() {
+    let ctx = Ctx::new::<A>("tree-cache-busy-cut");
+    let c = &ctx.client;
+    c.create("/busy").send().wait().unwrap();
+    let proxy = Proxy::start(ctx.server.addr()).unwrap();
+    let cut = through::<A>(&proxy, &ctx, Duration::from_secs(8));
+    let cache = cut.tree_cache("/busy").start().unwrap();
+    assert_eq!(events(&cache, 2), ["added /busy ", "Initialized"]);
+    // Hints enough that some are still waiting when the cut comes.
+    let creates: Vec<_> = (0..500)
+        .map(|i| c.create(format!("/busy/n{i}")).send())
+        .collect();
+    for create in creates {
+        create.wait().unwrap();
+    }
+    assert!(events(&cache, 1)[0].starts_with("added /busy/n"));
+    proxy.refuse(true);
+    proxy.sever();
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match cache.recv_timeout(left) {
+            Ok(Some(TreeEvent::Suspended)) => break,
+            Ok(Some(TreeEvent::Added(_))) => {}
+            other => panic!("no Suspended within 3 s of the cut: {other:?}"),
+        }
+    }
+    proxy.refuse(false);
+    let want = real_tree(c, "/busy");
+    eventually("the cache caught up", || cache.len() == want.len());
+    cache.close();
+}
+
 /// `(data, mzxid)` of every node under a root.
 pub(super) type Tree = BTreeMap<String, (Vec<u8>, i64)>;
 
@@ -625,7 +661,15 @@ pub(super) fn churn_and_check(
         assert_eq!((&cached, node.stat.mzxid), (data, *mzxid));
     }
     assert_eq!(cache.len(), want.len());
-    assert!(shadow.lock().unwrap().events > 10);
+    let shadow = shadow.lock().unwrap();
+    assert!(
+        shadow.events > 10,
+        "{} events for {ops} changes in {round} fault rounds; the tree has {} nodes; last events: {:#?}",
+        shadow.events,
+        want.len(),
+        shadow.recent
+    );
+    drop(shadow);
     cache.close();
     reading.join().unwrap();
 }
@@ -634,7 +678,23 @@ pub fn tree_cache_follows_random_churn_through_cuts<A: Adapter>() {
     let ctx = Ctx::new::<A>("tree-cache-churn");
     for (i, one_shot) in [false, true].into_iter().enumerate() {
         let proxy = Proxy::start(ctx.server.addr()).unwrap();
-        let reader = through::<A>(&proxy, &ctx, Duration::from_secs(8));
+        // Quick to reconnect, so it is back in every 400 ms window the
+        // proxy lets it (at the default pacing a loaded machine could keep
+        // it out for the whole churn, and the cache would see little).
+        let config = kazoo::session::Config::builder(&format!("{}{}", proxy.addr(), ctx.chroot))
+            .session_timeout(Duration::from_secs(8))
+            .reconnect_delay(Duration::from_millis(20))
+            .connection_retry(
+                kazoo::retry::RetryPolicy::connection_default()
+                    .max_delay(Duration::from_millis(100)),
+            )
+            .build()
+            .unwrap();
+        let reader = A::start(config);
+        reader
+            .wait_connected()
+            .wait_timeout(WAIT)
+            .expect("connected");
         let writers = (0..3).map(|_| ctx.another::<A>()).collect();
         churn_and_check(
             &reader,
