@@ -382,7 +382,7 @@ impl Inner {
         request: Request,
         watcher: Option<Watcher>,
     ) -> (Arc<Slot<Outcome>>, RequestId) {
-        let slot = Slot::new();
+        let slot = Slot::for_request();
         let s = slot.clone();
         let id = self.step(move |core, now| {
             let op = request.op_code();

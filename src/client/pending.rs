@@ -74,6 +74,15 @@ impl<T> Slot<T> {
         }
     }
 
+    /// Clears a slot nobody else holds, for its next request.
+    fn reset(&mut self) {
+        let s = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        s.outcome = None;
+        s.done = false;
+        s.waker = None;
+        s.sleeping = false;
+    }
+
     #[cfg(test)]
     pub(crate) fn ready(outcome: T) -> Arc<Slot<T>> {
         let slot = Slot::new();
@@ -117,6 +126,45 @@ impl<T> Slot<T> {
             .unwrap_or_else(PoisonError::into_inner);
         s.sleeping = false;
         s.outcome.take()
+    }
+}
+
+/// How many emptied request slots a thread keeps for its next requests.
+const SLOTS_KEPT: usize = 32;
+
+thread_local! {
+    /// Request slots let go of on this thread, cleared and ready: a
+    /// request reuses one rather than allocating (a pipeline's slots come
+    /// back as fast as they go out).
+    static SPARE_SLOTS: std::cell::RefCell<Vec<Arc<Slot<Outcome>>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+impl Slot<Outcome> {
+    /// An empty slot for a request: one this thread let go of, or a new one.
+    pub(crate) fn for_request() -> Arc<Slot<Outcome>> {
+        SPARE_SLOTS
+            .try_with(|spare| spare.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_else(Slot::new)
+    }
+
+    /// Keeps `slot` for a later request if this was its last holder (the
+    /// session and every clone are done with it).
+    fn recycle(slot: &mut Arc<Slot<Outcome>>) {
+        let Some(only) = Arc::get_mut(slot) else {
+            return;
+        };
+        only.reset();
+        let kept = slot.clone();
+        let _ = SPARE_SLOTS.try_with(|spare| {
+            if let Ok(mut spare) = spare.try_borrow_mut() {
+                if spare.len() < SLOTS_KEPT {
+                    spare.push(kept);
+                }
+            }
+        });
     }
 }
 
@@ -186,6 +234,7 @@ impl<T> Drop for Pending<T> {
                 f();
             }
         }
+        Slot::recycle(&mut self.slot);
     }
 }
 
@@ -410,6 +459,31 @@ mod tests {
             assert_eq!(got, Ok(Ok(7)), "woken (timed: {timed})");
             waiter.join().unwrap();
         }
+    }
+
+    /// A request's slot, let go of by every holder, serves this thread's
+    /// next request, emptied; one the session still holds is never reused.
+    #[test]
+    fn a_slot_let_go_of_serves_the_next_request_clean() {
+        let slot = Slot::for_request();
+        let held = slot.clone(); // the session's copy
+        let p = Pending::new(slot, stat);
+        held.fill(Ok(Response::Empty));
+        drop(held);
+        let first = Arc::as_ptr(&p.slot);
+        assert_eq!(p.wait(), Ok(7));
+        let again = Slot::for_request();
+        assert_eq!(Arc::as_ptr(&again), first, "reused");
+        assert!(!again.is_filled(), "emptied");
+        let p = Pending::new(again.clone(), stat);
+        again.fill(Err(Error::NoNode));
+        assert_eq!(p.wait(), Err(Error::NoNode), "a fresh completion lands");
+
+        // Dropped while the session still holds it: not kept.
+        let slot = Slot::for_request();
+        let held = slot.clone();
+        drop(Pending::new(slot, stat));
+        assert_ne!(Arc::as_ptr(&Slot::for_request()), Arc::as_ptr(&held));
     }
 
     #[test]
