@@ -343,37 +343,51 @@ impl Worker {
                 initialized = true;
                 self.emit(TreeEvent::Initialized);
             }
+            // Seen Suspended or Lost (and said so): the reconnect re-reads.
             let mut down = false;
-            // A follow or re-read was cut short by a state change: read
-            // the whole tree again once connected.
+            let mut lost = false;
+            // A follow or re-read was cut short or failed: read the whole
+            // tree again (once connected).
             let mut stale = false;
+            // The hints ended or overflowed: set the watch again (once
+            // connected).
+            let mut rearm = false;
             loop {
-                let hints = self.hints.clone();
-                let woken = match waiter.wait_with(Recv(&hints)).await {
-                    // Hints were dropped: set the watch again, re-read all.
-                    Ok(Some(Err(Overflowed))) => continue 'arm,
-                    // Down, the reads would wait for the connection; the
-                    // re-read after the reconnect covers what it hints at.
-                    Ok(Some(Ok(_))) if down => continue,
-                    // Followed under the waiter: a cut while busy is
-                    // reported when it happens, not when the queued reads
-                    // are answered after the reconnect.
-                    Ok(Some(Ok(hint))) => match waiter.wait_with(self.follow(hint)).await {
-                        Ok(Ok(())) => continue,
-                        // A reconnect follows: the re-read covers it.
-                        Ok(Err(e)) if transient(&e) => {
-                            stale = true;
-                            continue;
+                let woken = if down || rearm {
+                    // What hints say meanwhile would only queue reads for
+                    // the connection; the reconnect re-reads it all.
+                    waiter.wait(None).await
+                } else if stale {
+                    match wait_retry(&mut waiter).await {
+                        Ok(()) => Woken::State,
+                        Err(_) => break 'arm,
+                    }
+                } else {
+                    let hints = self.hints.clone();
+                    match waiter.wait_with(Recv(&hints)).await {
+                        // Hints were dropped, or the watch ended with its
+                        // session: set it again.
+                        Ok(Some(Err(Overflowed)) | None) => {
+                            rearm = true;
+                            Woken::State
                         }
-                        Ok(Err(_)) => break 'arm,
-                        Err(woken) => {
-                            stale = true;
-                            woken
-                        }
-                    },
-                    // The watch ended with its session: set it again.
-                    Ok(None) => continue 'arm,
-                    Err(woken) => woken,
+                        // Followed under the waiter: a cut while busy is
+                        // reported when it happens, not when the queued
+                        // reads are answered after the reconnect.
+                        Ok(Some(Ok(hint))) => match waiter.wait_with(self.follow(hint)).await {
+                            Ok(Ok(())) => continue,
+                            Ok(Err(e)) if transient(&e) => {
+                                stale = true;
+                                continue;
+                            }
+                            Ok(Err(_)) => break 'arm,
+                            Err(woken) => {
+                                stale = true;
+                                woken
+                            }
+                        },
+                        Err(woken) => woken,
+                    }
                 };
                 if woken == Woken::Cancelled {
                     break 'arm;
@@ -386,8 +400,8 @@ impl Worker {
                             down = true;
                             self.emit(TreeEvent::Suspended);
                         }
-                        Some(SessionState::Lost { .. }) => {
-                            down = true;
+                        Some(SessionState::Lost { .. }) if !lost => {
+                            (down, lost) = (true, true);
                             self.emit(TreeEvent::Lost);
                         }
                         Some(
@@ -408,9 +422,9 @@ impl Worker {
                                     });
                                 }
                                 self.emit(TreeEvent::Reconnected);
-                                if session_id != session {
-                                    continue 'arm;
-                                }
+                            }
+                            if session_id != session || rearm {
+                                continue 'arm;
                             }
                             if reconnected || stale {
                                 (down, stale) = (false, false);
