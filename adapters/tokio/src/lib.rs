@@ -23,6 +23,11 @@
 //! On Linux each session holds a timer file besides its socket (the
 //! session's deadlines, without a tokio timer: see
 //! [`kazoo_std::DeadlineTimer`]).
+//!
+//! On a current-thread runtime, run a busy request loop as a task of its
+//! own (`tokio::spawn`) rather than as the future given to `block_on`:
+//! tokio polls a woken `block_on` future only after one more poll of its
+//! driver, a system call per wake-up (docs/performance.md measures it).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs, missing_debug_implementations, unreachable_pub)]
