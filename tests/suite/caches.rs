@@ -492,9 +492,11 @@ pub fn tree_cache_reports_a_cut_while_following<A: Adapter>() {
     let mut said = Vec::new();
     let back_by = std::time::Instant::now() + WAIT;
     loop {
-        let quiet = match said.is_empty() {
-            true => back_by.saturating_duration_since(std::time::Instant::now()),
-            false => Duration::from_secs(1),
+        // Until it is back, then until a second passes without news.
+        let quiet = if said.is_empty() {
+            back_by.saturating_duration_since(std::time::Instant::now())
+        } else {
+            Duration::from_secs(1)
         };
         let Ok(Some(e)) = cache.recv_timeout(quiet) else {
             break;
