@@ -321,9 +321,44 @@ impl Worker {
     async fn run(mut self) {
         let mut waiter = Waiter::new(&self.client, None, Some(self.shared.stop.clone()));
         let mut initialized = false;
+        // Said Suspended or Lost, and not Reconnected yet (kept across
+        // armings: a re-arm's read may be what the cut interrupts).
+        let mut down = false;
+        let mut lost = false;
         'arm: loop {
             if self.shared.stop.is_set() {
                 break;
+            }
+            if initialized {
+                // Armed only when connected: requests sent now would wait
+                // for the connection, and the cut would go unsaid.
+                match self.client.state() {
+                    Some(SessionState::Connected { .. } | SessionState::ReadOnly { .. }) => {
+                        if down {
+                            (down, lost) = (false, false);
+                            self.emit(TreeEvent::Reconnected);
+                        }
+                    }
+                    Some(SessionState::Closed { .. }) => break 'arm,
+                    _ if self.client.is_closed() => break 'arm,
+                    state => {
+                        match state {
+                            Some(SessionState::Suspended { .. }) if !down => {
+                                down = true;
+                                self.emit(TreeEvent::Suspended);
+                            }
+                            Some(SessionState::Lost { .. }) if !lost => {
+                                (down, lost) = (true, true);
+                                self.emit(TreeEvent::Lost);
+                            }
+                            _ => {}
+                        }
+                        if waiter.wait(None).await == Woken::Cancelled {
+                            break 'arm;
+                        }
+                        continue 'arm;
+                    }
+                }
             }
             self.epoch.cancel();
             self.epoch = Arc::default();
@@ -333,19 +368,23 @@ impl Worker {
             // missed changes (a resumed recursive watch does not replay
             // them), whether or not the state in between was noticed.
             let mut synced = self.client.stats().reconnects;
-            if let Err(e) = self.arm_and_sync().await {
-                if transient(&e) && wait_retry(&mut waiter).await.is_ok() {
+            match waiter.wait_with(self.arm_and_sync()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) if transient(&e) => {
+                    if wait_retry(&mut waiter).await.is_err() {
+                        break 'arm;
+                    }
                     continue 'arm;
                 }
-                break 'arm; // stopped, or refused for good
+                // Stopped, or refused for good.
+                Ok(Err(_)) | Err(Woken::Cancelled) => break 'arm,
+                // The session changed state: look at it, arm again.
+                Err(_) => continue 'arm,
             }
             if !initialized {
                 initialized = true;
                 self.emit(TreeEvent::Initialized);
             }
-            // Seen Suspended or Lost (and said so): the reconnect re-reads.
-            let mut down = false;
-            let mut lost = false;
             // A follow or re-read was cut short or failed: read the whole
             // tree again (once connected).
             let mut stale = false;
@@ -421,13 +460,14 @@ impl Worker {
                                         TreeEvent::Lost
                                     });
                                 }
+                                (down, lost) = (false, false);
                                 self.emit(TreeEvent::Reconnected);
                             }
                             if session_id != session || rearm {
                                 continue 'arm;
                             }
                             if reconnected || stale {
-                                (down, stale) = (false, false);
+                                stale = false;
                                 synced = self.client.stats().reconnects;
                                 match waiter.wait_with(self.sync()).await {
                                     Ok(Ok(())) => {}

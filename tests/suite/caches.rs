@@ -510,6 +510,47 @@ pub fn tree_cache_reports_a_cut_while_following<A: Adapter>() {
     cache.close();
 }
 
+/// A cut while the cache reads the whole tree again (its session was
+/// replaced) is reported as it happens too, and the read completes after.
+pub fn tree_cache_reports_a_cut_while_reloading<A: Adapter>() {
+    let ctx = Ctx::new::<A>("tree-cache-reload-cut");
+    let c = &ctx.client;
+    c.create("/big").send().wait().unwrap();
+    let creates: Vec<_> = (0..3000)
+        .map(|i| c.create(format!("/big/n{i}")).send())
+        .collect();
+    for create in creates {
+        create.wait().unwrap();
+    }
+    let proxy = Proxy::start(ctx.server.addr()).unwrap();
+    let cut = through::<A>(&proxy, &ctx, Duration::from_secs(8));
+    let cache = cut.tree_cache("/big").start().unwrap();
+    assert_eq!(events(&cache, 3002).last().unwrap(), "Initialized");
+    expire(&ctx, &cut);
+    let mut said = events(&cache, 2);
+    if said[0] == "Suspended" {
+        // The server dropped the connection first (a real server does).
+        said.remove(0);
+        said.extend(events(&cache, 1));
+    }
+    assert_eq!(said, ["Lost", "Reconnected"]);
+    // The new session's watch and read of 3,001 nodes are under way.
+    proxy.refuse(true);
+    proxy.sever();
+    assert_eq!(
+        cache
+            .recv_timeout(Duration::from_secs(3))
+            .map(|e| e.map(|e| ev(&e))),
+        Ok(Some("Suspended".to_string())),
+        "the cut, within 3 s"
+    );
+    proxy.refuse(false);
+    assert_eq!(events(&cache, 1), ["Reconnected"]);
+    no_more(&cache);
+    assert_eq!(cache.len(), 3001);
+    cache.close();
+}
+
 /// `(data, mzxid)` of every node under a root.
 pub(super) type Tree = BTreeMap<String, (Vec<u8>, i64)>;
 

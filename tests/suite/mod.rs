@@ -258,6 +258,7 @@ macro_rules! integration_tests {
             caches::tree_cache_events_are_bounded_for_a_slow_reader,
             caches::tree_cache_resyncs_after_a_cut,
             caches::tree_cache_reports_a_cut_while_following,
+            caches::tree_cache_reports_a_cut_while_reloading,
             caches::tree_cache_follows_random_churn_through_cuts,
         );
     };
