@@ -294,6 +294,20 @@ fn subtree(nodes: &Nodes, path: &str) -> Vec<String> {
     paths
 }
 
+/// What the cache told its reader about the session, and which session
+/// and connection it last read the tree on: enough to say each cut once,
+/// also one that came and went while the worker was busy.
+#[derive(Default)]
+struct Told {
+    /// Said Suspended or Lost, and not Reconnected yet.
+    down: bool,
+    /// Said Lost, and not Reconnected yet.
+    lost: bool,
+    session: i64,
+    /// The client's connection count then.
+    synced: u64,
+}
+
 /// The background loop that keeps one cache current.
 struct Worker {
     client: Client,
@@ -321,10 +335,9 @@ impl Worker {
     async fn run(mut self) {
         let mut waiter = Waiter::new(&self.client, None, Some(self.shared.stop.clone()));
         let mut initialized = false;
-        // Said Suspended or Lost, and not Reconnected yet (kept across
-        // armings: a re-arm's read may be what the cut interrupts).
-        let mut down = false;
-        let mut lost = false;
+        // Kept across armings: a re-arm's read may be what a cut
+        // interrupts.
+        let mut told = Told::default();
         'arm: loop {
             if self.shared.stop.is_set() {
                 break;
@@ -333,26 +346,16 @@ impl Worker {
                 // Armed only when connected: requests sent now would wait
                 // for the connection, and the cut would go unsaid.
                 match self.client.state() {
-                    Some(SessionState::Connected { .. } | SessionState::ReadOnly { .. }) => {
-                        if down {
-                            (down, lost) = (false, false);
-                            self.emit(TreeEvent::Reconnected);
-                        }
+                    Some(
+                        SessionState::Connected { session_id, .. }
+                        | SessionState::ReadOnly { session_id },
+                    ) => {
+                        self.say_back(&mut told, session_id);
                     }
                     Some(SessionState::Closed { .. }) => break 'arm,
                     _ if self.client.is_closed() => break 'arm,
                     state => {
-                        match state {
-                            Some(SessionState::Suspended { .. }) if !down => {
-                                down = true;
-                                self.emit(TreeEvent::Suspended);
-                            }
-                            Some(SessionState::Lost { .. }) if !lost => {
-                                (down, lost) = (true, true);
-                                self.emit(TreeEvent::Lost);
-                            }
-                            _ => {}
-                        }
+                        self.say_down(&mut told, state);
                         if waiter.wait(None).await == Woken::Cancelled {
                             break 'arm;
                         }
@@ -363,11 +366,11 @@ impl Worker {
             self.epoch.cancel();
             self.epoch = Arc::default();
             self.hints = hint_channel();
-            let session = self.client.session_id();
             // Connections the sync below saw; any later one may have
             // missed changes (a resumed recursive watch does not replay
             // them), whether or not the state in between was noticed.
-            let mut synced = self.client.stats().reconnects;
+            told.session = self.client.session_id();
+            told.synced = self.client.stats().reconnects;
             match waiter.wait_with(self.arm_and_sync()).await {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) if transient(&e) => {
@@ -392,7 +395,7 @@ impl Worker {
             // connected).
             let mut rearm = false;
             loop {
-                let woken = if down || rearm {
+                let woken = if told.down || rearm {
                     // What hints say meanwhile would only queue reads for
                     // the connection; the reconnect re-reads it all.
                     waiter.wait(None).await
@@ -435,40 +438,17 @@ impl Worker {
                 // next change.
                 loop {
                     match self.client.state() {
-                        Some(SessionState::Suspended { .. }) if !down => {
-                            down = true;
-                            self.emit(TreeEvent::Suspended);
-                        }
-                        Some(SessionState::Lost { .. }) if !lost => {
-                            (down, lost) = (true, true);
-                            self.emit(TreeEvent::Lost);
-                        }
                         Some(
                             SessionState::Connected { session_id, .. }
                             | SessionState::ReadOnly { session_id },
                         ) => {
-                            // Back, or gone and back while the worker was
-                            // busy: the state seen now is Connected, but
-                            // the connection is a new one.
-                            let reconnected = down || self.client.stats().reconnects != synced;
-                            if reconnected {
-                                if !down {
-                                    // Unseen: say what happened in between.
-                                    self.emit(if session_id == session {
-                                        TreeEvent::Suspended
-                                    } else {
-                                        TreeEvent::Lost
-                                    });
-                                }
-                                (down, lost) = (false, false);
-                                self.emit(TreeEvent::Reconnected);
-                            }
+                            let session = told.session;
+                            let reconnected = self.say_back(&mut told, session_id);
                             if session_id != session || rearm {
                                 continue 'arm;
                             }
                             if reconnected || stale {
                                 stale = false;
-                                synced = self.client.stats().reconnects;
                                 match waiter.wait_with(self.sync()).await {
                                     Ok(Ok(())) => {}
                                     Ok(Err(e)) if transient(&e) => stale = true,
@@ -482,7 +462,7 @@ impl Worker {
                         }
                         Some(SessionState::Closed { .. }) => break 'arm,
                         _ if self.client.is_closed() => break 'arm,
-                        _ => {}
+                        state => self.say_down(&mut told, state),
                     }
                     break;
                 }
@@ -491,6 +471,48 @@ impl Worker {
         self.epoch.cancel();
         self.shared.events.close();
         self.shared.nodes().clear();
+    }
+
+    /// Says Suspended or Lost for `state`, once each.
+    fn say_down(&self, told: &mut Told, state: Option<SessionState>) {
+        match state {
+            Some(SessionState::Suspended { .. }) if !told.down => {
+                told.down = true;
+                self.emit(TreeEvent::Suspended);
+            }
+            Some(SessionState::Lost { .. }) if !told.lost => {
+                (told.down, told.lost) = (true, true);
+                self.emit(TreeEvent::Lost);
+            }
+            _ => {}
+        }
+    }
+
+    /// Connected on `session_id`: says Reconnected if the connection is
+    /// not the one the tree was read on, after what happened in between
+    /// if that went unsaid (the worker was busy). True if so: the tree
+    /// must be read again.
+    fn say_back(&self, told: &mut Told, session_id: i64) -> bool {
+        let reconnects = self.client.stats().reconnects;
+        if !told.down && reconnects == told.synced {
+            return false;
+        }
+        let replaced = session_id != told.session;
+        if !told.down || (replaced && !told.lost) {
+            self.emit(if replaced {
+                TreeEvent::Lost
+            } else {
+                TreeEvent::Suspended
+            });
+        }
+        self.emit(TreeEvent::Reconnected);
+        *told = Told {
+            down: false,
+            lost: false,
+            session: session_id,
+            synced: reconnects,
+        };
+        true
     }
 
     /// Sets the recursive watch (if that is the mode), then reads the
