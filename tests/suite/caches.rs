@@ -508,6 +508,7 @@ pub fn tree_cache_reports_a_cut_while_following<A: Adapter>() {
     assert_eq!(said, ["Reconnected"]);
     assert_eq!(cache.len(), real_tree(c, "/busy").len());
     cache.close();
+    no_watches_left(&ctx, &cut);
 }
 
 /// A cut while the cache reads the whole tree again (its session was
@@ -549,6 +550,7 @@ pub fn tree_cache_reports_a_cut_while_reloading<A: Adapter>() {
     no_more(&cache);
     assert_eq!(cache.len(), 3001);
     cache.close();
+    no_watches_left(&ctx, &cut);
 }
 
 /// `(data, mzxid)` of every node under a root.
